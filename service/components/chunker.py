@@ -1,0 +1,84 @@
+"""Sentence-aware, token-bounded chunking.
+
+Sentences are packed greedily until the next one would pass `max_tokens` (cl100k);
+the last `overlap` sentences of a chunk open the next one. A single sentence longer
+than the budget is cut at word boundaries. Each chunk is a contiguous slice of the
+paper's body and keeps its offsets and its sentence boundaries (relative to the chunk),
+so answers can cite single sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.components.sentences import sentence_spans
+from service.components.tokens import count_tokens
+
+
+@dataclass(frozen=True)
+class Chunk:
+    paper_id: str
+    position: int
+    text: str
+    char_start: int
+    char_end: int
+    n_tokens: int
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+
+    def chunk_id(self, content_hash: str) -> str:
+        return f"{self.paper_id}::{content_hash[:10]}::{self.position}"
+
+
+def _cut_long_sentence(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Split text[start:end] at spaces into pieces of at most max_tokens tokens."""
+    pieces: list[tuple[int, int]] = []
+    piece_start = start
+    last_space = None
+    i = start
+    while i < end:
+        if text[i] == " ":
+            if count_tokens(text[piece_start:i]) > max_tokens and last_space:
+                pieces.append((piece_start, last_space))
+                piece_start = last_space + 1
+            last_space = i
+        i += 1
+    if count_tokens(text[piece_start:end]) > max_tokens and last_space and last_space > piece_start:
+        pieces.append((piece_start, last_space))
+        piece_start = last_space + 1
+    pieces.append((piece_start, end))
+    return pieces
+
+
+def chunk_text(paper_id: str, text: str, max_tokens: int = 320, overlap: int = 1) -> list[Chunk]:
+    units: list[tuple[int, int, int]] = []  # (start, end, tokens)
+    for s, e in sentence_spans(text):
+        n = count_tokens(text[s:e])
+        if n <= max_tokens:
+            units.append((s, e, n))
+        else:
+            units.extend((a, b, count_tokens(text[a:b])) for a, b in _cut_long_sentence(
+                text, s, e, max_tokens))
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j, total = i, 0
+        while j < len(units) and (j == i or total + units[j][2] <= max_tokens):
+            total += units[j][2]
+            j += 1
+        group = units[i:j]
+        start, end = group[0][0], group[-1][1]
+        chunks.append(
+            Chunk(
+                paper_id=paper_id,
+                position=len(chunks),
+                text=text[start:end],
+                char_start=start,
+                char_end=end,
+                n_tokens=count_tokens(text[start:end]),
+                sentences=[(s - start, e - start) for s, e, _ in group],
+            )
+        )
+        if j >= len(units):
+            break
+        i = max(j - overlap, i + 1) if overlap > 0 and j - i > overlap else j
+    return chunks

@@ -1,0 +1,63 @@
+"""Sentence segmentation with character offsets, tuned for scientific prose.
+
+Rule-based (no model, no data download): a sentence ends at `.`, `!` or `?` followed
+by white space and a capital, digit, quote or bracket, except after common
+abbreviations ("e.g.", "et al.", "Fig."), initials and inside numbers ("3.5").
+"""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {
+    "e.g", "i.e", "al", "etc", "vs", "cf", "fig", "figs", "eq", "eqs", "sec", "no", "dr",
+    "mr", "mrs", "ms", "prof", "approx", "resp", "ref", "refs", "tab", "ch", "vol", "pp",
+    "st", "jr", "inc", "ltd", "co", "corp", "dept", "univ", "est", "viz", "w.r.t",
+}
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+
+
+def _is_abbreviation(text: str, dot_pos: int) -> bool:
+    if text[dot_pos] != ".":
+        return False
+    m = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot_pos])
+    if not m:
+        return False
+    word = m.group(1).lower().rstrip(".")
+    # Single capital letters are initials ("J. Smith"), not sentence ends.
+    return word in _ABBREVIATIONS or (len(word) == 1 and m.group(1).isupper())
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of each sentence; paragraphs never merge."""
+    spans: list[tuple[int, int]] = []
+    para_start = 0
+    paragraphs = [*(m.start() for m in _PARAGRAPH.finditer(text)), len(text)]
+    para_bounds: list[tuple[int, int]] = []
+    for para_end in paragraphs:
+        para_bounds.append((para_start, para_end))
+        nxt = _PARAGRAPH.match(text, para_end)
+        para_start = nxt.end() if nxt else para_end
+    for p_start, p_end in para_bounds:
+        start = p_start
+        for m in _BOUNDARY.finditer(text, p_start, p_end):
+            if _is_abbreviation(text, m.start()):
+                continue
+            _append(spans, text, start, m.end())
+            start = m.end()
+        _append(spans, text, start, p_end)
+    return spans
+
+
+def _append(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]

@@ -1,0 +1,108 @@
+"""Builds the components once and hands them to the HTTP layer and the CLI.
+
+Loading (embedding model, store) can take a moment, so the server starts it in a
+background thread: `/healthz` answers at once, `/readyz` says 503 until it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from service.components.embedding.embedder import Embedder
+from service.components.embedding.factory import build_embedder
+from service.components.tokens import install_tiktoken_cache
+from service.components.vector_store.chroma_client import open_chroma
+from service.components.vector_store.paper_store import PaperStore
+from service.core.config import Settings
+from service.core.errors import NotReady
+from service.ingest.ingest_service import IngestService
+from service.retrieval.lexical_index import LexicalIndex
+from service.retrieval.retriever import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    embedder: Embedder
+    store: PaperStore
+    lexical: LexicalIndex
+    retriever: HybridRetriever
+    ingest: IngestService
+
+
+def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+    """Open everything the settings name; `embedder` lets tests share one loaded model."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    install_tiktoken_cache(settings.data_dir / "tiktoken")
+    embedder = embedder or build_embedder(settings)
+    client = open_chroma(settings.chroma_url, settings.data_dir)
+    store = PaperStore(client, settings.collection_prefix, embedder.name, embedder.dim)
+    lexical = LexicalIndex(store)
+    retriever = HybridRetriever(
+        store,
+        embedder,
+        lexical,
+        rrf_k=settings.rrf_k,
+        per_paper_cap=settings.max_chunks_per_paper,
+        candidate_multiplier=settings.candidate_multiplier,
+    )
+    return Services(settings, embedder, store, lexical, retriever,
+                    IngestService(store, embedder, lexical, settings))
+
+
+class Container:
+    """Holds the services once they are built, and the error if building failed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: Services | None = None
+        self._error: str | None = None
+        self._done = threading.Event()
+        self._started = threading.Lock()
+
+    @classmethod
+    def of(cls, services: Services) -> Container:
+        """A container around services that are already built."""
+        container = cls(services.settings)
+        container._started.acquire()
+        container._services = services
+        container._done.set()
+        return container
+
+    def load(self) -> None:
+        """Build the services (once; later calls wait for the first)."""
+        if not self._started.acquire(blocking=False):
+            self._done.wait()
+            return
+        try:
+            self._services = build_services(self.settings)
+        except Exception as err:  # reported by /readyz, not raised into the server loop
+            log.exception("paperlens failed to start")
+            self._error = f"{err.__class__.__name__}: {err}"
+        finally:
+            self._done.set()
+
+    def load_in_background(self) -> None:
+        if not self._started.locked():
+            threading.Thread(target=self.load, name="paperlens-load", daemon=True).start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def status(self) -> tuple[bool, str]:
+        if self._services is not None:
+            return True, "ready"
+        if self._error is not None:
+            return False, f"start-up failed: {self._error}"
+        return False, "loading the store and the embedding model"
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise NotReady(f"paperlens is not ready: {self.status[1]}; retry shortly")
+        return self._services

@@ -1,0 +1,90 @@
+"""The one settings object. Every knob is an environment variable `PAPERLENS_<NAME>`.
+
+`paperlens config` prints this table with current values; the README's configuration
+table is generated from the same field descriptions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration for every layer: storage, models, limits and retrieval."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERLENS_", env_file=".env", extra="ignore")
+
+    # --- storage -----------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Where the embedded Chroma store, assembled models and caches live.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://chroma:8000). Unset: embedded "
+        "Chroma under DATA_DIR/chroma.",
+    )
+    collection_prefix: str = Field(
+        "paperlens",
+        description="Prefix of the Chroma collection names, so several deployments can "
+        "share one Chroma server.",
+    )
+
+    # --- server ------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `paperlens serve` binds to.")
+    port: int = Field(8000, description="Port `paperlens serve` listens on.")
+
+    # --- limits ------------------------------------------------------------------
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, description="Largest file accepted by POST /papers/upload, in bytes."
+    )
+    max_papers_per_request: int = Field(
+        500, description="Most papers one POST /papers or upload request may add."
+    )
+    max_query_chars: int = Field(1000, description="Longest search query or question accepted.")
+    max_k: int = Field(50, description="Largest `k` accepted by /search.")
+
+    # --- chunking ----------------------------------------------------------------
+    chunk_tokens: int = Field(
+        320,
+        description="Most cl100k tokens in one chunk. Chunks end on sentence boundaries; "
+        "most abstracts fit in one or two.",
+    )
+    chunk_overlap_sentences: int = Field(
+        1, description="Sentences repeated at the start of the next chunk of a paper."
+    )
+
+    # --- embeddings --------------------------------------------------------------
+    embedding_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible /v1 base URL for embeddings. Unset: the bundled "
+        "all-MiniLM-L6-v2 int8 ONNX model runs in-process.",
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="Embedding model name sent to EMBEDDING_BASE_URL."
+    )
+    embedding_api_key: str = Field("none", description="API key for EMBEDDING_BASE_URL.")
+    embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
+    embedding_threads: int = Field(
+        0, description="onnxruntime intra-op threads (0 = one per core)."
+    )
+
+    # --- retrieval ---------------------------------------------------------------
+    search_default_k: int = Field(5, description="Passages /search returns when k is not given.")
+    max_chunks_per_paper: int = Field(
+        2, description="Cap on passages from one paper in a result list (diversity)."
+    )
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant for dense + BM25.")
+    candidate_multiplier: int = Field(
+        4, description="Each retriever fetches k x this many candidates before fusion."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once from the environment (tests build their own `Settings`)."""
+    return Settings()

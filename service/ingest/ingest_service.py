@@ -1,0 +1,141 @@
+"""Ingest papers: dedupe by content hash, chunk, embed, then write all-or-nothing.
+
+Everything that can fail on bad input (validation, chunking, embedding) happens before
+the first write; the store's batch write undoes itself on failure. So an ingest either
+lands whole or leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.components.chunker import chunk_text
+from service.components.embedding.embedder import Embedder
+from service.components.vector_store.paper_store import (
+    ChunkRecord,
+    PaperStore,
+    PaperWrite,
+    StoredPaper,
+)
+from service.core.config import Settings
+from service.core.errors import BadInput
+from service.corpus.paper import Paper
+from service.retrieval.lexical_index import LexicalIndex
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    n_chunks: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.added += other.added
+        self.unchanged += other.unchanged
+        self.replaced += other.replaced
+        self.n_chunks += other.n_chunks
+
+
+class IngestService:
+    def __init__(
+        self, store: PaperStore, embedder: Embedder, lexical: LexicalIndex, settings: Settings
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        self.settings = settings
+
+    def ingest(self, papers: Sequence[Paper], progress: Progress | None = None) -> IngestReport:
+        """Add or replace `papers` as one all-or-nothing batch."""
+        unique = _dedupe(papers)
+        report = IngestReport()
+        known = self.store.content_hashes([p.paper_id for p in unique])
+        todo: list[Paper] = []
+        for paper in unique:
+            if known.get(paper.paper_id) == paper.content_hash:
+                report.unchanged.append(paper.paper_id)
+                if progress:
+                    progress(1)
+            else:
+                todo.append(paper)
+        writes = [self._prepare(p, progress) for p in todo]
+        if writes:
+            self.store.write_papers(writes)
+            self.lexical.invalidate()
+        for paper, write in zip(todo, writes, strict=True):
+            (report.replaced if paper.paper_id in known else report.added).append(paper.paper_id)
+            report.n_chunks += len(write.chunks)
+        return report
+
+    def _prepare(self, paper: Paper, progress: Progress | None) -> PaperWrite:
+        pid, digest = paper.paper_id, paper.content_hash
+        chunks = chunk_text(
+            pid, paper.body, self.settings.chunk_tokens, self.settings.chunk_overlap_sentences
+        )
+        if not chunks:
+            raise BadInput(f"paper {pid!r} ('{paper.title[:60]}'): no text to index")
+        vectors = self.embedder.embed([f"{paper.title}\n{c.text}" for c in chunks])
+        if not np.isfinite(vectors).all():
+            raise BadInput(f"paper {pid!r}: the embedder returned invalid vectors")
+        records = [
+            ChunkRecord(
+                id=c.chunk_id(digest),
+                paper_id=pid,
+                text=c.text,
+                metadata={
+                    "paper_id": pid,
+                    "title": paper.title,
+                    "position": c.position,
+                    "char_start": c.char_start,
+                    "char_end": c.char_end,
+                    "n_tokens": c.n_tokens,
+                    "sentences": json.dumps(c.sentences),
+                    "content_hash": digest,
+                },
+            )
+            for c in chunks
+        ]
+        if progress:
+            progress(1)
+        stored = StoredPaper(
+            id=pid,
+            title=paper.title,
+            content_hash=digest,
+            n_chunks=len(records),
+            abstract=paper.abstract,
+            text=paper.text,
+            year=paper.year,
+            url=paper.url,
+            arxiv_id=paper.arxiv_id,
+            authors=paper.authors,
+            source=paper.source,
+        )
+        return PaperWrite(stored, records, vectors)
+
+    def delete(self, paper_id: str) -> bool:
+        deleted = self.store.delete_paper(paper_id)
+        if deleted:
+            self.lexical.invalidate()
+        return deleted
+
+
+def _dedupe(papers: Sequence[Paper]) -> list[Paper]:
+    """Drop exact repeats; two different papers under one id is an error."""
+    seen: dict[str, Paper] = {}
+    for paper in papers:
+        prior = seen.get(paper.paper_id)
+        if prior is None:
+            seen[paper.paper_id] = paper
+        elif prior.content_hash != paper.content_hash:
+            raise BadInput(
+                f"two different papers share the id {paper.paper_id!r} in one request "
+                f"('{prior.title[:50]}' and '{paper.title[:50]}'); give them distinct ids"
+            )
+    return list(seen.values())

@@ -1,0 +1,118 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused by reciprocal rank.
+
+Each retriever fetches `k x candidate_multiplier` candidates (optionally only from the
+given papers); the fused list keeps at most `max_chunks_per_paper` passages per paper,
+so one long paper cannot fill the top k.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.components.embedding.embedder import Embedder
+from service.components.vector_store.paper_store import PaperStore
+from service.retrieval.fusion import cap_per_group, reciprocal_rank_fusion
+from service.retrieval.lexical_index import LexicalIndex
+
+
+@dataclass
+class Passage:
+    chunk_id: str
+    paper_id: str
+    title: str
+    text: str
+    score: float
+    position: int
+    sentences: list[tuple[int, int]]
+
+
+@dataclass
+class SearchTimings:
+    embed_ms: float = 0.0
+    dense_ms: float = 0.0
+    lexical_ms: float = 0.0
+    fetch_ms: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    def __init__(
+        self,
+        store: PaperStore,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        *,
+        rrf_k: int = 60,
+        per_paper_cap: int = 2,
+        candidate_multiplier: int = 4,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        self.rrf_k = rrf_k
+        self.per_paper_cap = per_paper_cap
+        self.candidate_multiplier = candidate_multiplier
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        paper_ids: Sequence[str] | None = None,
+        timings: SearchTimings | None = None,
+    ) -> list[Passage]:
+        t = timings or SearchTimings()
+        t0 = time.perf_counter()
+        vector = self.embedder.embed([query])[0]
+        t1 = time.perf_counter()
+        t.embed_ms = (t1 - t0) * 1000
+        return self.search_by_vector(query, vector, k, paper_ids, t)
+
+    def search_by_vector(
+        self,
+        query: str,
+        vector: object,
+        k: int,
+        paper_ids: Sequence[str] | None = None,
+        timings: SearchTimings | None = None,
+    ) -> list[Passage]:
+        """Everything after the query embedding (benchmarks time this part alone)."""
+        t = timings or SearchTimings()
+        n = max(k * self.candidate_multiplier, 20)
+        t0 = time.perf_counter()
+        total = self.store.count_chunks()
+        dense = self.store.dense_query(vector, min(n, total), paper_ids) if total else []  # type: ignore[arg-type]
+        t1 = time.perf_counter()
+        lexical = self.lexical.search(query, n, paper_ids)
+        t2 = time.perf_counter()
+        fused = reciprocal_rank_fusion(
+            [[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k
+        )
+        top = cap_per_group(fused, _paper_of, self.per_paper_cap, k)
+        records = self.store.get_chunks([cid for cid, _ in top])
+        t3 = time.perf_counter()
+        t.dense_ms, t.lexical_ms, t.fetch_ms = (
+            (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000
+        )
+        passages = []
+        for cid, score in top:
+            rec = records.get(cid)
+            if rec is None:  # deleted between ranking and fetch
+                continue
+            passages.append(
+                Passage(
+                    chunk_id=cid,
+                    paper_id=rec.paper_id,
+                    title=rec.title,
+                    text=rec.text,
+                    score=round(score, 6),
+                    position=rec.position,
+                    sentences=rec.sentence_spans,
+                )
+            )
+        return passages
+
+
+def _paper_of(chunk_id: str) -> str:
+    return chunk_id.rsplit("::", 2)[0]

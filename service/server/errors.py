@@ -1,0 +1,59 @@
+"""Every error leaves as `{"error": {"code", "message"}}` with a 4xx where the caller
+can fix it. Unexpected failures are logged and answered with a plain 500 message,
+never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.core.errors import PaperlensError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def describe_request_errors(errors: list[Any]) -> tuple[str, str]:
+    """(code, message) for FastAPI's validation errors, in words a caller can act on."""
+    parts: list[str] = []
+    code = "invalid_request"
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            ctx = e.get("ctx", {}).get("error", "")
+            return "invalid_json", f"the request body is not valid JSON ({ctx})".replace(" ()", "")
+        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        where = ""
+        for item in loc:
+            where += f"[{item}]" if item.isdigit() else (f".{item}" if where else item)
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where or 'body'}: {msg}")
+    return code, "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PaperlensError)
+    async def _paperlens(_: Request, exc: PaperlensError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message = describe_request_errors(list(exc.errors()))
+        return error_response(400 if code == "invalid_json" else 422, code, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal", "internal error; the server log has details")

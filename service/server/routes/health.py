@@ -1,0 +1,34 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from service.server.deps import ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Store open and embedder loaded (503 until then)")
+def readyz(container: ContainerDep) -> JSONResponse:
+    ready, detail = container.status
+    if not ready:
+        return JSONResponse(
+            {"status": "not_ready", "error": {"code": "not_ready", "message": detail}},
+            status_code=503,
+        )
+    services = container.services
+    return JSONResponse(
+        {
+            "status": "ready",
+            "papers": services.store.count_papers(),
+            "chunks": services.store.count_chunks(),
+            "embedder": services.embedder.name,
+        }
+    )

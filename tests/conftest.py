@@ -1,0 +1,119 @@
+"""Shared fixtures: one real embedding model per session, fresh stores per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder  # noqa: E402
+from service.container import Container, Services, build_services  # noqa: E402
+from service.core.config import Settings  # noqa: E402
+from service.corpus.loader import load_paths  # noqa: E402
+from service.corpus.paper import Paper  # noqa: E402
+from service.server.app import create_app  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> OnnxMiniLMEmbedder:
+    return OnnxMiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def sample_papers() -> list[Paper]:
+    return load_paths([SAMPLE])
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(data_dir=data_dir, _env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def services(settings: Settings, embedder: OnnxMiniLMEmbedder) -> Services:
+    return build_services(settings, embedder=embedder)
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services.settings, Container.of(services))) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def sample_services(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: OnnxMiniLMEmbedder,
+    sample_papers: list[Paper],
+) -> Services:
+    """The sample corpus, ingested once: for tests that only read."""
+    services = build_services(make_settings(tmp_path_factory.mktemp("sample")), embedder=embedder)
+    services.ingest.ingest(sample_papers)
+    return services
+
+
+@pytest.fixture
+def sample_client(sample_services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_services.settings, Container.of(sample_services))) as c:
+        yield c
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on loopback; yields its URL."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    assert exe, "the `chroma` command (from chromadb) is not installed"
+    port = free_port()
+    log = (tmp_path_factory.mktemp("chroma-log") / "chroma.log").open("w")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()

@@ -1,0 +1,109 @@
+"""The Chroma-backed paper store: persistence, idempotence, replacement, rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.components.vector_store.paper_store import PaperStore
+from service.container import Services, build_services
+from service.core.errors import BadInput
+from service.corpus.paper import Paper
+
+from .conftest import make_settings
+
+A = Paper(title="Sparse Mixture of Experts", abstract="We route tokens to experts. It scales.")
+B = Paper(title="Contrastive Video Pretraining", abstract="We pretrain on video. It transfers.")
+
+
+def snapshot(services: Services) -> tuple[object, ...]:
+    chunks = services.store.chunks.get(include=["documents", "metadatas"])
+    papers = services.store.papers.get(include=["documents", "metadatas"])
+    def canon(rows: list[object]) -> list[str]:
+        return sorted(json.dumps(r, sort_keys=True) for r in rows)
+
+    return (sorted(chunks["ids"]), canon(chunks["metadatas"]), sorted(papers["ids"]),
+            canon(papers["metadatas"]), canon(papers["documents"]))
+
+
+def test_data_survives_a_restart(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -> None:
+    settings = make_settings(tmp_path / "d")
+    first = build_services(settings, embedder=embedder)
+    first.ingest.ingest([A, B])
+    del first
+    again = build_services(settings, embedder=embedder)
+    assert again.store.count_papers() == 2
+    stored = again.store.get_paper(A.paper_id)
+    assert stored is not None and stored.abstract == A.abstract
+    assert again.retriever.search("routing tokens to experts", 1)[0].paper_id == A.paper_id
+
+
+def test_reingest_is_unchanged_and_a_new_version_replaces(services: Services) -> None:
+    first = services.ingest.ingest([A, B])
+    assert sorted(first.added) == sorted([A.paper_id, B.paper_id])
+    n_chunks = services.store.count_chunks()
+    again = services.ingest.ingest([A, B])
+    assert sorted(again.unchanged) == sorted([A.paper_id, B.paper_id]) and not again.added
+    assert services.store.count_chunks() == n_chunks
+    v2 = Paper(title=A.title, abstract="A rewritten abstract about expert routing. Shorter.")
+    third = services.ingest.ingest([v2])
+    assert third.replaced == [A.paper_id]
+    chunks = services.store.chunks_of(A.paper_id)
+    assert [c.text for c in chunks] == [v2.abstract]
+    assert services.store.count_chunks() == n_chunks  # old chunks gone, nothing duplicated
+
+
+def test_same_id_twice_with_different_content_is_rejected(services: Services) -> None:
+    clash = Paper(title=A.title, abstract="Different text.")
+    with pytest.raises(BadInput, match="share the id"):
+        services.ingest.ingest([A, clash])
+    assert services.store.count_papers() == 0
+
+
+def test_failed_write_leaves_the_store_exactly_as_it_was(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.ingest.ingest([A, B])
+    before = snapshot(services)
+    v2 = Paper(title=A.title, abstract="New version of the expert paper. Different.")
+    c = Paper(title="Third Paper", abstract="Something else entirely. Yes.")
+    real_upsert = services.store.papers.upsert
+    calls = {"n": 0}
+
+    def failing_upsert(**kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second paper of the batch fails mid-write
+            raise RuntimeError("disk full")
+        real_upsert(**kwargs)
+
+    monkeypatch.setattr(services.store.papers, "upsert", failing_upsert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.ingest.ingest([v2, c])
+    monkeypatch.setattr(services.store.papers, "upsert", real_upsert)
+    assert snapshot(services) == before
+
+
+def test_store_refuses_a_different_embedder(services: Services) -> None:
+    with pytest.raises(BadInput, match="embedder"):
+        PaperStore(services.store._client, services.settings.collection_prefix, "other", 768)
+
+
+@pytest.mark.chroma_server
+def test_real_chroma_server_roundtrip(
+    chroma_server: str, tmp_path: Path, embedder: OnnxMiniLMEmbedder
+) -> None:
+    settings = make_settings(tmp_path / "d", chroma_url=chroma_server, collection_prefix="srv")
+    one = build_services(settings, embedder=embedder)
+    one.ingest.ingest([A, B])
+    # a second replica sharing the server sees the papers and the lexical index follows
+    two = build_services(settings, embedder=embedder)
+    assert two.store.count_papers() == 2
+    assert two.retriever.search("video pretraining", 1)[0].paper_id == B.paper_id
+    one.ingest.delete(B.paper_id)
+    assert two.store.get_paper(B.paper_id) is None
+    two.lexical._refresh_seconds = 0
+    assert all(p.paper_id != B.paper_id for p in two.retriever.search("video pretraining", 5))
+    assert not (tmp_path / "d" / "chroma").exists()  # nothing embedded was created
