@@ -66,7 +66,9 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port,
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
         log_level="info",
     )
 
@@ -110,8 +112,9 @@ def papers(
         _fail(err)
         return
     if as_json:
-        typer.echo(json.dumps([{"id": p.id, "title": p.title, "n_chunks": p.n_chunks}
-                               for p in rows], indent=2))
+        typer.echo(
+            json.dumps([{"id": p.id, "title": p.title, "n_chunks": p.n_chunks} for p in rows], indent=2)
+        )
         return
     for p in rows:
         typer.echo(f"{p.id}\t{p.n_chunks}\t{p.title}")

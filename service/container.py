@@ -50,8 +50,14 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         per_paper_cap=settings.max_chunks_per_paper,
         candidate_multiplier=settings.candidate_multiplier,
     )
-    return Services(settings, embedder, store, lexical, retriever,
-                    IngestService(store, embedder, lexical, settings))
+    return Services(
+        settings,
+        embedder,
+        store,
+        lexical,
+        retriever,
+        IngestService(store, embedder, lexical, settings),
+    )
 
 
 class Container:

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder  # noqa: E402
-from service.container import Container, Services, build_services  # noqa: E402
-from service.core.config import Settings  # noqa: E402
-from service.corpus.loader import load_paths  # noqa: E402
-from service.corpus.paper import Paper  # noqa: E402
-from service.server.app import create_app  # noqa: E402
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.container import Container, Services, build_services
+from service.core.config import Settings
+from service.corpus.loader import load_paths
+from service.corpus.paper import Paper
+from service.server.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
@@ -106,9 +106,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("chroma-log") / "chroma.log").open("w")
     proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            exe,
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-server")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")

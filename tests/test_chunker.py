@@ -26,7 +26,9 @@ def test_sentence_offsets_slice_the_text_and_paragraphs_split() -> None:
     text = "First para ends here\n\nSecond para. Two sentences."
     spans = sentence_spans(text)
     assert [text[a:b] for a, b in spans] == [
-        "First para ends here", "Second para.", "Two sentences."
+        "First para ends here",
+        "Second para.",
+        "Two sentences.",
     ]
 
 

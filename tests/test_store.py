@@ -22,11 +22,17 @@ B = Paper(title="Contrastive Video Pretraining", abstract="We pretrain on video.
 def snapshot(services: Services) -> tuple[object, ...]:
     chunks = services.store.chunks.get(include=["documents", "metadatas"])
     papers = services.store.papers.get(include=["documents", "metadatas"])
+
     def canon(rows: list[object]) -> list[str]:
         return sorted(json.dumps(r, sort_keys=True) for r in rows)
 
-    return (sorted(chunks["ids"]), canon(chunks["metadatas"]), sorted(papers["ids"]),
-            canon(papers["metadatas"]), canon(papers["documents"]))
+    return (
+        sorted(chunks["ids"]),
+        canon(chunks["metadatas"]),
+        sorted(papers["ids"]),
+        canon(papers["metadatas"]),
+        canon(papers["documents"]),
+    )
 
 
 def test_data_survives_a_restart(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -> None:

@@ -56,8 +56,9 @@ def chunk_text(paper_id: str, text: str, max_tokens: int = 320, overlap: int = 1
         if n <= max_tokens:
             units.append((s, e, n))
         else:
-            units.extend((a, b, count_tokens(text[a:b])) for a, b in _cut_long_sentence(
-                text, s, e, max_tokens))
+            units.extend(
+                (a, b, count_tokens(text[a:b])) for a, b in _cut_long_sentence(text, s, e, max_tokens)
+            )
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):

@@ -32,9 +32,7 @@ class BundledFile:
                 "run `make install` (it installs requirements-models.txt)"
             ) from err
         if dist.version != self.version:
-            raise ModelFileError(
-                f"{self.distribution} is {dist.version}, expected the pinned {self.version}"
-            )
+            raise ModelFileError(f"{self.distribution} is {dist.version}, expected the pinned {self.version}")
         path = Path(str(dist.locate_file(self.relpath)))
         if not path.is_file():
             raise ModelFileError(f"{self.relpath} is missing from {self.distribution}")

@@ -48,9 +48,7 @@ def default_cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def encoding() -> tiktoken.Encoding:
     """The cl100k_base encoding, loaded without network access."""
-    if "TIKTOKEN_CACHE_DIR" not in os.environ or not _has_cl100k(
-        Path(os.environ["TIKTOKEN_CACHE_DIR"])
-    ):
+    if "TIKTOKEN_CACHE_DIR" not in os.environ or not _has_cl100k(Path(os.environ["TIKTOKEN_CACHE_DIR"])):
         install_tiktoken_cache(default_cache_dir())
     return tiktoken.get_encoding("cl100k_base")
 

@@ -69,9 +69,7 @@ class Settings(BaseSettings):
     )
     embedding_api_key: str = Field("none", description="API key for EMBEDDING_BASE_URL.")
     embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
-    embedding_threads: int = Field(
-        0, description="onnxruntime intra-op threads (0 = one per core)."
-    )
+    embedding_threads: int = Field(0, description="onnxruntime intra-op threads (0 = one per core).")
 
     # --- retrieval ---------------------------------------------------------------
     search_default_k: int = Field(5, description="Passages /search returns when k is not given.")

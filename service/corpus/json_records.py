@@ -43,9 +43,7 @@ def parse_json(text: str, source: str | None = None) -> list[Paper]:
     except json.JSONDecodeError as err:
         if err.msg == "Extra data" and text.lstrip().startswith("{"):
             return parse_jsonl(text, source)  # JSON Lines saved as .json
-        raise BadInput(
-            f"{name}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from err
+        raise BadInput(f"{name}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from err
     if isinstance(data, dict) and isinstance(data.get("papers"), list):
         data = data["papers"]
     records = data if isinstance(data, list) else [data]

@@ -20,8 +20,7 @@ def _decode(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise BadInput(
-            f"{name}: not UTF-8 text (bad byte at offset {err.start}); "
-            "save the file as UTF-8 and try again"
+            f"{name}: not UTF-8 text (bad byte at offset {err.start}); save the file as UTF-8 and try again"
         ) from err
 
 

@@ -60,8 +60,9 @@ def parse_pdf(data: bytes, source: str | None = None) -> Paper:
         )
     lines = [line for page in pages for line in (*page.split("\n"), "")]
     first = next(line.strip() for line in lines if line.strip())
-    title = meta_title.strip() if meta_title and not _BAD_META_TITLE.search(meta_title.strip()) \
-        else first[:300]
+    title = (
+        meta_title.strip() if meta_title and not _BAD_META_TITLE.search(meta_title.strip()) else first[:300]
+    )
     return Paper(title=title, abstract=_abstract(lines), text=join_lines(lines), source=source)
 
 
@@ -70,7 +71,7 @@ def _abstract(lines: list[str]) -> str | None:
         m = _ABSTRACT.match(line)
         if not m:
             continue
-        block = [line[m.end():]]
+        block = [line[m.end() :]]
         for nxt in lines[i + 1 :]:
             if _SECTION.match(nxt):
                 break

@@ -44,8 +44,7 @@ def parse_text_document(text: str, source: str | None = None, markdown: bool = F
     abstract, body = _split_abstract(rest)
     if not (abstract or body):
         raise BadInput(
-            f"{source or 'text'}: only a title ('{title[:80]}') was found; "
-            "add the abstract or text below it"
+            f"{source or 'text'}: only a title ('{title[:80]}') was found; add the abstract or text below it"
         )
     return Paper(title=title[:1000], abstract=abstract or None, text=body or None, source=source)
 

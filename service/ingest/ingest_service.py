@@ -26,7 +26,7 @@ from service.core.errors import BadInput
 from service.corpus.paper import Paper
 from service.retrieval.lexical_index import LexicalIndex
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 @dataclass

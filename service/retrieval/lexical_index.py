@@ -77,9 +77,7 @@ class LexicalIndex:
         else:
             self._bm25 = None
 
-    def search(
-        self, query: str, n: int, paper_ids: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, query: str, n: int, paper_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score), best first; only chunks with a positive score."""
         with self._lock:
             self._ensure_fresh()
@@ -97,8 +95,4 @@ class LexicalIndex:
             docs, scores = self._bm25.retrieve(
                 [query_tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
             )
-            return [
-                (self._ids[int(d)], float(s))
-                for d, s in zip(docs[0], scores[0], strict=True)
-                if s > 0
-            ]
+            return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

@@ -86,14 +86,14 @@ class HybridRetriever:
         t1 = time.perf_counter()
         lexical = self.lexical.search(query, n, paper_ids)
         t2 = time.perf_counter()
-        fused = reciprocal_rank_fusion(
-            [[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k
-        )
+        fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
         top = cap_per_group(fused, _paper_of, self.per_paper_cap, k)
         records = self.store.get_chunks([cid for cid, _ in top])
         t3 = time.perf_counter()
         t.dense_ms, t.lexical_ms, t.fetch_ms = (
-            (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000
+            (t1 - t0) * 1000,
+            (t2 - t1) * 1000,
+            (t3 - t2) * 1000,
         )
         passages = []
         for cid, score in top:

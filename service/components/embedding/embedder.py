@@ -21,4 +21,5 @@ class Embedder(Protocol):
 
 def l2_normalise(vectors: Vectors) -> Vectors:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out

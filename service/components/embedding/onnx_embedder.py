@@ -11,12 +11,12 @@ import os
 # onnxruntime otherwise writes a device id under ~/.cache and looks up a telemetry host.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
 
-from service.components.embedding.embedder import Vectors, l2_normalise  # noqa: E402
-from service.components.model_files import MINILM_ONNX, MINILM_TOKENIZER  # noqa: E402
+from service.components.embedding.embedder import Vectors, l2_normalise
+from service.components.model_files import MINILM_ONNX, MINILM_TOKENIZER
 
 MAX_SEQ_TOKENS = 256  # the model's training length; longer inputs are truncated
 

@@ -168,8 +168,7 @@ class PaperStore:
             return {}
         got = self.papers.get(ids=list(paper_ids), include=["metadatas"])
         return {
-            pid: str(meta["content_hash"])
-            for pid, meta in zip(got["ids"], got["metadatas"], strict=True)
+            pid: str(meta["content_hash"]) for pid, meta in zip(got["ids"], got["metadatas"], strict=True)
         }
 
     def existing_ids(self, paper_ids: Sequence[str]) -> set[str]:
@@ -267,9 +266,7 @@ class PaperStore:
                 self.papers.delete(ids=[entry.paper_id])
             else:
                 meta, doc, emb = entry.old_record
-                self.papers.upsert(
-                    ids=[entry.paper_id], embeddings=[emb], metadatas=[meta], documents=[doc]
-                )
+                self.papers.upsert(ids=[entry.paper_id], embeddings=[emb], metadatas=[meta], documents=[doc])
 
     def _delete_chunks(self, ids: Sequence[str]) -> None:
         for b in range(0, len(ids), self._batch):

@@ -66,7 +66,9 @@ def add_papers(body: PapersIn, services: ServicesDep, settings: SettingsDep) -> 
 
 
 @router.post(
-    "/upload", status_code=201, response_model=IngestOut,
+    "/upload",
+    status_code=201,
+    response_model=IngestOut,
     summary="Upload files (.txt, .md, .json, .jsonl, .pdf)",
 )
 async def upload_papers(
@@ -98,8 +100,7 @@ def list_papers(
     rows = services.store.list_papers(offset, limit)
     return PaperListOut(
         papers=[
-            PaperSummaryOut(id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks)
-            for p in rows
+            PaperSummaryOut(id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks) for p in rows
         ],
         total=services.store.count_papers(),
     )
@@ -111,9 +112,16 @@ def get_paper(paper_id: str, services: ServicesDep) -> dict[str, Any]:
     if paper is None:
         raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
     return {
-        "id": paper.id, "title": paper.title, "year": paper.year, "url": paper.url,
-        "n_chunks": paper.n_chunks, "abstract": paper.abstract, "text": paper.text,
-        "authors": paper.authors, "arxiv_id": paper.arxiv_id, "source": paper.source,
+        "id": paper.id,
+        "title": paper.title,
+        "year": paper.year,
+        "url": paper.url,
+        "n_chunks": paper.n_chunks,
+        "abstract": paper.abstract,
+        "text": paper.text,
+        "authors": paper.authors,
+        "arxiv_id": paper.arxiv_id,
+        "source": paper.source,
     }
 
 

@@ -37,9 +37,7 @@ def search(
     services: ServicesDep,
     q: Annotated[str, Query(description="What to look for.")] = "",
     k: Annotated[int | None, Query(description="How many passages (1..max_k).")] = None,
-    paper_ids: Annotated[
-        str | None, Query(description="Comma-separated paper ids to search within.")
-    ] = None,
+    paper_ids: Annotated[str | None, Query(description="Comma-separated paper ids to search within.")] = None,
 ) -> SearchOut:
     settings = services.settings
     query = q.strip()
@@ -59,7 +57,10 @@ def search(
     return SearchOut(
         results=[
             SearchHit(
-                paper_id=p.paper_id, title=p.title, chunk_id=p.chunk_id, text=p.text,
+                paper_id=p.paper_id,
+                title=p.title,
+                chunk_id=p.chunk_id,
+                text=p.text,
                 score=p.score,
             )
             for p in passages
