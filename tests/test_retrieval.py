@@ -46,3 +46,23 @@ def test_filter_by_paper_ids_and_diversity_cap(sample_services: Services, sample
         per_paper[h.paper_id] = per_paper.get(h.paper_id, 0) + 1
     assert max(per_paper.values()) <= sample_services.settings.max_chunks_per_paper
     assert len(broad) == 20
+
+
+def test_a_large_lexical_index_refreshes_in_the_background(services: Services) -> None:
+    import time
+
+    first = Paper(title="Sparse Mixture of Experts", abstract="We route tokens to experts. It scales.")
+    later = Paper(title="Contrastive Video Pretraining", abstract="We pretrain on videos. It transfers.")
+    services.ingest.ingest([first])
+    lexical = services.lexical
+    lexical.background_threshold = 0  # treat any index as large
+    assert lexical.search("experts", 5)  # first build is synchronous
+    services.ingest.ingest([later])
+    deadline = time.monotonic() + 10
+    while not lexical.search("pretrain videos", 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hits = lexical.search("pretrain videos", 5)
+    assert hits and hits[0][0].startswith(later.paper_id)
+    services.ingest.delete(later.paper_id)
+    # a stale lexical hit for a deleted chunk never reaches the caller
+    assert all(p.paper_id != later.paper_id for p in services.retriever.search("pretrain videos", 5))

@@ -69,27 +69,33 @@ def test_same_id_twice_with_different_content_is_rejected(services: Services) ->
     assert services.store.count_papers() == 0
 
 
+@pytest.mark.parametrize(
+    ("collection", "method"),
+    [("chunks", "upsert"), ("papers", "upsert"), ("chunks", "delete"), ("meta", "upsert")],
+)
 def test_failed_write_leaves_the_store_exactly_as_it_was(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+    services: Services, monkeypatch: pytest.MonkeyPatch, collection: str, method: str
 ) -> None:
     services.ingest.ingest([A, B])
     before = snapshot(services)
     v2 = Paper(title=A.title, abstract="New version of the expert paper. Different.")
     c = Paper(title="Third Paper", abstract="Something else entirely. Yes.")
-    real_upsert = services.store.papers.upsert
+    target = getattr(services.store, collection)
+    real = getattr(target, method)
     calls = {"n": 0}
 
-    def failing_upsert(**kwargs: object) -> None:
+    def fail_once(**kwargs: object) -> object:
         calls["n"] += 1
-        if calls["n"] == 2:  # the second paper of the batch fails mid-write
+        if calls["n"] == 1:
             raise RuntimeError("disk full")
-        real_upsert(**kwargs)
+        return real(**kwargs)
 
-    monkeypatch.setattr(services.store.papers, "upsert", failing_upsert)
+    monkeypatch.setattr(target, method, fail_once)
     with pytest.raises(RuntimeError, match="disk full"):
         services.ingest.ingest([v2, c])
-    monkeypatch.setattr(services.store.papers, "upsert", real_upsert)
+    assert calls["n"] >= 1
     assert snapshot(services) == before
+    assert services.retriever.search("routing tokens to experts", 1)[0].paper_id == A.paper_id
 
 
 def test_store_refuses_a_different_embedder(services: Services) -> None:
@@ -110,6 +116,6 @@ def test_real_chroma_server_roundtrip(
     assert two.retriever.search("video pretraining", 1)[0].paper_id == B.paper_id
     one.ingest.delete(B.paper_id)
     assert two.store.get_paper(B.paper_id) is None
-    two.lexical._refresh_seconds = 0
+    two.lexical.refresh_seconds = 0
     assert all(p.paper_id != B.paper_id for p in two.retriever.search("video pretraining", 5))
     assert not (tmp_path / "d" / "chroma").exists()  # nothing embedded was created

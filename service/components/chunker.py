@@ -49,7 +49,7 @@ def _cut_long_sentence(text: str, start: int, end: int, max_tokens: int) -> list
     return pieces
 
 
-def chunk_text(paper_id: str, text: str, max_tokens: int = 320, overlap: int = 1) -> list[Chunk]:
+def chunk_text(paper_id: str, text: str, max_tokens: int, overlap: int = 1) -> list[Chunk]:
     units: list[tuple[int, int, int]] = []  # (start, end, tokens)
     for s, e in sentence_spans(text):
         n = count_tokens(text[s:e])

@@ -50,9 +50,10 @@ class Settings(BaseSettings):
 
     # --- chunking ----------------------------------------------------------------
     chunk_tokens: int = Field(
-        320,
+        220,
         description="Most cl100k tokens in one chunk. Chunks end on sentence boundaries; "
-        "most abstracts fit in one or two.",
+        "most abstracts fit in one or two. 220 keeps a chunk within the embedder's 256 "
+        "word pieces, so its vector covers all of it.",
     )
     chunk_overlap_sentences: int = Field(
         1, description="Sentences repeated at the start of the next chunk of a paper."
@@ -68,7 +69,14 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2", description="Embedding model name sent to EMBEDDING_BASE_URL."
     )
     embedding_api_key: str = Field("none", description="API key for EMBEDDING_BASE_URL.")
-    embedding_batch_size: int = Field(32, description="Texts embedded per batch.")
+    embedding_batch_size: int = Field(
+        8, description="Texts embedded per batch (8 is fastest for the ONNX model on a CPU)."
+    )
+    embedding_max_tokens: int = Field(
+        256,
+        description="Word pieces the ONNX embedder reads per text (the model's limit is 256; "
+        "128 embeds about twice as fast and ignores the rest of longer chunks).",
+    )
     embedding_threads: int = Field(0, description="onnxruntime intra-op threads (0 = one per core).")
 
     # --- retrieval ---------------------------------------------------------------

@@ -1,8 +1,12 @@
 """BM25 over every chunk (bm25s, English stop words, Snowball stemming).
 
-The index is rebuilt lazily when the store's generation token changes, so a write by
-this process or by another replica sharing a Chroma server is picked up. Tokens are
-cached per chunk id, so a rebuild re-tokenises only new chunks.
+The store's generation token (checked at most once per `refresh_seconds`) tells when
+chunks changed, here or in another replica sharing a Chroma server. Tokens are cached
+per chunk id, so a refresh reads and tokenises only new chunks; the bm25s index itself
+is rebuilt. Small indexes are rebuilt before the search that noticed the change; past
+`background_threshold` chunks the rebuild runs in a background thread while searches
+keep using the previous index (deleted chunks are dropped when passages are fetched;
+new chunks are found by the dense side meanwhile).
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+import numpy.typing as npt
 import Stemmer
 
 from service.components.vector_store.paper_store import PaperStore
@@ -27,72 +33,103 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [list(tokens) for tokens in out]
 
 
+def paper_of(chunk_id: str) -> str:
+    """Chunk ids are `<paper id>::<content hash>::<position>`."""
+    return chunk_id.rsplit("::", 2)[0]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    generation: str
+    ids: list[str]
+    paper_ids: npt.NDArray[np.object_]
+    bm25: bm25s.BM25 | None
+
+
 class LexicalIndex:
-    def __init__(self, store: PaperStore, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self, store: PaperStore, refresh_seconds: float = 1.0, background_threshold: int = 20_000
+    ) -> None:
         self._store = store
-        self._refresh_seconds = refresh_seconds
-        self._lock = threading.Lock()
-        self._generation: str | None = None
-        self._checked_at = 0.0
+        self.refresh_seconds = refresh_seconds
+        self.background_threshold = background_threshold
+        self._snapshot: _Snapshot | None = None
         self._tokens: dict[str, list[str]] = {}
-        self._ids: list[str] = []
-        self._paper_ids = np.array([], dtype=object)
-        self._bm25: bm25s.BM25 | None = None
+        self._build_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._checked_at = 0.0
+        self._building = False
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._generation = None
+        """Check the store on the next search (this process just wrote to it)."""
+        self._checked_at = 0.0
 
-    def _ensure_fresh(self) -> None:
+    def _current(self) -> _Snapshot:
         now = time.monotonic()
-        if self._generation is not None and now - self._checked_at < self._refresh_seconds:
-            return
-        generation = self._store.generation()
+        snap = self._snapshot
+        if snap is not None and now - self._checked_at < self.refresh_seconds:
+            return snap
         self._checked_at = now
-        if generation == self._generation:
-            return
-        self._rebuild()
-        self._generation = generation
-
-    def _rebuild(self) -> None:
-        ids: list[str] = []
-        paper_ids: list[str] = []
-        new_texts: list[tuple[str, str]] = []
-        for cid, pid, text in self._store.iter_chunk_texts():
-            ids.append(cid)
-            paper_ids.append(pid)
-            if cid not in self._tokens:
-                new_texts.append((cid, text))
-        if new_texts:
-            tokens = tokenize([t for _, t in new_texts])
-            self._tokens.update((cid, tok) for (cid, _), tok in zip(new_texts, tokens, strict=True))
-        live = set(ids)
-        self._tokens = {cid: tok for cid, tok in self._tokens.items() if cid in live}
-        self._ids = ids
-        self._paper_ids = np.array(paper_ids, dtype=object)
-        if ids:
-            bm25 = bm25s.BM25()
-            bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
-            self._bm25 = bm25
+        generation = self._store.generation()
+        if snap is not None and generation == snap.generation:
+            return snap
+        if snap is None or len(snap.ids) < self.background_threshold:
+            self._rebuild(generation)
         else:
-            self._bm25 = None
+            self._rebuild_in_background(generation)
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _rebuild_in_background(self, generation: str) -> None:
+        with self._state_lock:
+            if self._building:
+                return
+            self._building = True
+
+        def work() -> None:
+            try:
+                self._rebuild(generation)
+            finally:
+                self._building = False
+
+        threading.Thread(target=work, name="bm25-rebuild", daemon=True).start()
+
+    def _rebuild(self, generation: str) -> None:
+        with self._build_lock:
+            if self._snapshot is not None and self._snapshot.generation == generation:
+                return
+            ids = self._store.all_chunk_ids()
+            missing = [cid for cid in ids if cid not in self._tokens]
+            if missing:
+                texts = self._store.chunk_texts(missing)
+                found = [cid for cid in missing if cid in texts]
+                tokens = tokenize([texts[cid] for cid in found])
+                self._tokens.update(zip(found, tokens, strict=True))
+                ids = [cid for cid in ids if cid in self._tokens]  # deleted meanwhile
+            live = set(ids)
+            self._tokens = {cid: tok for cid, tok in self._tokens.items() if cid in live}
+            bm25 = None
+            if ids:
+                bm25 = bm25s.BM25()
+                bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
+            self._snapshot = _Snapshot(
+                generation, ids, np.array([paper_of(c) for c in ids], dtype=object), bm25
+            )
 
     def search(self, query: str, n: int, paper_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score), best first; only chunks with a positive score."""
-        with self._lock:
-            self._ensure_fresh()
-            if self._bm25 is None:
+        snap = self._current()
+        if snap.bm25 is None:
+            return []
+        query_tokens = [t for t in tokenize([query])[0] if t in snap.bm25.vocab_dict]
+        if not query_tokens:
+            return []
+        mask = None
+        if paper_ids:
+            mask = np.isin(snap.paper_ids, list(paper_ids)).astype(np.float32)
+            if not mask.any():
                 return []
-            query_tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
-            if not query_tokens:
-                return []
-            mask = None
-            if paper_ids:
-                mask = np.isin(self._paper_ids, list(paper_ids)).astype(np.float32)
-                if not mask.any():
-                    return []
-            k = min(n, len(self._ids))
-            docs, scores = self._bm25.retrieve(
-                [query_tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
-            )
-            return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        docs, scores = snap.bm25.retrieve(
+            [query_tokens], k=min(n, len(snap.ids)), show_progress=False, weight_mask=mask, n_threads=1
+        )
+        return [(snap.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from service.components.embedding.embedder import Embedder
 from service.components.vector_store.paper_store import PaperStore
 from service.retrieval.fusion import cap_per_group, reciprocal_rank_fusion
-from service.retrieval.lexical_index import LexicalIndex
+from service.retrieval.lexical_index import LexicalIndex, paper_of
 
 
 @dataclass
@@ -81,13 +81,12 @@ class HybridRetriever:
         t = timings or SearchTimings()
         n = max(k * self.candidate_multiplier, 20)
         t0 = time.perf_counter()
-        total = self.store.count_chunks()
-        dense = self.store.dense_query(vector, min(n, total), paper_ids) if total else []  # type: ignore[arg-type]
+        dense = self.store.dense_query(vector, n, paper_ids)  # type: ignore[arg-type]
         t1 = time.perf_counter()
         lexical = self.lexical.search(query, n, paper_ids)
         t2 = time.perf_counter()
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
-        top = cap_per_group(fused, _paper_of, self.per_paper_cap, k)
+        top = cap_per_group(fused, paper_of, self.per_paper_cap, k)
         records = self.store.get_chunks([cid for cid, _ in top])
         t3 = time.perf_counter()
         t.dense_ms, t.lexical_ms, t.fetch_ms = (
@@ -112,7 +111,3 @@ class HybridRetriever:
                 )
             )
         return passages
-
-
-def _paper_of(chunk_id: str) -> str:
-    return chunk_id.rsplit("::", 2)[0]

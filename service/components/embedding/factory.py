@@ -18,4 +18,6 @@ def build_embedder(settings: Settings) -> Embedder:
         )
     from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder(settings.embedding_batch_size, settings.embedding_threads)
+    return OnnxMiniLMEmbedder(
+        settings.embedding_batch_size, settings.embedding_threads, settings.embedding_max_tokens
+    )

@@ -18,17 +18,17 @@ from tokenizers import Tokenizer
 from service.components.embedding.embedder import Vectors, l2_normalise
 from service.components.model_files import MINILM_ONNX, MINILM_TOKENIZER
 
-MAX_SEQ_TOKENS = 256  # the model's training length; longer inputs are truncated
+MAX_SEQ_TOKENS = 256  # the model's position limit; longer inputs are truncated
 
 
 class OnnxMiniLMEmbedder:
     name = "all-MiniLM-L6-v2-int8"
     dim = 384
 
-    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = 8, threads: int = 0, max_tokens: int = MAX_SEQ_TOKENS) -> None:
         self.batch_size = batch_size
         self._tokenizer = Tokenizer.from_file(str(MINILM_TOKENIZER.verified_path()))
-        self._tokenizer.enable_truncation(max_length=MAX_SEQ_TOKENS)
+        self._tokenizer.enable_truncation(max_length=min(max_tokens, MAX_SEQ_TOKENS))
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
         options.log_severity_level = 3

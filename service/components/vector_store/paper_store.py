@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,13 +106,6 @@ class PaperWrite:
     chunk_vectors: Vectors
 
 
-@dataclass
-class _Undo:
-    paper_id: str
-    old_record: tuple[dict[str, Any], str, list[float]] | None
-    new_chunk_ids: list[str]
-
-
 class PaperStore:
     def __init__(self, client: Any, prefix: str, embedder_name: str, dim: int) -> None:
         self._client = client
@@ -193,19 +186,20 @@ class PaperStore:
         ]
         return sorted(records, key=lambda r: r.position)
 
-    def iter_chunk_texts(self, page: int = 5000) -> Iterator[tuple[str, str, str]]:
-        """(chunk id, paper id, text with title) for every chunk, paged."""
-        titles: dict[str, str] = {}
-        offset = 0
-        while True:
-            got = self.chunks.get(offset=offset, limit=page, include=["metadatas", "documents"])
-            if not got["ids"]:
-                return
+    def all_chunk_ids(self) -> list[str]:
+        """Every chunk id (ids only: cheap even at 100k chunks)."""
+        return list(self.chunks.get(include=[])["ids"])
+
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """Title plus text of the given chunks, for the lexical index."""
+        out: dict[str, str] = {}
+        for b in range(0, len(chunk_ids), self._batch):
+            got = self.chunks.get(
+                ids=list(chunk_ids[b : b + self._batch]), include=["metadatas", "documents"]
+            )
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                pid = str(meta["paper_id"])
-                title = titles.setdefault(pid, str(meta.get("title", "")))
-                yield cid, pid, f"{title}\n{doc}"
-            offset += len(got["ids"])
+                out[cid] = f"{meta.get('title', '')}\n{doc}"
+        return out
 
     def dense_query(
         self, vector: Vectors, n: int, paper_ids: Sequence[str] | None = None
@@ -222,51 +216,69 @@ class PaperStore:
 
     # --- writes --------------------------------------------------------------------
     def write_papers(self, writes: Sequence[PaperWrite]) -> None:
-        """Write all papers or none: on any failure, undo and re-raise."""
+        """Write all papers or none: on any failure, undo what was written and re-raise.
+
+        Reads the old state in two calls, then writes every chunk and paper record in
+        batches; replaced chunks are deleted last.
+        """
+        if not writes:
+            return
         with self._lock:
-            undo: list[_Undo] = []
-            stale: list[str] = []
+            pids = [w.paper.id for w in writes]
+            old = self.papers.get(ids=pids, include=["metadatas", "documents", "embeddings"])
+            old_records = {
+                pid: (meta, doc, list(emb))
+                for pid, meta, doc, emb in zip(
+                    old["ids"], old["metadatas"], old["documents"], old["embeddings"], strict=True
+                )
+            }
+            old_chunk_ids = set(self.chunks.get(where={"paper_id": {"$in": pids}}, include=[])["ids"])
+            chunks = [c for w in writes for c in w.chunks]
+            vectors = np.vstack([w.chunk_vectors for w in writes])
+            new_ids = {c.id for c in chunks}
+            created = [c.id for c in chunks if c.id not in old_chunk_ids]
             try:
-                for w in writes:
-                    self._write_one(w, stale, undo)
-                self._delete_chunks(stale)
+                for b in range(0, len(chunks), self._batch):
+                    part = chunks[b : b + self._batch]
+                    self.chunks.upsert(
+                        ids=[c.id for c in part],
+                        embeddings=vectors[b : b + self._batch],
+                        documents=[c.text for c in part],
+                        metadatas=[c.metadata for c in part],
+                    )
+                records = [w.paper.to_record() for w in writes]
+                self.papers.upsert(
+                    ids=pids,
+                    embeddings=[_mean_direction(w.chunk_vectors) for w in writes],
+                    metadatas=[meta for meta, _ in records],
+                    documents=[doc for _, doc in records],
+                )
                 self._bump_generation()
+                # Last: a failed delete is undone like any other step (old chunks intact).
+                self._delete_chunks(sorted(old_chunk_ids - new_ids))
             except BaseException:
-                self._undo(undo)
+                self._undo(created, pids, old_records)
                 raise
 
-    def _write_one(self, w: PaperWrite, stale: list[str], undo: list[_Undo]) -> None:
-        pid = w.paper.id
-        old = self.papers.get(ids=[pid], include=["metadatas", "documents", "embeddings"])
-        old_record = None
-        if old["ids"]:
-            old_record = (old["metadatas"][0], old["documents"][0], list(old["embeddings"][0]))
-        old_chunk_ids = set(self.chunks.get(where={"paper_id": pid}, include=[])["ids"])
-        new_ids = [c.id for c in w.chunks]
-        undo.append(_Undo(pid, old_record, [i for i in new_ids if i not in old_chunk_ids]))
-        for b in range(0, len(w.chunks), self._batch):
-            part = w.chunks[b : b + self._batch]
-            self.chunks.upsert(
-                ids=[c.id for c in part],
-                embeddings=w.chunk_vectors[b : b + self._batch],
-                documents=[c.text for c in part],
-                metadatas=[c.metadata for c in part],
+    def _undo(
+        self,
+        created_chunk_ids: list[str],
+        pids: list[str],
+        old_records: dict[str, tuple[dict[str, Any], str, list[float]]],
+    ) -> None:
+        self._delete_chunks(created_chunk_ids)
+        fresh = [pid for pid in pids if pid not in old_records]
+        if fresh:
+            self.papers.delete(ids=fresh)
+        if old_records:
+            ids = list(old_records)
+            self.papers.upsert(
+                ids=ids,
+                embeddings=[old_records[i][2] for i in ids],
+                metadatas=[old_records[i][0] for i in ids],
+                documents=[old_records[i][1] for i in ids],
             )
-        meta, doc = w.paper.to_record()
-        mean = w.chunk_vectors.mean(axis=0)
-        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-        self.papers.upsert(ids=[pid], embeddings=[mean.tolist()], metadatas=[meta], documents=[doc])
-        stale.extend(sorted(old_chunk_ids - set(new_ids)))
-
-    def _undo(self, undo: list[_Undo]) -> None:
-        for entry in reversed(undo):
-            if entry.new_chunk_ids:
-                self._delete_chunks(entry.new_chunk_ids)
-            if entry.old_record is None:
-                self.papers.delete(ids=[entry.paper_id])
-            else:
-                meta, doc, emb = entry.old_record
-                self.papers.upsert(ids=[entry.paper_id], embeddings=[emb], metadatas=[meta], documents=[doc])
+        self._bump_generation()
 
     def _delete_chunks(self, ids: Sequence[str]) -> None:
         for b in range(0, len(ids), self._batch):
@@ -288,3 +300,9 @@ class PaperStore:
             metadatas=[{"token": uuid.uuid4().hex}],
             documents=[""],
         )
+
+
+def _mean_direction(vectors: Vectors) -> list[float]:
+    """A paper's vector: the normalised mean of its chunk vectors."""
+    mean = vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).tolist()  # type: ignore[no-any-return]

@@ -1,0 +1,46 @@
+"""One way for evaluation scripts to talk to paperlens: in-process or a remote server.
+
+In-process (the default) builds the service on a fresh data dir and drives it through
+FastAPI's test client, so figures come through the same HTTP surface a user sees;
+`--base-url` measures a deployed server instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from service.container import Container, build_services
+from service.core.config import Settings
+from service.server.app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
+
+
+def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
+    """An httpx-like client: `.get`, `.post` with paths relative to the service root."""
+    if base_url:
+        return httpx.Client(base_url=base_url, timeout=120.0)
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="paperlens-eval-"))
+    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    services = build_services(settings)
+    return TestClient(create_app(settings, Container.of(services)))
+
+
+def ensure_sample_corpus(client: Any) -> dict[str, str]:
+    """Upload the sample corpus (a no-op when present); return title -> paper id."""
+    r = client.post("/papers/upload", files=[("files", (SAMPLE.name, SAMPLE.read_bytes(), "text/plain"))])
+    r.raise_for_status()
+    titles: dict[str, str] = {}
+    offset = 0
+    while True:
+        page = client.get("/papers", params={"offset": offset, "limit": 500}).json()
+        titles.update({p["title"]: p["id"] for p in page["papers"]})
+        offset += len(page["papers"])
+        if not page["papers"] or offset >= page["total"]:
+            return titles
