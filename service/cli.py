@@ -8,12 +8,26 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from service.core.config import Settings, get_settings
 from service.core.errors import PaperlensError
 
 app = typer.Typer(help="paperlens: grounded answers about research papers.", no_args_is_help=True)
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Fail early, in words, on a bad PAPERLENS_* variable."""
+    try:
+        get_settings()
+    except ValidationError as err:
+        for e in err.errors():
+            name = "PAPERLENS_" + "_".join(str(x) for x in e["loc"]).upper()
+            typer.secho(f"error: {name}: {e['msg']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+
 
 INGEST_BATCH = 64  # papers per all-or-nothing write
 
@@ -122,10 +136,18 @@ def papers(
 
 
 @app.command()
-def config() -> None:
+def config(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
+) -> None:
     """Print every setting: environment variable, current value, description."""
     current = get_settings()
+    if markdown:
+        sys.stdout.write("| variable | default | what it does |\n|---|---|---|\n")
     for name, field in Settings.model_fields.items():
+        if markdown:
+            default = "" if field.default is None else str(field.default)
+            sys.stdout.write(f"| `PAPERLENS_{name.upper()}` | `{default}` | {field.description} |\n")
+            continue
         value = getattr(current, name)
         sys.stdout.write(f"PAPERLENS_{name.upper()}={value if value is not None else ''}\n")
         sys.stdout.write(f"    {field.description}\n")
