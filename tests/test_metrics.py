@@ -21,3 +21,19 @@ def test_nearest_rank_percentile_and_median() -> None:
     assert percentile(values, 100) == 100.0
     assert percentile([5.0, 1.0, 3.0], 0) == 1.0
     assert median([3.0, 1.0, 2.0, 10.0]) == 2.5
+
+
+def test_eval_questions_name_real_sample_papers() -> None:
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    titles = set((root / "tests" / "data" / "sample_titles.txt").read_text().splitlines())
+    qa = [json.loads(x) for x in (root / "evals/data/qa_questions.jsonl").read_text().splitlines()]
+    retrieval = [
+        json.loads(x) for x in (root / "evals/data/retrieval_questions.jsonl").read_text().splitlines()
+    ]
+    assert all(t in titles for q in qa for t in q["papers"])
+    assert all(q["paper"] in titles for q in retrieval)
+    assert len(qa) >= 30 and sum(not q["answerable"] for q in qa) >= 5
+    assert sum(q["type"] == "multi" for q in qa) >= 5 and len(retrieval) >= 25

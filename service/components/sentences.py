@@ -45,6 +45,7 @@ _ABBREVIATIONS = {
     "univ",
     "est",
     "viz",
+    "v.s",
     "w.r.t",
 }
 _BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")

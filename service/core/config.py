@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
         "paperlens",
         description="Prefix of the Chroma collection names, so several deployments can "
         "share one Chroma server.",
+    )
+
+    prompts_dir: Path = Field(
+        Path(__file__).resolve().parents[2] / "prompts",
+        description="Folder of the prompt files (ask.md, summary.md, compare.md, ...).",
     )
 
     # --- server ------------------------------------------------------------------
@@ -91,6 +97,74 @@ class Settings(BaseSettings):
     candidate_multiplier: int = Field(
         4, ge=1, description="Each retriever fetches k x this many candidates before fusion."
     )
+
+    # --- LLM ---------------------------------------------------------------------
+    llm: Literal["auto", "none"] = Field(
+        "auto",
+        description="`auto`: use LLM_BASE_URL when set, else start the embedded model. "
+        "`none`: no LLM; the extractive engine answers.",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible /v1 base URL (OpenAI, vLLM, Ollama, llama.cpp server). "
+        "Unset: the embedded model runs in-process and serves the same API on loopback.",
+    )
+    llm_api_key: str = Field("none", description="API key for LLM_BASE_URL.")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct",
+        description="Model name sent to the LLM server (the embedded server ignores it).",
+    )
+    llm_embedded_model: Literal["qwen2.5-coder-1.5b", "smollm2-135m"] = Field(
+        "qwen2.5-coder-1.5b",
+        description="Which bundled GGUF the embedded server loads: Qwen2.5-Coder-1.5B-Instruct "
+        "Q4_K_M (for users) or SmolLM2-135M-Instruct (fast, weak; for tests).",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Where the assembled default LLM weights are kept (default DATA_DIR/models); "
+        "share it between data dirs to assemble the 1.1 GB file once.",
+    )
+    llm_model_path: Path | None = Field(
+        None, description="Any other GGUF file for the embedded server (overrides the above)."
+    )
+    llm_ctx_tokens: int = Field(4096, ge=512, description="Context window of the embedded model.")
+    llm_threads: int = Field(0, ge=0, description="Threads for the embedded model (0 = all cores).")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM call, in seconds.")
+    llm_retry_total_s: float = Field(
+        90.0, gt=0, description="Give up retrying an LLM call after this many seconds in total."
+    )
+    llm_max_attempts: int = Field(5, ge=1, description="Most attempts per LLM call.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    # --- answers -----------------------------------------------------------------
+    ask_k: int = Field(8, ge=1, le=50, description="Passages retrieved for a question.")
+    ask_prompt_tokens: int = Field(
+        1500, ge=200, description="Most prompt tokens (cl100k) one /ask call may send."
+    )
+    ask_evidence_sentences: int = Field(
+        6, ge=1, description="Most evidence sentences packed into an /ask prompt."
+    )
+    ask_max_answer_tokens: int = Field(220, ge=16, description="Most tokens an answer may have.")
+    max_question_chars: int = Field(1000, ge=1, description="Longest question accepted by /ask.")
+    summary_max_tokens: int = Field(220, ge=32, description="Most tokens a summary may have.")
+    support_threshold: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Least embedding similarity between an answer sentence and its evidence "
+        "for the sentence to count as supported.",
+    )
+    relevance_threshold: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Least similarity between the question and the best evidence sentence; "
+        "below it the service abstains without calling the LLM.",
+    )
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
 
 @lru_cache(maxsize=1)

@@ -121,6 +121,9 @@ class PaperStore:
         self.meta = client.get_or_create_collection(
             f"{prefix}_meta", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        self.summaries = client.get_or_create_collection(
+            f"{prefix}_summaries", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
         stored = self.chunks.metadata or {}
         if stored.get("embedder") != embedder_name or stored.get("dim") != dim:
             raise BadInput(
@@ -284,11 +287,28 @@ class PaperStore:
         for b in range(0, len(ids), self._batch):
             self.chunks.delete(ids=list(ids[b : b + self._batch]))
 
+    # --- generated-text cache (shared by every replica) ----------------------------------
+    def get_cached(self, key: str) -> dict[str, Any] | None:
+        got = self.summaries.get(ids=[key], include=["documents"])
+        if not got["ids"]:
+            return None
+        value: dict[str, Any] = json.loads(got["documents"][0])
+        return value
+
+    def put_cached(self, key: str, paper_id: str, value: dict[str, Any]) -> None:
+        self.summaries.upsert(
+            ids=[key],
+            embeddings=[[1.0]],
+            documents=[json.dumps(value, ensure_ascii=False)],
+            metadatas=[{"paper_id": paper_id}],
+        )
+
     def delete_paper(self, paper_id: str) -> bool:
         with self._lock:
             if not self.papers.get(ids=[paper_id], include=[])["ids"]:
                 return False
             self.chunks.delete(where={"paper_id": paper_id})
+            self.summaries.delete(where={"paper_id": paper_id})
             self.papers.delete(ids=[paper_id])
             self._bump_generation()
             return True

@@ -30,5 +30,7 @@ def readyz(container: ContainerDep) -> JSONResponse:
             "papers": services.store.count_papers(),
             "chunks": services.store.count_chunks(),
             "embedder": services.embedder.name,
+            "llm": services.llm.status,
+            "llm_model": services.llm.model,
         }
     )

@@ -1,0 +1,127 @@
+"""Grounded QA on our own question set over the sample corpus.
+
+data/qa_questions.jsonl: single-paper, multi-paper and unanswerable questions. Each
+answerable one lists facts (alternatives per fact) the answer must state.
+
+- answer accuracy: answerable questions answered (not abstained) with every fact
+  present in the answer text;
+- citation precision: citations whose quote comes from a gold paper and contains one
+  of the question's facts;
+- abstention accuracy: unanswerable questions the service abstained on; also the
+  false-abstention rate on answerable ones;
+- mean LLM calls and prompt/completion tokens per question; latency p50/p90.
+
+    python -m evals.qa_eval [--base-url URL] [--only q01,u02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evals.client import ensure_sample_corpus, open_client
+from evals.metrics import median, percentile
+
+DATA = Path(__file__).parent / "data" / "qa_questions.jsonl"
+RESULTS = Path(__file__).parent / "results"
+
+
+def has_fact(text: str, alternatives: list[str]) -> bool:
+    low = text.lower()
+    return any(alt.lower() in low for alt in alternatives)
+
+
+def score_item(item: dict[str, Any], response: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
+    gold_ids = {ids[t] for t in item["papers"]}
+    answer = response["answer"]
+    correct_facts = all(has_fact(answer, alts) for alts in item["facts"])
+    citations = response["citations"]
+    good_citations = [
+        c
+        for c in citations
+        if c["paper_id"] in gold_ids and any(has_fact(c["quote"], alts) for alts in item["facts"])
+    ]
+    return {
+        "id": item["id"],
+        "type": item["type"],
+        "answerable": item["answerable"],
+        "abstained": response["abstained"],
+        "correct": (not response["abstained"] and correct_facts)
+        if item["answerable"]
+        else response["abstained"],
+        "n_citations": len(citations),
+        "good_citations": len(good_citations),
+        "usage": response["usage"],
+        "engine": response["engine"],
+        "degraded": response["degraded"],
+        "answer": answer,
+    }
+
+
+def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    cited = sum(r["n_citations"] for r in answerable)
+    by_type: dict[str, float] = {}
+    for kind in sorted({r["type"] for r in rows}):
+        group = [r for r in rows if r["type"] == kind]
+        by_type[kind] = sum(r["correct"] for r in group) / len(group)
+    return {
+        "n_questions": len(rows),
+        "answer_accuracy": sum(r["correct"] for r in answerable) / max(1, len(answerable)),
+        "citation_precision": sum(r["good_citations"] for r in answerable) / max(1, cited),
+        "abstention_accuracy": sum(r["abstained"] for r in unanswerable) / max(1, len(unanswerable)),
+        "false_abstention_rate": sum(r["abstained"] for r in answerable) / max(1, len(answerable)),
+        "accuracy_by_type": by_type,
+        "llm_calls_per_question": sum(r["usage"]["llm_calls"] for r in rows) / len(rows),
+        "max_llm_calls": max(r["usage"]["llm_calls"] for r in rows),
+        "prompt_tokens_mean": sum(r["usage"]["prompt_tokens"] for r in rows) / len(rows),
+        "prompt_tokens_max": max(r["usage"]["prompt_tokens"] for r in rows),
+        "completion_tokens_mean": sum(r["usage"]["completion_tokens"] for r in rows) / len(rows),
+        "latency_p50_s": median(latencies),
+        "latency_p90_s": percentile(latencies, 90),
+        "engines": sorted({r["engine"] for r in rows}),
+        "degraded": sum(r["degraded"] for r in rows),
+    }
+
+
+def run(base_url: str | None, only: set[str] | None = None) -> dict[str, Any]:
+    client = open_client(base_url)
+    ids = ensure_sample_corpus(client)
+    items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    items = [i for i in items if not only or i["id"] in only]
+    unknown = sorted({t for i in items for t in i["papers"]} - set(ids))
+    if unknown:
+        raise SystemExit(f"qa_questions.jsonl names papers the corpus lacks: {unknown}")
+    rows, latencies = [], []
+    for item in tqdm(items, desc="qa", unit="q"):
+        t0 = time.perf_counter()
+        r = client.post("/ask", json={"question": item["question"]})
+        latencies.append(time.perf_counter() - t0)
+        r.raise_for_status()
+        rows.append(score_item(item, r.json(), ids))
+    return {"summary": summarise(rows, latencies), "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--only", default=None, help="comma-separated question ids")
+    args = parser.parse_args()
+    report = run(args.base_url, set(args.only.split(",")) if args.only else None)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "qa.json").write_text(json.dumps(report, indent=2))
+    for key, value in report["summary"].items():
+        print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    for row in report["rows"]:
+        if not row["correct"]:
+            print(f"  wrong {row['id']}: abstained={row['abstained']} {row['answer'][:150]}")
+
+
+if __name__ == "__main__":
+    main()

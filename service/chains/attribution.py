@@ -1,0 +1,145 @@
+"""Post-hoc attribution: keep only what the evidence supports.
+
+For every sentence of a generated text:
+- its markers `[n]` are read; markers that point at no evidence are dropped;
+- it is supported by a cited sentence when their embedding cosine reaches the threshold
+  or the cited sentence contains most of its (stemmed) content words;
+- numbers must appear in the supporting evidence; if the cited sentences do not carry
+  the claim, the best evidence sentence that does is cited instead;
+- a sentence that names a paper (the short name before the colon of its title, such
+  as "CARP") can only be supported by that paper's sentences;
+- a sentence no evidence supports is dropped, and so is one whose numbers appear in no
+  supporting evidence sentence.
+Citations are renumbered in order of first use and markers moved to sentence ends.
+Nothing left means the caller abstains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.chains.evidence import Evidence, EvidenceSet
+from service.chains.numbers import unsupported_numbers
+from service.chains.similarity import containment, cosine_matrix
+from service.components.embedding.embedder import Embedder
+from service.components.sentences import split_sentences
+
+_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ABSTAIN = re.compile(
+    r"not in (the )?sources|not (stated|mentioned|answered) in the (evidence|sources)", re.I
+)
+CONTAINMENT_SUPPORT = 0.7
+POINTER_MATCH = 0.75
+
+
+@dataclass
+class Dropped:
+    sentence: str
+    reason: str
+
+
+@dataclass
+class CheckedText:
+    text: str
+    cited: list[Evidence]  # in citation order: cited[i] is marker [i + 1]
+    dropped: list[Dropped] = field(default_factory=list)
+    model_abstained: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.text
+
+
+def _split_with_markers(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, marker numbers); a marker-only piece joins the previous."""
+    out: list[tuple[str, list[int]]] = []
+    for sentence in split_sentences(text.replace("\n", " ")):
+        numbers = [int(n) for m in _MARKERS.finditer(sentence) for n in re.split(r"[,;]", m.group(1))]
+        claim = _MARKERS.sub("", sentence).strip()
+        if not re.search(r"\w", claim):
+            if out:
+                out[-1][1].extend(numbers)
+            continue
+        out.append((claim, numbers))
+    return out
+
+
+def _paper_names(items: list[Evidence]) -> dict[str, re.Pattern[str]]:
+    """Short names from titles ("CARP: Visuomotor ..." -> CARP), one pattern per paper."""
+    names: dict[str, re.Pattern[str]] = {}
+    for e in items:
+        head, sep, _ = e.title.partition(":")
+        if sep and 2 <= len(head) <= 30 and e.paper_id not in names:
+            names[e.paper_id] = re.compile(rf"(?<![\w-]){re.escape(head.strip())}(?![\w-])", re.IGNORECASE)
+    return names
+
+
+def check_text(
+    text: str,
+    evidence: EvidenceSet,
+    embedder: Embedder,
+    support_threshold: float,
+    question: str | None = None,
+) -> CheckedText:
+    raw = text.strip().removeprefix("Answer:").strip()
+    if _ABSTAIN.search(raw) and len(raw) < 120:
+        return CheckedText("", [], model_abstained=True)
+    items = evidence.items
+    if _MARKERS.sub("", raw).strip(" .") == "":
+        # The model only pointed at evidence: answer with those sentences themselves, if
+        # they carry the question's terms (a bare pointer is weak evidence of an answer).
+        chosen = [int(n) for m in _MARKERS.finditer(raw) for n in re.split(r"[,;]", m.group(1))]
+        raw = " ".join(
+            f"{items[n - 1].text} [{n}]"
+            for n in dict.fromkeys(chosen)
+            if 1 <= n <= len(items)
+            and (question is None or containment(question, items[n - 1].text) >= POINTER_MATCH)
+        )
+    pieces = _split_with_markers(raw)
+    if not pieces or not items:
+        return CheckedText("", [], [Dropped(p[0], "no evidence") for p in pieces])
+    names = _paper_names(items)
+    claim_vectors = embedder.embed([claim for claim, _ in pieces])
+    sims = cosine_matrix(claim_vectors, evidence.vectors)
+    kept: list[tuple[str, list[int]]] = []
+    dropped: list[Dropped] = []
+    for row, (claim, markers) in enumerate(pieces):
+        support = [
+            max(float(sims[row, i]), 1.0 if containment(claim, items[i].text) >= CONTAINMENT_SUPPORT else 0.0)
+            for i in range(len(items))
+        ]
+        # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
+        named = {pid for pid, pattern in names.items() if pattern.search(claim)}
+        if named:
+            support = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
+        cited = sorted({m - 1 for m in markers if 1 <= m <= len(items)})
+        supporting = [i for i in cited if support[i] >= support_threshold]
+        if supporting and not unsupported_numbers(claim, [items[i].text for i in supporting]):
+            kept.append((claim, supporting))
+            continue
+        # The citations do not carry the claim: cite the best evidence sentence that does.
+        ranked = sorted(
+            (i for i in range(len(items)) if support[i] >= support_threshold), key=lambda i: -support[i]
+        )
+        best = next((i for i in ranked if not unsupported_numbers(claim, [items[i].text])), None)
+        if best is not None:
+            kept.append((claim, [best]))
+        elif ranked:
+            missing = unsupported_numbers(claim, [items[i].text for i in ranked])
+            dropped.append(Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}"))
+        else:
+            dropped.append(Dropped(claim, "no evidence supports it"))
+    order: dict[int, int] = {}
+    for _, supporting in kept:
+        for i in supporting:
+            order.setdefault(i, len(order) + 1)
+    sentences = []
+    for claim, supporting in kept:
+        marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=lambda i: order[i]))
+        body = claim.rstrip()
+        end = body[-1] if body[-1] in ".!?" else "."
+        body = body.rstrip(".!?")
+        sentences.append(f"{body} {marks}{end}")
+    cited_items = [items[i] for i in sorted(order, key=lambda i: order[i])]
+    return CheckedText(" ".join(sentences), cited_items, dropped)

@@ -1,0 +1,101 @@
+"""Sentence-level evidence: the sentences of retrieved passages that bear on a question,
+packed into a token budget (not whole chunks).
+
+Each candidate sentence is scored by cosine similarity to the question plus a small
+bonus for sharing the question's content words; the best ones that fit the budget are
+numbered, grouped by paper in reading order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.chains.similarity import containment, cosine_matrix
+from service.components.embedding.embedder import Embedder, Vectors
+from service.components.tokens import count_tokens
+from service.retrieval.retriever import Passage
+
+LEXICAL_WEIGHT = 0.25
+PER_PAPER_SHARE = 0.67  # one paper fills at most this share of the evidence (multi-paper questions)
+
+
+@dataclass
+class Evidence:
+    n: int
+    paper_id: str
+    title: str
+    chunk_id: str
+    text: str
+    score: float
+    order: tuple[int, int] = (0, 0)  # (chunk position, sentence start) for reading order
+
+    def line(self) -> str:
+        return f"[{self.n}] ({self.title}) {self.text}"
+
+
+@dataclass
+class EvidenceSet:
+    items: list[Evidence]
+    vectors: Vectors  # one per item, same order
+    best_score: float
+
+    def render(self) -> str:
+        return "\n".join(e.line() for e in self.items)
+
+
+def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
+    """Every sentence of the passages once (overlapping chunks repeat sentences)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Evidence] = []
+    for p in passages:
+        for start, end in p.sentences or [(0, len(p.text))]:
+            text = p.text[start:end].strip()
+            key = (p.paper_id, text)
+            if len(text) < 12 or key in seen:
+                continue
+            seen.add(key)
+            out.append(Evidence(0, p.paper_id, p.title, p.chunk_id, text, 0.0, (p.position, start)))
+    return out
+
+
+def select_evidence(
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    *,
+    max_sentences: int,
+    token_budget: int,
+) -> EvidenceSet:
+    candidates = candidate_sentences(passages)
+    if not candidates:
+        return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
+    vectors = embedder.embed([question] + [c.text for c in candidates])
+    cos = cosine_matrix(vectors[:1], vectors[1:])[0]
+    for c, sim in zip(candidates, cos, strict=True):
+        c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text)
+    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+    chosen: list[int] = []
+    used = 0
+    per_paper_cap = max(1, math.ceil(max_sentences * PER_PAPER_SHARE))
+    taken: dict[str, int] = {}
+    for i in ranked:
+        cost = count_tokens(candidates[i].line()) + 2
+        pid = candidates[i].paper_id
+        if len(chosen) == max_sentences or used + cost > token_budget or taken.get(pid, 0) >= per_paper_cap:
+            continue
+        chosen.append(i)
+        taken[pid] = taken.get(pid, 0) + 1
+        used += cost
+    best = max(float(cos.max()), 0.0)
+    paper_rank: dict[str, int] = {}
+    for i in chosen:
+        paper_rank.setdefault(candidates[i].paper_id, len(paper_rank))
+    chosen.sort(key=lambda i: (paper_rank[candidates[i].paper_id], candidates[i].order))
+    items = []
+    for n, i in enumerate(chosen, start=1):
+        candidates[i].n = n
+        items.append(candidates[i])
+    return EvidenceSet(items, vectors[1:][chosen] if chosen else vectors[:0], best)

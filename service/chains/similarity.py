@@ -1,0 +1,118 @@
+"""How well one text supports another: embedding cosine, or word containment.
+
+Cosine catches paraphrase; containment (the share of the claim's content words found in
+the evidence) catches near-copies that a short claim's embedding can miss.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import Stemmer
+
+from service.components.embedding.embedder import Vectors
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_STOP = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "by",
+        "with",
+        "as",
+        "at",
+        "from",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "their",
+        "they",
+        "we",
+        "our",
+        "which",
+        "who",
+        "what",
+        "how",
+        "when",
+        "where",
+        "why",
+        "than",
+        "then",
+        "into",
+        "over",
+        "under",
+        "can",
+        "could",
+        "may",
+        "might",
+        "will",
+        "would",
+        "should",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "yes",
+        "also",
+        "such",
+        "using",
+        "use",
+        "used",
+        "via",
+        "both",
+        "each",
+        "per",
+        "more",
+        "most",
+        "less",
+        "very",
+        "much",
+        "many",
+        "all",
+        "any",
+        "some",
+    }
+)
+
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed words minus stop words; numbers always count ("8" in "8 tasks")."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    return set(_stemmer.stemWords(words))
+
+
+def containment(claim: str, evidence: str) -> float:
+    words = content_words(claim)
+    if not words:
+        return 0.0
+    return len(words & content_words(evidence)) / len(words)
+
+
+def cosine_matrix(a: Vectors, b: Vectors) -> Vectors:
+    """Rows of `a` against rows of `b` (both L2-normalised)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float32)
+    out: Vectors = a @ b.T
+    return out

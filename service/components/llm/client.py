@@ -1,0 +1,159 @@
+"""The one LLM client: any OpenAI-compatible chat endpoint, with retries.
+
+Retries (tenacity) cover 429, 5xx, timeouts and connection errors: exponential backoff
+with jitter, or the server's `Retry-After` when it sends one, within a total time
+budget and a per-call timeout. Anything else (a 400, a bad key) fails at once. When the
+retries run out, `LLMUnavailable` tells the caller to fall back to the extractive engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from openai import OpenAI
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+Messages = list[dict[str, str]]
+
+
+class LLMUnavailable(Exception):
+    """The LLM could not answer after retries (or is switched off)."""
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class StreamState:
+    """Filled in while a stream runs; read after it ends."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 1
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | openai.RateLimitError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    raw = headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+class LLMClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        *,
+        timeout_s: float = 60.0,
+        retry_total_s: float = 90.0,
+        max_attempts: int = 5,
+        temperature: float = 0.0,
+        backoff_max_s: float = 8.0,
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.temperature = temperature
+        self.retry_total_s = retry_total_s
+        self.max_attempts = max_attempts
+        self._backoff = wait_random_exponential(multiplier=0.25, max=backoff_max_s)
+        self._client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = retry_after_seconds(exc)
+        return hinted if hinted is not None else float(self._backoff(state))
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception(is_retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.retry_total_s),
+            reraise=True,
+        )
+
+    def _request(self, messages: Messages, max_tokens: int, stream: bool) -> Any:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+        }
+        if stream:
+            kwargs.update(stream=True, stream_options={"include_usage": True})
+        return self._client.chat.completions.create(**kwargs)
+
+    def complete(self, messages: Messages, max_tokens: int) -> Completion:
+        attempts = 0
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    attempts += 1
+                    resp = self._request(messages, max_tokens, stream=False)
+        except openai.OpenAIError as err:
+            raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
+        usage = resp.usage
+        return Completion(
+            text=(resp.choices[0].message.content or "") if resp.choices else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            attempts=attempts,
+        )
+
+    def stream(self, messages: Messages, max_tokens: int, state: StreamState) -> Iterator[str]:
+        """Yield text deltas. Opening the stream is retried; a stream that breaks after
+        its first token is not (the caller already showed those tokens)."""
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    state.attempts = attempt.retry_state.attempt_number
+                    chunks = self._request(messages, max_tokens, stream=True)
+                    iterator = iter(chunks)
+                    first = next(iterator, None)
+        except openai.OpenAIError as err:
+            raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
+        try:
+            for chunk in _chain(first, iterator):
+                if chunk.usage:
+                    state.prompt_tokens = chunk.usage.prompt_tokens
+                    state.completion_tokens = chunk.usage.completion_tokens
+                if chunk.choices and chunk.choices[0].delta.content:
+                    piece = chunk.choices[0].delta.content
+                    state.text += piece
+                    yield piece
+        except openai.OpenAIError as err:
+            raise LLMUnavailable(f"the stream broke: {err}") from err
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+    yield from rest

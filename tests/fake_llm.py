@@ -1,0 +1,158 @@
+"""A deterministic fake OpenAI-compatible chat server for unit tests.
+
+It runs on loopback, so tests exercise the real client path (openai SDK, tenacity,
+SSE streaming). Behaviour: a script of actions consumed one per request (HTTP errors
+with headers, delays longer than the client's timeout, fixed replies), then a default
+rule-based reply that depends only on the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+_EVIDENCE = re.compile(r"^\[(\d+)\] \((.*?)\) (.*)$", re.MULTILINE)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class Action:
+    kind: str  # "status", "sleep", "reply"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    text: str = ""
+
+
+def status(code: int, **headers: str) -> Action:
+    return Action("status", status=code, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def sleep(seconds: float) -> Action:
+    return Action("sleep", seconds=seconds)
+
+
+def reply(text: str) -> Action:
+    return Action("reply", text=text)
+
+
+def default_reply(messages: list[dict[str, str]]) -> str:
+    system, user = messages[0]["content"], messages[-1]["content"]
+    if "numbered evidence" in system or "numbered facts" in system:
+        question = user.rsplit("Question:", 1)[-1] if "Question:" in user else user
+        words = set(_WORD.findall(question.lower()))
+        lines = _EVIDENCE.findall(user)
+        if not lines:
+            return "NOT IN SOURCES"
+        n, _, text = max(lines, key=lambda ln: (len(words & set(_WORD.findall(ln[2].lower()))), -int(ln[0])))
+        return f"{text} [{n}]"
+    if "explain research papers" in system:
+        title = user.split("\n", 1)[0].removeprefix("Paper title: ")
+        return (
+            f"This work looks at a hard question in its field, described in the paper titled {title}. "
+            "The authors suggest a fresh way to handle it. Their tests show it works better than older ways."
+        )
+    if "extract facts" in system:
+        aspects = [ln.split(":")[0] for ln in system.splitlines() if ln.endswith(": ...")]
+        text = user.split("Paper text:", 1)[-1].strip()
+        first = re.split(r"(?<=\.)\s", text)[0]
+        return "\n".join(f"{a}: {first if i == 0 else 'not stated'}" for i, a in enumerate(aspects))
+    return "OK"
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.script: list[Action] = []
+        self.requests: list[dict[str, Any]] = []
+        self.app = FastAPI()
+        self.app.post("/v1/chat/completions")(self._handle)
+        self.base_url = ""
+        self._server: uvicorn.Server | None = None
+
+    def reset(self, *actions: Action) -> None:
+        self.script = list(actions)
+        self.requests.clear()
+
+    async def _handle(self, request: Request) -> Any:
+        body = await request.json()
+        self.requests.append(body)
+        text = default_reply(body["messages"])
+        if self.script:
+            action = self.script.pop(0)
+            if action.kind == "status":
+                return JSONResponse({"error": {"message": "scripted"}}, action.status, headers=action.headers)
+            if action.kind == "sleep":
+                await asyncio.sleep(action.seconds)
+            if action.kind == "reply":
+                text = action.text
+        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(text.split()),
+            "total_tokens": prompt_tokens + len(text.split()),
+        }
+        if body.get("stream"):
+            return StreamingResponse(self._stream(text, usage), media_type="text/event-stream")
+        return {
+            "id": "fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+            ],
+            "usage": usage,
+        }
+
+    async def _stream(self, text: str, usage: dict[str, int]) -> AsyncIterator[str]:
+        def chunk(delta: dict[str, str] | None, use: dict[str, int] | None = None) -> str:
+            payload = {
+                "id": "fake",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "fake",
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": None}],
+                "usage": use,
+            }
+            return f"data: {json.dumps(payload)}\n\n"
+
+        for piece in re.findall(r"\S+\s*", text):
+            yield chunk({"content": piece})
+        yield chunk(None, usage)
+        yield "data: [DONE]\n\n"
+
+    def start(self, port: int) -> None:
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="error")
+        )
+        threading.Thread(target=self._server.run, daemon=True).start()
+        while not self._server.started:
+            time.sleep(0.02)
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+
+def iter_sse(raw: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Parse an SSE body into (event, json data) pairs."""
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        event, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data:
+            yield event, json.loads("\n".join(data))

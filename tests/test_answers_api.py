@@ -1,0 +1,212 @@
+"""/ask, /papers/{id}/summary and /compare through HTTP, with the deterministic fake LLM."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from service.components.sentences import split_sentences
+from service.components.tokens import count_tokens
+from service.container import Container, Services, build_services
+from service.server.app import create_app
+
+from .conftest import make_settings
+from .fake_llm import FakeLLM, iter_sse, reply, status
+
+CARP_Q = "How much faster is CARP's inference than state-of-the-art policies?"
+
+
+def paper_sentences(client: TestClient, paper_id: str) -> list[str]:
+    paper = client.get(f"/papers/{paper_id}").json()
+    return split_sentences(" ".join(p for p in (paper["abstract"], paper["text"]) if p))
+
+
+def test_ask_answers_with_exact_quotes_and_one_call(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    r = llm_client.post("/ask", json={"question": CARP_Q})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert not body["abstained"] and body["engine"] == "llm" and not body["degraded"]
+    assert "10x" in body["answer"] and "[1]" in body["answer"]
+    assert [c["n"] for c in body["citations"]] == [1]
+    cite = body["citations"][0]
+    assert cite["title"].startswith("CARP")
+    assert cite["quote"] in paper_sentences(llm_client, cite["paper_id"])
+    assert body["usage"]["llm_calls"] == 1 == len(fake_llm.requests)
+    sent = fake_llm.requests[0]["messages"]
+    assert count_tokens("\n".join(m["content"] for m in sent)) <= 1500
+    assert body["model"] == "fake-model" and body["prompt_version"].startswith("ask-")
+    assert {"retrieve", "evidence", "llm", "check", "total"} <= set(body["timings_ms"])
+
+
+def test_irrelevant_question_abstains_without_calling_the_llm(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    body = llm_client.post("/ask", json={"question": "What is the capital of France?"}).json()
+    assert body["abstained"] and body["citations"] == []
+    assert "do not answer" in body["answer"]
+    assert body["usage"]["llm_calls"] == 0 and fake_llm.requests == []
+
+
+def test_invented_number_makes_the_service_abstain(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    fake_llm.reset(reply("CARP uses a learning rate of 0.0003 during training [1]."))
+    body = llm_client.post("/ask", json={"question": "What learning rate does CARP use?"}).json()
+    assert body["abstained"] and body["usage"]["llm_calls"] == 1
+    assert "0.0003" in body["dropped"][0]["sentence"]
+
+
+def test_model_saying_not_in_sources_abstains(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    fake_llm.reset(reply("NOT IN SOURCES"))
+    body = llm_client.post("/ask", json={"question": "Which GPUs trained CARP's policy?"}).json()
+    assert body["abstained"] and body["answer"] == "The indexed papers do not answer this question."
+
+
+def test_dead_llm_falls_back_to_extractive_quickly(llm_services: Services, fake_llm: FakeLLM) -> None:
+    fake_llm.reset(*[status(500)] * 100)
+    settings = llm_services.settings.model_copy(update={"llm_retry_total_s": 1.0})
+    services = build_services(settings, embedder=llm_services.embedder)
+    with TestClient(create_app(settings, Container.of(services))) as c:
+        t0 = time.monotonic()
+        r = c.post("/ask", json={"question": CARP_Q})
+        assert time.monotonic() - t0 < 10
+    body = r.json()
+    assert r.status_code == 200
+    assert body["engine"] == "extractive" and body["degraded"] and not body["abstained"]
+    assert "10x" in body["answer"] and body["citations"]
+    fake_llm.reset()
+
+
+def test_no_llm_configured_answers_extractively(sample_client: TestClient) -> None:
+    body = sample_client.post("/ask", json={"question": CARP_Q}).json()
+    assert body["engine"] == "extractive" and not body["degraded"] and body["model"] == "extractive"
+    assert "10x" in body["answer"] and body["usage"]["llm_calls"] == 0
+
+
+def test_paper_filter_and_input_errors(llm_client: TestClient) -> None:
+    def err(r: object) -> tuple[int, str]:
+        return r.status_code, r.json()["error"]["message"]  # type: ignore[attr-defined]
+
+    assert err(llm_client.post("/ask", json={"question": "  "}))[0] == 400
+    code, msg = err(llm_client.post("/ask", json={"question": "x" * 1001}))
+    assert code == 400 and "limit is 1000" in msg
+    code, msg = err(llm_client.post("/ask", json={"question": "why?", "paper_ids": ["nope"]}))
+    assert code == 404 and "nope" in msg
+    assert err(llm_client.post("/ask", json={"question": "why?", "k": 0}))[0] == 400
+    assert err(llm_client.post("/ask", json={}))[0] == 422
+    carp = llm_client.get("/search", params={"q": "CARP coarse-to-fine", "k": 1}).json()["results"][0]
+    body = llm_client.post(
+        "/ask", json={"question": "What does it achieve?", "paper_ids": [carp["paper_id"]]}
+    ).json()
+    assert {c["paper_id"] for c in body["citations"]} <= {carp["paper_id"]}
+
+
+def test_ask_streams_deltas_then_a_final_event(llm_client: TestClient) -> None:
+    with llm_client.stream(
+        "POST", "/ask", json={"question": CARP_Q}, headers={"accept": "text/event-stream"}
+    ) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = list(iter_sse(r.read().decode()))
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "final" and kinds.count("final") == 1 and kinds.count("delta") >= 3
+    streamed = "".join(d["text"] for e, d in events if e == "delta")
+    final = events[-1][1]
+    assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 1
+
+
+def test_summary_is_generated_once_then_cached(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    pid = llm_client.get("/papers", params={"limit": 1}).json()["papers"][0]["id"]
+    first = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
+    assert first["cached"] is False and first["engine"] == "llm" and first["usage"]["llm_calls"] == 1
+    assert 2 <= len(split_sentences(first["summary"])) <= 5
+    second = llm_client.get(f"/papers/{pid}/summary").json()
+    assert second["cached"] is True and second["summary"] == first["summary"]
+    assert second["usage"]["llm_calls"] == 0 and len(fake_llm.requests) == 1
+    again = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
+    assert again["cached"] is False and len(fake_llm.requests) == 2
+    assert llm_client.get("/papers/nope/summary").status_code == 404
+
+
+def test_summary_copy_gets_one_retry_and_invented_numbers_go(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    pid = llm_client.get("/papers", params={"limit": 1, "offset": 1}).json()["papers"][0]["id"]
+    abstract = llm_client.get(f"/papers/{pid}").json()["abstract"]
+    copied = " ".join(split_sentences(abstract)[:3])
+    fake_llm.reset(
+        reply(copied),
+        reply(
+            "The team tackles a robot control problem. Their idea reached 99.9% accuracy. "
+            "They report that it works better than older ways."
+        ),
+    )
+    body = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
+    assert body["usage"]["llm_calls"] == 2  # the copy was caught and retried
+    assert "99.9" not in body["summary"]
+    assert body["summary"].startswith("The team tackles")
+
+
+def test_summary_streams(llm_client: TestClient) -> None:
+    pid = llm_client.get("/papers", params={"limit": 1, "offset": 2}).json()["papers"][0]["id"]
+    with llm_client.stream(
+        "GET", f"/papers/{pid}/summary?refresh=true", headers={"accept": "text/event-stream"}
+    ) as r:
+        events = list(iter_sse(r.read().decode()))
+    assert events[-1][0] == "final" and events[-1][1]["summary"]
+    assert any(e == "delta" for e, _ in events[:-1])
+
+
+def test_compare_cells_quote_their_paper(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    ids = [p["id"] for p in llm_client.get("/papers", params={"limit": 3}).json()["papers"]]
+    r = llm_client.post("/compare", json={"paper_ids": ids})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["aspects"] == ["problem", "approach", "evidence", "key result", "limitations"]
+    assert [row["paper_id"] for row in body["rows"]] == ids
+    assert body["usage"]["llm_calls"] == len(ids) + 1
+    for row in body["rows"]:
+        sentences = paper_sentences(llm_client, row["paper_id"])
+        for cell in row["cells"].values():
+            assert (cell["text"] == "not stated" and cell["quote"] == "") or cell["quote"] in sentences
+        assert row["cells"]["problem"]["quote"]  # the fake states the first sentence
+        assert row["cells"]["limitations"] == {"text": "not stated", "quote": ""}
+    assert body["summary"]
+
+
+def test_compare_validation(llm_client: TestClient) -> None:
+    ids = [p["id"] for p in llm_client.get("/papers", params={"limit": 6}).json()["papers"]]
+    for bad in (ids[:1], ids[:6]):
+        r = llm_client.post("/compare", json={"paper_ids": bad})
+        assert r.status_code == 400 and "2 to 5" in r.json()["error"]["message"]
+    r = llm_client.post("/compare", json={"paper_ids": [ids[0], "nope"]})
+    assert r.status_code == 404
+    r = llm_client.post("/compare", json={"paper_ids": ids[:2], "aspects": [""]})
+    assert r.status_code == 400
+
+
+def test_compare_without_llm_is_extractive(
+    tmp_path: object, services: Services, sample_client: TestClient
+) -> None:
+    ids = [p["id"] for p in sample_client.get("/papers", params={"limit": 2}).json()["papers"]]
+    body = sample_client.post(
+        "/compare", json={"paper_ids": ids, "aspects": ["approach", "key result"]}
+    ).json()
+    assert body["engine"] == "extractive" and body["usage"]["llm_calls"] == 0
+    for row in body["rows"]:
+        assert row["cells"]["approach"]["quote"] in paper_sentences(sample_client, row["paper_id"])
+
+
+def test_unavailable_embedded_model_degrades_instead_of_failing(
+    tmp_path: object, services: Services, sample_papers: list[object]
+) -> None:
+    import pathlib
+
+    settings = make_settings(
+        pathlib.Path(str(tmp_path)) / "x", llm="auto", llm_model_path=pathlib.Path("/nonexistent/model.gguf")
+    )
+    broken = build_services(settings, embedder=services.embedder)
+    assert broken.llm.status.startswith("unavailable") and "nonexistent" in broken.llm.status
+    broken.ingest.ingest(sample_papers[:5])  # type: ignore[arg-type]
+    with TestClient(create_app(settings, Container.of(broken))) as c:
+        body = c.post("/ask", json={"question": "What is action customization in text-to-image?"}).json()
+        assert body["engine"] == "extractive" and body["degraded"] is True
+        assert "unavailable" in c.get("/readyz").json()["llm"]

@@ -1,0 +1,81 @@
+"""Numbers, copy runs and post-hoc attribution, on hand-made evidence."""
+
+from __future__ import annotations
+
+from service.chains.attribution import check_text
+from service.chains.copying import longest_copied_run
+from service.chains.evidence import Evidence, EvidenceSet
+from service.chains.numbers import numbers_in, unsupported_numbers
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+
+EVIDENCE = [
+    "CARP delivers 10x faster inference compared to state-of-the-art policies.",
+    "ARNOLD is comprised of 8 language-conditioned tasks in realistic 3D scenes.",
+    "TACO achieves a 40% performance boost on nine visual control tasks.",
+]
+
+
+def evidence_set(embedder: OnnxMiniLMEmbedder) -> EvidenceSet:
+    items = [Evidence(i + 1, f"p{i}", f"Paper {i}", f"p{i}::h::0", t, 1.0) for i, t in enumerate(EVIDENCE)]
+    return EvidenceSet(items, embedder.embed(EVIDENCE), 1.0)
+
+
+def test_numbers_are_canonical() -> None:
+    assert numbers_in("1,000 runs, 2.50 s, 10x, 93.5%, v2, 3-fold, 40 percent") == {
+        "1000",
+        "2.5",
+        "10x",
+        "93.5%",
+        "3x",
+        "40%",
+    }
+    assert unsupported_numbers("about 12 tasks", ["has 8 tasks"]) == {"12"}
+    assert unsupported_numbers("10 times faster", ["10x faster"]) == set()
+    assert unsupported_numbers("a 10% speed-up", ["10x faster"]) == {"10%"}
+
+
+def test_longest_copied_run() -> None:
+    source = "The quick brown fox jumps over the lazy dog near the river bank today."
+    assert longest_copied_run("a quick brown fox jumps high", source) == (4, "quick brown fox jumps")
+    assert longest_copied_run("nothing shared", source)[0] == 0
+
+
+def test_supported_sentence_keeps_its_citation(embedder: OnnxMiniLMEmbedder) -> None:
+    out = check_text(
+        "CARP runs inference 10x faster than prior policies [1].", evidence_set(embedder), embedder, 0.55
+    )
+    assert out.text == "CARP runs inference 10x faster than prior policies [1]."
+    assert [e.paper_id for e in out.cited] == ["p0"]
+
+
+def test_wrong_or_dangling_markers_are_fixed(embedder: OnnxMiniLMEmbedder) -> None:
+    ev = evidence_set(embedder)
+    out = check_text("ARNOLD has 8 language-conditioned tasks [1][7].", ev, embedder, 0.55)
+    assert out.text == "ARNOLD has 8 language-conditioned tasks [1]."  # re-cited, renumbered
+    assert [e.paper_id for e in out.cited] == ["p1"]
+
+
+def test_unsupported_sentence_and_invented_number_are_dropped(embedder: OnnxMiniLMEmbedder) -> None:
+    ev = evidence_set(embedder)
+    text = (
+        "TACO boosts performance by 40% [3]. TACO was trained with a learning rate of 0.001 [3]. "
+        "The weather in Paris is mild in spring."
+    )
+    out = check_text(text, ev, embedder, 0.55)
+    assert out.text == "TACO boosts performance by 40% [1]."
+    reasons = [d.reason for d in out.dropped]
+    assert any("number" in r and "0.001" in r for r in reasons)
+    assert any("no evidence supports it" in r for r in reasons)
+
+
+def test_markers_are_renumbered_in_order_of_use(embedder: OnnxMiniLMEmbedder) -> None:
+    text = "[3] TACO gives a 40% boost. CARP is 10x faster [1]."
+    out = check_text(text, evidence_set(embedder), embedder, 0.55)
+    assert out.text == "TACO gives a 40% boost [1]. CARP is 10x faster [2]."
+    assert [e.paper_id for e in out.cited] == ["p2", "p0"]
+
+
+def test_model_abstention_and_empty_result(embedder: OnnxMiniLMEmbedder) -> None:
+    ev = evidence_set(embedder)
+    assert check_text("NOT IN SOURCES", ev, embedder, 0.55).model_abstained
+    assert check_text("Bananas are yellow [2].", ev, embedder, 0.55).empty
