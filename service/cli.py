@@ -113,6 +113,46 @@ def search(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the indexed papers.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole response as JSON.")] = False,
+) -> None:
+    """Answer a question from the indexed papers, with citations."""
+    from service.container import build_services
+
+    try:
+        result = build_services(get_settings()).ask.ask(question)
+    except PaperlensError as err:
+        _fail(err)
+        return
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(result["answer"])
+    for c in result["citations"]:
+        typer.echo(f'  [{c["n"]}] {c["title"]}: "{c["quote"]}"')
+    typer.echo(
+        f"({result['engine']}{', degraded' if result['degraded'] else ''}, {result['model']})", err=True
+    )
+
+
+@app.command()
+def summary(
+    paper_id: Annotated[str, typer.Argument(help="A paper id (see `paperlens papers`).")],
+    refresh: Annotated[bool, typer.Option("--refresh", help="Regenerate, ignoring the cache.")] = False,
+) -> None:
+    """A plain-language one-paragraph summary of a paper."""
+    from service.container import build_services
+
+    try:
+        result = build_services(get_settings()).summary.summary(paper_id, refresh)
+    except PaperlensError as err:
+        _fail(err)
+        return
+    typer.echo(result["summary"])
+
+
+@app.command()
 def papers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

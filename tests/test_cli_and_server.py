@@ -30,11 +30,14 @@ def cli_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def paperlens(*args: str, data_dir: Path, strace_log: Path | None = None) -> subprocess.CompletedProcess[str]:
+def paperlens(
+    *args: str, data_dir: Path, strace_log: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     cmd = [str(BIN / "paperlens"), *args]
     if strace_log is not None:
         cmd = ["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(strace_log), *cmd]
-    return subprocess.run(cmd, env=cli_env(data_dir), capture_output=True, text=True, timeout=300)
+    full_env = {**cli_env(data_dir), **{f"PAPERLENS_{k.upper()}": v for k, v in env.items()}}
+    return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300)
 
 
 _INET = re.compile(
@@ -86,6 +89,13 @@ def test_ingest_search_papers_commands(tmp_path: Path) -> None:
     assert len(listing) == 61 and "Tiny Extra Paper" in {p["title"] for p in listing}
     hits = json.loads(paperlens("search", "sparse retrieval tiny", "-k", "2", "--json", data_dir=data).stdout)
     assert len(hits) == 2 and hits[0]["title"] == "Tiny Extra Paper"
+
+    answer = paperlens("ask", "How much faster is CARP's inference?", "--json", data_dir=data, llm="none")
+    body = json.loads(answer.stdout)
+    assert body["engine"] == "extractive" and "10x" in body["answer"] and body["citations"]
+    pid = body["citations"][0]["paper_id"]
+    summary = paperlens("summary", pid, data_dir=data, llm="none")
+    assert summary.returncode == 0 and len(summary.stdout.strip()) > 50
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:

@@ -79,3 +79,27 @@ def test_model_abstention_and_empty_result(embedder: OnnxMiniLMEmbedder) -> None
     ev = evidence_set(embedder)
     assert check_text("NOT IN SOURCES", ev, embedder, 0.55).model_abstained
     assert check_text("Bananas are yellow [2].", ev, embedder, 0.55).empty
+
+
+def test_a_claim_naming_a_paper_must_rest_on_that_paper(embedder: OnnxMiniLMEmbedder) -> None:
+    texts = [
+        "The proposed DEIS method can generate high-fidelity samples in as few as 10 steps.",
+        "BESO generates goal-specified behavior in just 3 denoising steps.",
+    ]
+    items = [Evidence(i + 1, f"p{i}", f"Paper {i}", f"p{i}::h::0", t, 1.0) for i, t in enumerate(texts)]
+    ev = EvidenceSet(items, embedder.embed(texts), 1.0)
+    swapped = check_text("DEIS needs 3 denoising steps [2].", ev, embedder, 0.55)
+    assert swapped.empty  # 3 belongs to BESO, not to DEIS
+    both = check_text("DEIS needs 10 steps, while BESO needs 3 denoising steps [1][2].", ev, embedder, 0.55)
+    assert both.text == "DEIS needs 10 steps, while BESO needs 3 denoising steps [1][2]."
+    mixed = check_text("DEIS needs 3 steps, while BESO needs 10 steps [1][2].", ev, embedder, 0.55)
+    assert mixed.empty and "clause" in mixed.dropped[0].reason
+
+
+def test_a_name_the_evidence_never_mentions_is_not_supported(embedder: OnnxMiniLMEmbedder) -> None:
+    texts = ["BESO generates goal-specified behavior in just 3 denoising steps."]
+    items = [Evidence(1, "p0", "Goal-Conditioned Imitation", "p0::h::0", texts[0], 1.0)]
+    ev = EvidenceSet(items, embedder.embed(texts), 1.0)
+    out = check_text("DEIS generates behavior in just 3 denoising steps [1].", ev, embedder, 0.55)
+    assert out.empty and "DEIS" in out.dropped[0].reason
+    assert not check_text("BESO generates behavior in 3 denoising steps [1].", ev, embedder, 0.55).empty

@@ -7,7 +7,8 @@ For every sentence of a generated text:
 - numbers must appear in the supporting evidence; if the cited sentences do not carry
   the claim, the best evidence sentence that does is cited instead;
 - a sentence that names a paper (the short name before the colon of its title, such
-  as "CARP") can only be supported by that paper's sentences;
+  as "CARP") can only be supported by that paper's sentences, and an acronym-like name
+  it uses (DEIS, GPT-4) must occur in the supporting paper's evidence or title;
 - a sentence no evidence supports is dropped, and so is one whose numbers appear in no
   supporting evidence sentence.
 Citations are renumbered in order of first use and markers moved to sentence ends.
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from service.chains.evidence import Evidence, EvidenceSet
 from service.chains.numbers import unsupported_numbers
 from service.chains.similarity import containment, cosine_matrix
-from service.components.embedding.embedder import Embedder
+from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -65,14 +66,86 @@ def _split_with_markers(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+_ACRONYM = re.compile(r"(?<![\w-])([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9*\-]*)(?![\w-])")
+
+
 def _paper_names(items: list[Evidence]) -> dict[str, re.Pattern[str]]:
-    """Short names from titles ("CARP: Visuomotor ..." -> CARP), one pattern per paper."""
-    names: dict[str, re.Pattern[str]] = {}
+    """Names that identify one paper among the evidence: the short name before the colon
+    of its title ("CARP: Visuomotor ..." -> CARP) and acronyms such as DEIS or BESO that
+    occur in that paper's evidence sentences and in no other paper's."""
+    names: dict[str, set[str]] = {}
+    owners: dict[str, set[str]] = {}
     for e in items:
         head, sep, _ = e.title.partition(":")
-        if sep and 2 <= len(head) <= 30 and e.paper_id not in names:
-            names[e.paper_id] = re.compile(rf"(?<![\w-]){re.escape(head.strip())}(?![\w-])", re.IGNORECASE)
-    return names
+        if sep and 2 <= len(head.strip()) <= 30:
+            names.setdefault(e.paper_id, set()).add(head.strip())
+        for acronym in _ACRONYM.findall(e.text):
+            owners.setdefault(acronym, set()).add(e.paper_id)
+    for acronym, papers in owners.items():
+        if len(papers) == 1 and len(acronym) >= 3:
+            names.setdefault(next(iter(papers)), set()).add(acronym)
+    return {
+        pid: re.compile("|".join(rf"(?<![\w-]){re.escape(n)}(?![\w-])" for n in sorted(ns)), re.IGNORECASE)
+        for pid, ns in names.items()
+    }
+
+
+_CLAUSE = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.IGNORECASE)
+
+
+def _clauses(claim: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE.split(claim) if c and c.strip()]
+
+
+def _support_for(
+    claim: str,
+    markers: list[int],
+    items: list[Evidence],
+    sims: Vectors,
+    names: dict[str, re.Pattern[str]],
+    threshold: float,
+) -> list[int] | Dropped:
+    """Indexes of the evidence that supports `claim`, or why nothing does."""
+    support = [
+        max(float(sims[i]), 1.0 if containment(claim, items[i].text) >= CONTAINMENT_SUPPORT else 0.0)
+        for i in range(len(items))
+    ]
+    # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
+    named = {pid for pid, pattern in names.items() if pattern.search(claim)}
+    if named:
+        support = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
+    cited = sorted({m - 1 for m in markers if 1 <= m <= len(items)})
+    supporting = [i for i in cited if support[i] >= threshold]
+    if supporting and _grounded(claim, supporting, items):
+        return supporting
+    # The citations do not carry the claim: cite the best evidence sentence that does.
+    ranked = sorted((i for i in range(len(items)) if support[i] >= threshold), key=lambda i: -support[i])
+    best = next((i for i in ranked if _grounded(claim, [i], items)), None)
+    if best is not None:
+        return [best]
+    if ranked:
+        missing = unsupported_numbers(claim, [items[i].text for i in ranked])
+        if missing:
+            return Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}")
+        return Dropped(
+            claim, f"name(s) not in the supporting paper: {sorted(_unknown_names(claim, ranked, items))}"
+        )
+    return Dropped(claim, "no evidence supports it")
+
+
+def _unknown_names(claim: str, supporting: list[int], items: list[Evidence]) -> set[str]:
+    """Acronym-like names in the claim (DEIS, MT-pi, GPT-4) that neither the supporting
+    papers' evidence sentences nor their titles contain."""
+    papers = {items[i].paper_id for i in supporting}
+    context = " ".join(e.text + " " + e.title for e in items if e.paper_id in papers)
+    return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n not in context}
+
+
+def _grounded(claim: str, supporting: list[int], items: list[Evidence]) -> bool:
+    """Numbers in the supporting sentences, names in the supporting papers."""
+    return not unsupported_numbers(claim, [items[i].text for i in supporting]) and not _unknown_names(
+        claim, supporting, items
+    )
 
 
 def check_text(
@@ -105,31 +178,21 @@ def check_text(
     kept: list[tuple[str, list[int]]] = []
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
-        support = [
-            max(float(sims[row, i]), 1.0 if containment(claim, items[i].text) >= CONTAINMENT_SUPPORT else 0.0)
-            for i in range(len(items))
-        ]
-        # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
-        named = {pid for pid, pattern in names.items() if pattern.search(claim)}
-        if named:
-            support = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
-        cited = sorted({m - 1 for m in markers if 1 <= m <= len(items)})
-        supporting = [i for i in cited if support[i] >= support_threshold]
-        if supporting and not unsupported_numbers(claim, [items[i].text for i in supporting]):
-            kept.append((claim, supporting))
+        clauses = _clauses(claim) if sum(bool(p.search(claim)) for p in names.values()) > 1 else [claim]
+        if len(clauses) > 1:
+            # "A does X, while B does Y": each paper's clause must hold on its own.
+            parts = [check_text(c, evidence, embedder, support_threshold) for c in clauses]
+            if all(not p.empty for p in parts):
+                kept.append((claim, sorted({items.index(e) for p in parts for e in p.cited})))
+            else:
+                reasons = "; ".join(d.reason for p in parts for d in p.dropped)
+                dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
             continue
-        # The citations do not carry the claim: cite the best evidence sentence that does.
-        ranked = sorted(
-            (i for i in range(len(items)) if support[i] >= support_threshold), key=lambda i: -support[i]
-        )
-        best = next((i for i in ranked if not unsupported_numbers(claim, [items[i].text])), None)
-        if best is not None:
-            kept.append((claim, [best]))
-        elif ranked:
-            missing = unsupported_numbers(claim, [items[i].text for i in ranked])
-            dropped.append(Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}"))
+        verdict = _support_for(claim, markers, items, sims[row], names, support_threshold)
+        if isinstance(verdict, Dropped):
+            dropped.append(verdict)
         else:
-            dropped.append(Dropped(claim, "no evidence supports it"))
+            kept.append((claim, verdict))
     order: dict[int, int] = {}
     for _, supporting in kept:
         for i in supporting:

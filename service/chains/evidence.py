@@ -9,6 +9,7 @@ numbered, grouped by paper in reading order.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,11 @@ from service.components.tokens import count_tokens
 from service.retrieval.retriever import Passage
 
 LEXICAL_WEIGHT = 0.25
+# Pointers, not claims: "See our project page at https://...", "Code is available at ..."
+_BOILERPLATE = re.compile(
+    r"https?://|www\.|project page|code (is|and \w+ are) (publicly )?available|github\.com|please refer to",
+    re.IGNORECASE,
+)
 PER_PAPER_SHARE = 0.67  # one paper fills at most this share of the evidence (multi-paper questions)
 
 
@@ -54,7 +60,7 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
         for start, end in p.sentences or [(0, len(p.text))]:
             text = p.text[start:end].strip()
             key = (p.paper_id, text)
-            if len(text) < 12 or key in seen:
+            if len(text) < 12 or key in seen or _BOILERPLATE.search(text):
                 continue
             seen.add(key)
             out.append(Evidence(0, p.paper_id, p.title, p.chunk_id, text, 0.0, (p.position, start)))
