@@ -50,7 +50,7 @@ def ingest(
     from service.ingest.ingest_service import IngestReport
 
     try:
-        services = build_services(get_settings())
+        services = build_services(get_settings(), with_llm=False)
         if if_empty and services.store.count_papers() > 0:
             typer.echo(f"store already holds {services.store.count_papers()} papers; skipping")
             return
@@ -97,7 +97,7 @@ def search(
     from service.container import build_services
 
     try:
-        services = build_services(get_settings())
+        services = build_services(get_settings(), with_llm=False)
         if not 1 <= k <= services.settings.max_k:
             raise PaperlensError(f"-k {k} is out of range: use 1 to {services.settings.max_k}")
         passages = services.retriever.search(query, k)
@@ -160,7 +160,7 @@ def papers(
     from service.container import build_services
 
     try:
-        services = build_services(get_settings())
+        services = build_services(get_settings(), with_llm=False)
         rows = services.store.list_papers(0, max(services.store.count_papers(), 1))
     except PaperlensError as err:
         _fail(err)

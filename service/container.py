@@ -43,9 +43,13 @@ class Services:
 
 
 def build_services(
-    settings: Settings, embedder: Embedder | None = None, llm: LLMHandle | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    llm: LLMHandle | None = None,
+    with_llm: bool = True,
 ) -> Services:
-    """Open everything the settings name. `embedder` and `llm` let tests share loaded models."""
+    """Open everything the settings name. `embedder` and `llm` let tests share loaded models;
+    `with_llm=False` skips starting an LLM (ingest and search need none)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     install_tiktoken_cache(settings.data_dir / "tiktoken")
     embedder = embedder or build_embedder(settings)
@@ -60,7 +64,7 @@ def build_services(
         per_paper_cap=settings.max_chunks_per_paper,
         candidate_multiplier=settings.candidate_multiplier,
     )
-    llm = llm or open_llm(settings)
+    llm = llm or (open_llm(settings) if with_llm else LLMHandle(None, "extractive", "off"))
     return Services(
         settings,
         embedder,

@@ -124,9 +124,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, Path | None]]:
     serve_log = tmp_path / "serve.strace" if use_strace else None
     if serve_log is not None:
         cmd = ["strace", "-f", "-qq", "-e", "trace=connect", "-o", str(serve_log), *cmd]
+    env = {**cli_env(data), "PAPERLENS_LLM_EMBEDDED_MODEL": "smollm2-135m"}  # the LLM loads too
     proc = subprocess.Popen(
         cmd,
-        env=cli_env(data),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -155,6 +156,9 @@ def test_serve_serves_what_ingest_added_without_outbound_connections(
     assert ready["status"] == "ready" and ready["papers"] == 60
     hits = httpx.get(f"{base}/search", params={"q": "humanoid robot sim-to-real physics", "k": 3}).json()
     assert hits["results"][0]["title"].startswith("ASAP")
+    assert ready["llm"] == "embedded"
+    answer = httpx.post(f"{base}/ask", json={"question": "What does ASAP align?"}, timeout=120)
+    assert answer.status_code == 200 and answer.json()["engine"] == "llm"
     bad = httpx.get(f"{base}/search", params={"q": "x", "k": 999})
     assert bad.status_code == 400 and "out of range" in bad.json()["error"]["message"]
     if ingest_log is not None:

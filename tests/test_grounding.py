@@ -103,3 +103,20 @@ def test_a_name_the_evidence_never_mentions_is_not_supported(embedder: OnnxMiniL
     out = check_text("DEIS generates behavior in just 3 denoising steps [1].", ev, embedder, 0.55)
     assert out.empty and "DEIS" in out.dropped[0].reason
     assert not check_text("BESO generates behavior in 3 denoising steps [1].", ev, embedder, 0.55).empty
+
+
+def test_summary_clean_drops_long_copies_even_across_sentences() -> None:
+    from service.chains.summary_service import SummaryService
+
+    source = (
+        "We propose a simple method that trains deep networks faster on small noisy datasets "
+        "with fewer labels and no extra compute at all."
+    )
+    summary = (
+        "The authors want cheaper training. We propose a simple method that trains deep networks faster. "
+        "On small noisy datasets with fewer labels and no extra compute at all. It uses 7 tricks."
+    )
+    text, run = SummaryService.clean(summary, source)
+    assert run <= 15
+    assert text.startswith("The authors want cheaper training.")
+    assert "7 tricks" not in text  # 7 is not in the source

@@ -2,7 +2,8 @@
 
 The LLM writes 3-5 sentences; code then drops sentences with numbers the paper does not
 contain and checks that no run of more than 15 words is copied from the paper. A copy
-gets one retry that names the copied phrase; what still copies is dropped. The result is
+gets one retry that names the copied phrase; what still copies is dropped. Only when
+nothing is left does the extractive summary (quoted sentences, flagged degraded) stand in. The result is
 cached in the store under (paper content, prompt version, model), so every replica
 shares it and a repeat costs one lookup.
 """
@@ -82,16 +83,21 @@ class SummaryService:
             messages[-1]["content"] += f"\n\n{extra}"
         return messages
 
-    def clean(self, summary: str, source: str) -> tuple[str, int]:
-        """Drop sentences with invented numbers or long copies; return (text, longest run)."""
-        kept = []
-        for sentence in split_sentences(" ".join(summary.split())):
-            if unsupported_numbers(sentence, [source]):
-                continue
-            if longest_copied_run(sentence, source)[0] > MAX_COPIED_WORDS:
-                continue
-            kept.append(sentence)
-        text = " ".join(kept[:5])
+    @staticmethod
+    def clean(summary: str, source: str) -> tuple[str, int]:
+        """Drop sentences with invented numbers, then the sentences that carry any copied run
+        longer than MAX_COPIED_WORDS (runs can span sentences); return (text, longest run)."""
+        kept = [
+            s for s in split_sentences(" ".join(summary.split())) if not unsupported_numbers(s, [source])
+        ][:5]
+        while kept:
+            run, phrase = longest_copied_run(" ".join(kept), source)
+            if run <= MAX_COPIED_WORDS:
+                break
+            # drop the sentence holding most of the copied phrase
+            worst = max(range(len(kept)), key=lambda i: longest_copied_run(kept[i], phrase)[0])
+            kept.pop(worst)
+        text = " ".join(kept)
         return text, longest_copied_run(text, source)[0]
 
     def _finish(self, paper: StoredPaper, raw: str, usage: Usage, timings: Timings) -> dict[str, Any]:
@@ -109,7 +115,7 @@ class SummaryService:
             except LLMUnavailable:
                 pass
         text, _ = self.clean(raw, source)
-        if len(split_sentences(text)) < 2:
+        if not text:  # nothing the checks could keep: quote the paper instead
             return self._extractive(paper, usage, timings, degraded=True)
         return {
             **self._base(paper),
