@@ -21,7 +21,7 @@ from service.components.llm.llm_handle import LLMHandle
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
-from service.core.errors import BadInput, NotFound
+from service.retrieval.request_check import check_search_request
 from service.retrieval.retriever import HybridRetriever
 
 ABSTAIN_TEXT = "The indexed papers do not answer this question."
@@ -48,19 +48,17 @@ class AskService:
     # --- shared steps ---------------------------------------------------------------
     def _prepare(self, question: str, paper_ids: Sequence[str] | None, k: int | None) -> _Prepared:
         s = self.settings
-        question = " ".join(question.split())
-        if not question:
-            raise BadInput("question is empty: ask something about the indexed papers")
-        if len(question) > s.max_question_chars:
-            raise BadInput(f"question is {len(question)} characters; the limit is {s.max_question_chars}")
         k = s.ask_k if k is None else k
-        if not 1 <= k <= s.max_k:
-            raise BadInput(f"k={k} is out of range: use 1 to {s.max_k}", code="k_out_of_range")
-        ids = list(dict.fromkeys(paper_ids)) if paper_ids else None
-        if ids:
-            missing = sorted(set(ids) - self.store.existing_ids(ids))
-            if missing:
-                raise NotFound(f"unknown paper ids: {', '.join(missing)}")
+        question, ids = check_search_request(
+            self.store,
+            question,
+            k,
+            s.max_k,
+            paper_ids,
+            field="question",
+            max_chars=s.max_question_chars,
+            empty_hint="ask something about the indexed papers",
+        )
         timings = Timings()
         with timings.measure("retrieve"):
             passages = self.retriever.search(question, k, ids)

@@ -47,30 +47,29 @@ class DroppedOut(BaseModel):
     reason: str
 
 
-class AskOut(BaseModel):
-    answer: str = Field(description="Carries markers [n] matching citations[].n.")
-    abstained: bool
-    citations: list[CitationOut]
+class GeneratedOut(BaseModel):
+    """What every generated response says about how it was made."""
+
     engine: str = Field(description='"llm" or "extractive".')
     degraded: bool = Field(description="True when the LLM was wanted but failed or is missing.")
     model: str
     prompt_version: str
     usage: UsageOut
     timings_ms: dict[str, float]
+
+
+class AskOut(GeneratedOut):
+    answer: str = Field(description="Carries markers [n] matching citations[].n.")
+    abstained: bool
+    citations: list[CitationOut]
     dropped: list[DroppedOut] = Field(description="Generated sentences removed by the checks, and why.")
 
 
-class SummaryOut(BaseModel):
+class SummaryOut(GeneratedOut):
     paper_id: str
     title: str
     summary: str
     cached: bool
-    engine: str
-    degraded: bool
-    model: str
-    prompt_version: str
-    usage: UsageOut
-    timings_ms: dict[str, float]
 
 
 class CellOut(BaseModel):
@@ -84,16 +83,10 @@ class RowOut(BaseModel):
     cells: dict[str, CellOut]
 
 
-class CompareOut(BaseModel):
+class CompareOut(GeneratedOut):
     aspects: list[str]
     rows: list[RowOut]
     summary: str
-    engine: str
-    degraded: bool
-    model: str
-    prompt_version: str
-    usage: UsageOut
-    timings_ms: dict[str, float]
 
 
 _SSE: dict[int | str, dict[str, Any]] = {

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from service.core.errors import BadInput, NotFound
+from service.retrieval.request_check import check_search_request
 from service.server.deps import ServicesDep
 
 router = APIRouter(tags=["search"])
@@ -40,19 +40,17 @@ def search(
     paper_ids: Annotated[str | None, Query(description="Comma-separated paper ids to search within.")] = None,
 ) -> SearchOut:
     settings = services.settings
-    query = q.strip()
-    if not query:
-        raise BadInput("q is empty: pass the text to search for, e.g. /search?q=diffusion+policy")
-    if len(query) > settings.max_query_chars:
-        raise BadInput(f"q is {len(query)} characters; the limit is {settings.max_query_chars}")
     k = settings.search_default_k if k is None else k
-    if not 1 <= k <= settings.max_k:
-        raise BadInput(f"k={k} is out of range: use 1 to {settings.max_k}", code="k_out_of_range")
-    ids = parse_paper_ids(paper_ids)
-    if ids:
-        missing = sorted(set(ids) - services.store.existing_ids(ids))
-        if missing:
-            raise NotFound(f"unknown paper ids: {', '.join(missing)}")
+    query, ids = check_search_request(
+        services.store,
+        q,
+        k,
+        settings.max_k,
+        parse_paper_ids(paper_ids),
+        field="q",
+        max_chars=settings.max_query_chars,
+        empty_hint="pass the text to search for, e.g. /search?q=diffusion+policy",
+    )
     passages = services.retriever.search(query, k, ids)
     return SearchOut(
         results=[
