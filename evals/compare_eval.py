@@ -1,0 +1,85 @@
+"""Side-by-side comparisons with the embedded model: cost, coverage and quote validity.
+
+Compares fixed groups of sample papers through POST /compare and reports, per request,
+LLM calls, tokens and latency; over all cells, the share filled (vs "not stated") and
+the share whose quote is an exact sentence of its paper (must be 100 %).
+
+    python -m evals.compare_eval [--base-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evals.client import ensure_sample_corpus, open_client
+from evals.metrics import median
+from service.components.sentences import split_sentences
+
+RESULTS = Path(__file__).parent / "results"
+GROUPS = [
+    ["CARP:", "Streaming Diffusion Policy:"],
+    ["ASAP:", "Gen2Sim:"],
+    ["Policy-Guided Diffusion", "Policy Regularization with Dataset Constraint", "ODICE:"],
+    ["Octo-planner:", "ToolChain*:"],
+    ["SINC:", "EMDM:", "Multi-Track Timeline Control"],
+]
+
+
+def run(base_url: str | None) -> dict[str, Any]:
+    client = open_client(base_url)
+    ids = ensure_sample_corpus(client)
+    rows, latencies, cells, filled, valid = [], [], 0, 0, 0
+    for group in tqdm(GROUPS, desc="compare", unit="request"):
+        paper_ids = [next(pid for title, pid in ids.items() if title.startswith(g)) for g in group]
+        t0 = time.perf_counter()
+        r = client.post("/compare", json={"paper_ids": paper_ids})
+        latencies.append(time.perf_counter() - t0)
+        r.raise_for_status()
+        body = r.json()
+        for row in body["rows"]:
+            paper = client.get(f"/papers/{row['paper_id']}").json()
+            sentences = set(split_sentences(" ".join(p for p in (paper["abstract"], paper["text"]) if p)))
+            for cell in row["cells"].values():
+                cells += 1
+                if cell["quote"]:
+                    filled += 1
+                    valid += cell["quote"] in sentences
+        rows.append(
+            {"papers": group, "usage": body["usage"], "summary": body["summary"], "rows": body["rows"]}
+        )
+    n_papers = sum(len(g) for g in GROUPS)
+    return {
+        "summary": {
+            "requests": len(GROUPS),
+            "papers": n_papers,
+            "llm_calls_per_request": sum(r["usage"]["llm_calls"] for r in rows) / len(rows),
+            "prompt_tokens_per_request": sum(r["usage"]["prompt_tokens"] for r in rows) / len(rows),
+            "cells": cells,
+            "cells_filled": filled / cells,
+            "quotes_exact": valid / max(1, filled),
+            "latency_p50_s": median(latencies),
+            "latency_per_paper_s": sum(latencies) / n_papers,
+        },
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", default=None)
+    args = parser.parse_args()
+    report = run(args.base_url)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "compare.json").write_text(json.dumps(report, indent=2))
+    for key, value in report["summary"].items():
+        print(f"{key:>28}: {value:.3f}" if isinstance(value, float) else f"{key:>28}: {value}")
+
+
+if __name__ == "__main__":
+    main()
