@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SAMPLE := data/samples/trending-papers.txt
 
-.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries clean
+.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries eval eval-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ bench: install-dev
 
 eval-retrieval: install
 	$(BIN)/python -m evals.retrieval_eval
+
+# The evaluation harness: every suite, one report (evals/reports/<timestamp>-<mode>.md).
+eval: install-llm install-dev
+	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.harness --mode full
+
+eval-quick: install-llm install-dev
+	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.harness --mode quick
 
 eval-qa: install-llm
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.qa_eval

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -154,23 +155,27 @@ def bench_search(n_chunks: int, n_queries: int, sentences: list[str]) -> dict[st
         }
 
 
+def run(sizes: list[int], queries: int, ingest_papers: int) -> dict[str, Any]:
+    sentences = sample_sentences()
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "ingest": bench_ingest(ingest_papers, sentences),
+        "sample_corpus_ingest_s": bench_sample_end_to_end(),
+        "search": [bench_search(n, queries, sentences) for n in sizes],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ingest-papers", type=int, default=100)
     args = parser.parse_args()
-    sentences = sample_sentences()
-    result: dict[str, object] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "ingest": bench_ingest(args.ingest_papers, sentences),
-        "sample_corpus_ingest_s": bench_sample_end_to_end(),
-        "search": [bench_search(n, args.queries, sentences) for n in args.sizes],
-    }
+    result = run(args.sizes, args.queries, args.ingest_papers)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_retrieval.json").write_text(json.dumps(result, indent=2))
     ing = result["ingest"]

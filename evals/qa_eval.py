@@ -99,13 +99,16 @@ def run(base_url: str | None, only: set[str] | None = None) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"qa_questions.jsonl names papers the corpus lacks: {unknown}")
     rows, latencies = [], []
+    model = ""
     for item in tqdm(items, desc="qa", unit="q"):
         t0 = time.perf_counter()
         r = client.post("/ask", json={"question": item["question"]})
         latencies.append(time.perf_counter() - t0)
         r.raise_for_status()
-        rows.append(score_item(item, r.json(), ids))
-    return {"summary": summarise(rows, latencies), "rows": rows}
+        body = r.json()
+        model = model if body["engine"] != "llm" else body["model"]
+        rows.append(score_item(item, body, ids))
+    return {"summary": summarise(rows, latencies), "rows": rows, "latencies": latencies, "model": model}
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ new chunks are found by the dense side meanwhile).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ import Stemmer
 from service.components.vector_store.paper_store import PaperStore
 
 _stemmer = Stemmer.Stemmer("english")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:

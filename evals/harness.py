@@ -1,0 +1,58 @@
+"""One command for every evaluation suite: `make eval` (full) or `make eval-quick`.
+
+Runs the suites against an in-process paperlens (the embedded model) or a deployed one
+(`--base-url`), then writes evals/reports/<timestamp>-<mode>.md, .json and PNG plots.
+Quick mode is a small fixed subset of each suite (a few minutes on 2 cores) so that two
+runs can be compared; full mode runs everything.
+
+    python -m evals.harness --mode quick|full [--base-url URL] [--suites qa,summaries]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from evals import bench_retrieval, compare_eval, qa_eval, retrieval_eval, summary_eval
+from evals.report import write_report
+
+REPORTS = Path(__file__).parent / "reports"
+QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
+SUITES = ("retrieval", "qa", "summaries", "compare", "speed")
+
+
+def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict[str, Any]:
+    quick = mode == "quick"
+    results: dict[str, Any] = {}
+    if "retrieval" in suites:
+        results["retrieval"] = retrieval_eval.run(base_url, 5)
+    if "qa" in suites:
+        results["qa"] = qa_eval.run(base_url, QUICK_QA if quick else None)
+        results["llm_model"] = results["qa"]["model"]
+    if "summaries" in suites:
+        results["summaries"] = summary_eval.run(5 if quick else 50, base_url)
+    if "compare" in suites and not quick:
+        results["compare"] = compare_eval.run(base_url)
+    if "speed" in suites and base_url is None:
+        sizes = [1_000] if quick else [1_000, 10_000, 100_000]
+        results["speed"] = bench_retrieval.run(sizes, 50 if quick else 200, 20 if quick else 100)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("quick", "full"), default="quick")
+    parser.add_argument("--base-url", default=None, help="measure a deployed paperlens instead")
+    parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
+    args = parser.parse_args()
+    suites = tuple(s for s in args.suites.split(",") if s in SUITES)
+    results = run_suites(args.mode, args.base_url, suites)
+    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
+    path = write_report(results, REPORTS, stem, args.mode)
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main()

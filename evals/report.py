@@ -1,0 +1,158 @@
+"""Write a harness run as Markdown (headline table first), JSON, and PNG plots."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+PACKAGES = ("chromadb", "onnxruntime", "xllamacpp", "openai", "langchain-core", "bm25s", "fastapi")
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if r := results.get("retrieval"):
+        rows += [("retrieval recall@5", _fmt(r["recall@5"])), ("retrieval MRR@10", _fmt(r["mrr@10"]))]
+    if q := results.get("qa"):
+        s = q["summary"]
+        rows += [
+            ("QA answer accuracy", _fmt(s["answer_accuracy"])),
+            ("QA abstention accuracy", _fmt(s["abstention_accuracy"])),
+            ("QA citation precision", _fmt(s["citation_precision"])),
+            ("LLM calls per answer (max)", f"{s['llm_calls_per_question']:.2f} ({s['max_llm_calls']})"),
+            (
+                "prompt tokens per answer (mean / max)",
+                f"{s['prompt_tokens_mean']:.0f} / {s['prompt_tokens_max']}",
+            ),
+            ("/ask latency p50 / p90 s", f"{s['latency_p50_s']:.2f} / {s['latency_p90_s']:.2f}"),
+        ]
+    if m := results.get("summaries"):
+        s = m["summary"]
+        rows += [
+            ("summary ROUGE-1/2/L", f"{s['rouge1']:.3f} / {s['rouge2']:.3f} / {s['rougeL']:.3f}"),
+            ("summary longest copied run (max)", str(s["longest_copied_run_max"])),
+            ("summary invented numbers", str(s["invented_numbers"])),
+            ("cached summary p50 ms", _fmt(s["cached_p50_ms"])),
+        ]
+    if c := results.get("compare"):
+        s = c["summary"]
+        rows += [
+            ("compare cells filled / quotes exact", f"{s['cells_filled']:.3f} / {s['quotes_exact']:.3f}")
+        ]
+    if b := results.get("speed"):
+        rows.append(("ingest chunks/s (real model)", _fmt(b["ingest"]["with_embedding_chunks_per_s"])))
+        for row in b["search"]:
+            rows.append(
+                (
+                    f"/search p50 ms at {row['chunks']:,} chunks (no query embedding)",
+                    _fmt(row["search_p50_ms"]),
+                )
+            )
+    return rows
+
+
+def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
+    made: list[str] = []
+    if q := results.get("qa"):
+        fig, ax = plt.subplots(figsize=(5, 3))
+        by_type = q["summary"]["accuracy_by_type"]
+        ax.bar(list(by_type), list(by_type.values()), color="#4477aa")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("correct")
+        ax.set_title("Grounded QA: accuracy per question type")
+        name = f"{stem}-qa-by-type.png"
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
+        if q.get("latencies"):
+            fig, ax = plt.subplots(figsize=(5, 3))
+            ax.hist(q["latencies"], bins=12, color="#66ccee")
+            ax.set_xlabel("/ask latency (s)")
+            ax.set_ylabel("questions")
+            ax.set_title("Grounded QA: latency distribution")
+            name = f"{stem}-qa-latency.png"
+            fig.tight_layout()
+            fig.savefig(out / name, dpi=110)
+            plt.close(fig)
+            made.append(name)
+    if (b := results.get("speed")) and len(b["search"]) > 1:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        sizes = [r["chunks"] for r in b["search"]]
+        ax.plot(sizes, [r["search_p50_ms"] for r in b["search"]], marker="o", label="p50")
+        ax.plot(sizes, [r["search_p99_ms"] for r in b["search"]], marker="o", label="p99")
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks in the store")
+        ax.set_ylabel("ms (no query embedding)")
+        ax.set_title("/search latency by store size")
+        ax.legend()
+        name = f"{stem}-search-latency.png"
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
+    return made
+
+
+def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {**results, "machine": machine(), "mode": mode}
+    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+    images = plots(results, out_dir, stem)
+    lines = [f"# paperlens evaluation ({mode})", "", "| figure | value |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in headline(results)]
+    m = results["machine"]
+    lines += [
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), Python {m['python']}, {m['platform']}.",
+        "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        f"LLM: {results.get('llm_model', 'unknown')}. Figures are medians (p50) unless marked.",
+        "",
+    ]
+    lines += [f"![{name}]({name})" for name in images]
+    for suite in ("retrieval", "qa", "summaries", "compare", "speed"):
+        if suite in results:
+            data = results[suite]
+            summary = data.get("summary", data) if isinstance(data, dict) else data
+            lines += ["", f"## {suite}", "", "```json", json.dumps(summary, indent=2, default=str), "```"]
+    path = out_dir / f"{stem}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

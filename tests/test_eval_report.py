@@ -1,0 +1,48 @@
+"""The evaluation report writer: headline table first, JSON beside it, PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evals.report import write_report
+
+
+def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
+    results = {
+        "retrieval": {"recall@5": 1.0, "mrr@10": 0.9875},
+        "qa": {
+            "summary": {
+                "answer_accuracy": 0.9,
+                "abstention_accuracy": 1.0,
+                "citation_precision": 0.94,
+                "llm_calls_per_question": 0.9,
+                "max_llm_calls": 1,
+                "prompt_tokens_mean": 428.2,
+                "prompt_tokens_max": 590,
+                "latency_p50_s": 7.1,
+                "latency_p90_s": 9.7,
+                "accuracy_by_type": {"single": 0.96, "multi": 0.67, "unanswerable": 1.0},
+            },
+            "latencies": [6.0, 7.1, 9.7],
+        },
+        "speed": {
+            "ingest": {"with_embedding_chunks_per_s": 19.3},
+            "search": [
+                {"chunks": 1000, "search_p50_ms": 4.3, "search_p99_ms": 7.4},
+                {"chunks": 10000, "search_p50_ms": 5.9, "search_p99_ms": 9.3},
+            ],
+        },
+        "llm_model": "test-model",
+    }
+    path = write_report(results, tmp_path, "run-quick", "quick")
+    text = path.read_text()
+    assert text.startswith("# paperlens evaluation (quick)\n\n| figure | value |")
+    assert "| QA answer accuracy | 0.900 |" in text
+    assert "| retrieval recall@5 | 1.000 |" in text
+    assert "/search p50 ms at 10,000 chunks" in text and "cores" in text and "test-model" in text
+    saved = json.loads((tmp_path / "run-quick.json").read_text())
+    assert saved["qa"]["summary"]["answer_accuracy"] == 0.9 and saved["machine"]["cores"] >= 1
+    for png in ("run-quick-qa-by-type.png", "run-quick-qa-latency.png", "run-quick-search-latency.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+        assert f"]({png})" in text
