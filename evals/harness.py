@@ -29,7 +29,7 @@ def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict
     if "retrieval" in suites:
         results["retrieval"] = retrieval_eval.run(base_url, 5)
     if "qa" in suites:
-        results["qa"] = qa_eval.run(base_url, QUICK_QA if quick else None)
+        results["qa"] = qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)
         results["llm_model"] = results["qa"]["model"]
     if "summaries" in suites:
         results["summaries"] = summary_eval.run(5 if quick else 50, base_url)

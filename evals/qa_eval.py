@@ -90,7 +90,9 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
     }
 
 
-def run(base_url: str | None, only: set[str] | None = None) -> dict[str, Any]:
+def run(base_url: str | None, only: set[str] | None = None, baseline: bool = False) -> dict[str, Any]:
+    """paperlens on the question set; with `baseline`, the naive RAG pipeline too, on the
+    same store, model and questions (in-process only: it reads the store directly)."""
     client = open_client(base_url)
     ids = ensure_sample_corpus(client)
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
@@ -108,7 +110,18 @@ def run(base_url: str | None, only: set[str] | None = None) -> dict[str, Any]:
         body = r.json()
         model = model if body["engine"] != "llm" else body["model"]
         rows.append(score_item(item, body, ids))
-    return {"summary": summarise(rows, latencies), "rows": rows, "latencies": latencies, "model": model}
+    result: dict[str, Any] = {
+        "summary": summarise(rows, latencies),
+        "rows": rows,
+        "latencies": latencies,
+        "model": model,
+    }
+    if baseline and base_url is None:
+        from evals.baselines import naive_rag
+
+        services = client.app.state.container.services
+        result["naive_rag"] = naive_rag.run(services, items, score_item, summarise, ids)
+    return result
 
 
 def main() -> None:

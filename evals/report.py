@@ -89,6 +89,44 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def baseline_table(results: dict[str, Any]) -> list[str]:
+    """paperlens and each baseline in adjacent columns, with ratios, same run."""
+    qa = results.get("qa") or {}
+    base = qa.get("naive_rag")
+    if not base:
+        return []
+    ours, theirs = qa["summary"], base["summary"]
+    metrics = [
+        ("answer accuracy", "answer_accuracy", "delta"),
+        ("abstention accuracy", "abstention_accuracy", "delta"),
+        ("false abstentions", "false_abstention_rate", "delta"),
+        ("citation precision", "citation_precision", "delta"),
+        ("LLM calls per answer", "llm_calls_per_question", "ratio"),
+        ("prompt tokens per answer", "prompt_tokens_mean", "ratio"),
+        ("completion tokens per answer", "completion_tokens_mean", "ratio"),
+        ("latency p50 s", "latency_p50_s", "ratio"),
+    ]
+    lines = [
+        "",
+        "## Against baselines (same run, same model, same machine)",
+        "",
+        "| QA metric | paperlens | naive RAG | paperlens vs naive |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, kind in metrics:
+        a, b = float(ours[key]), float(theirs[key])
+        ratio = f"{a / b:.2f}x" if b else "n/a"
+        cmp = f"{a - b:+.3f}" if kind == "delta" else ratio
+        lines.append(f"| {label} | {_fmt(a)} | {_fmt(b)} | {cmp} |")
+    lines += [
+        "",
+        "Naive RAG: dense top-4 chunks from the same Chroma store stuffed into one LangChain prompt, "
+        "no attribution or abstention logic; it cites nothing, so its citation precision is 0. "
+        "PaperQA2 is not in this run yet.",
+    ]
+    return lines
+
+
 def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
     made: list[str] = []
     if q := results.get("qa"):
@@ -147,7 +185,8 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
         f"LLM: {results.get('llm_model', 'unknown')}. Figures are medians (p50) unless marked.",
         "",
     ]
-    lines += [f"![{name}]({name})" for name in images]
+    lines += baseline_table(results)
+    lines += [""] + [f"![{name}]({name})" for name in images]
     for suite in ("retrieval", "qa", "summaries", "compare", "speed"):
         if suite in results:
             data = results[suite]

@@ -14,6 +14,8 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
         "qa": {
             "summary": {
                 "answer_accuracy": 0.9,
+                "false_abstention_rate": 0.0,
+                "completion_tokens_mean": 26.4,
                 "abstention_accuracy": 1.0,
                 "citation_precision": 0.94,
                 "llm_calls_per_question": 0.9,
@@ -35,11 +37,25 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
         },
         "llm_model": "test-model",
     }
+    naive = dict(results["qa"]["summary"])  # type: ignore[index]
+    naive.update(
+        answer_accuracy=0.6,
+        citation_precision=0.0,
+        prompt_tokens_mean=856.4,
+        latency_p50_s=14.2,
+        abstention_accuracy=0.5,
+        false_abstention_rate=0.1,
+        llm_calls_per_question=1.0,
+        completion_tokens_mean=60.0,
+    )
+    results["qa"]["naive_rag"] = {"summary": naive}  # type: ignore[index]
     path = write_report(results, tmp_path, "run-quick", "quick")
     text = path.read_text()
     assert text.startswith("# paperlens evaluation (quick)\n\n| figure | value |")
     assert "| QA answer accuracy | 0.900 |" in text
     assert "| retrieval recall@5 | 1.000 |" in text
+    assert "| answer accuracy | 0.900 | 0.600 | +0.300 |" in text
+    assert "| prompt tokens per answer | 428.2 | 856.4 | 0.50x |" in text
     assert "/search p50 ms at 10,000 chunks" in text and "cores" in text and "test-model" in text
     saved = json.loads((tmp_path / "run-quick.json").read_text())
     assert saved["qa"]["summary"]["answer_accuracy"] == 0.9 and saved["machine"]["cores"] >= 1
