@@ -10,18 +10,16 @@ the share whose quote is an exact sentence of its paper (must be 100 %).
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median
+from evals.results_io import save_and_print
 from service.components.sentences import split_sentences
 
-RESULTS = Path(__file__).parent / "results"
 GROUPS = [
     ["CARP:", "Streaming Diffusion Policy:"],
     ["ASAP:", "Gen2Sim:"],
@@ -74,11 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base-url", default=None)
     args = parser.parse_args()
-    report = run(args.base_url)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "compare.json").write_text(json.dumps(report, indent=2))
-    for key, value in report["summary"].items():
-        print(f"{key:>28}: {value:.3f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    save_and_print("compare", run(args.base_url))
 
 
 if __name__ == "__main__":

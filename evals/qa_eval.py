@@ -26,9 +26,9 @@ from tqdm import tqdm
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median, percentile
+from evals.results_io import save_and_print
 
 DATA = Path(__file__).parent / "data" / "qa_questions.jsonl"
-RESULTS = Path(__file__).parent / "results"
 
 
 def has_fact(text: str, alternatives: list[str]) -> bool:
@@ -130,10 +130,7 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated question ids")
     args = parser.parse_args()
     report = run(args.base_url, set(args.only.split(",")) if args.only else None)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "qa.json").write_text(json.dumps(report, indent=2))
-    for key, value in report["summary"].items():
-        print(f"{key:>24}: {value:.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+    save_and_print("qa", report)
     for row in report["rows"]:
         if not row["correct"]:
             print(f"  wrong {row['id']}: abstained={row['abstained']} {row['answer'][:150]}")

@@ -127,6 +127,13 @@ def baseline_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _save(fig: Any, out: Path, name: str, made: list[str]) -> None:
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    made.append(name)
+
+
 def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
     made: list[str] = []
     if q := results.get("qa"):
@@ -136,22 +143,14 @@ def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
         ax.set_ylim(0, 1)
         ax.set_ylabel("correct")
         ax.set_title("Grounded QA: accuracy per question type")
-        name = f"{stem}-qa-by-type.png"
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        made.append(name)
+        _save(fig, out, f"{stem}-qa-by-type.png", made)
         if q.get("latencies"):
             fig, ax = plt.subplots(figsize=(5, 3))
             ax.hist(q["latencies"], bins=12, color="#66ccee")
             ax.set_xlabel("/ask latency (s)")
             ax.set_ylabel("questions")
             ax.set_title("Grounded QA: latency distribution")
-            name = f"{stem}-qa-latency.png"
-            fig.tight_layout()
-            fig.savefig(out / name, dpi=110)
-            plt.close(fig)
-            made.append(name)
+            _save(fig, out, f"{stem}-qa-latency.png", made)
     if (b := results.get("speed")) and len(b["search"]) > 1:
         fig, ax = plt.subplots(figsize=(5, 3))
         sizes = [r["chunks"] for r in b["search"]]
@@ -162,11 +161,7 @@ def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
         ax.set_ylabel("ms (no query embedding)")
         ax.set_title("/search latency by store size")
         ax.legend()
-        name = f"{stem}-search-latency.png"
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        made.append(name)
+        _save(fig, out, f"{stem}-search-latency.png", made)
     return made
 
 

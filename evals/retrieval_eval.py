@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median, recall_at_k, reciprocal_rank
+from evals.results_io import save_and_print
 
 DATA = Path(__file__).parent / "data" / "retrieval_questions.jsonl"
-RESULTS = Path(__file__).parent / "results"
 
 
 def run(base_url: str | None, k: int, depth: int = 10) -> dict[str, object]:
@@ -65,11 +65,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     args = parser.parse_args()
     report = run(args.base_url, args.k)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2))
-    for key, value in report.items():
-        if key != "misses":
-            print(f"{key:>18}: {value:.3f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    save_and_print("retrieval", report, {k: v for k, v in report.items() if k != "misses"})
     for miss in report["misses"]:  # type: ignore[attr-defined]
         print(f"  miss: {miss['question'][:80]}... gold={miss['gold']}")
 

@@ -23,11 +23,11 @@ from tqdm import tqdm
 
 from evals.client import open_client
 from evals.metrics import median, percentile
+from evals.results_io import save_and_print
 from service.chains.copying import longest_copied_run
 from service.chains.numbers import unsupported_numbers
 
 DATA = Path(__file__).parent / "data" / "scitldr-a-dev.jsonl"
-RESULTS = Path(__file__).parent / "results"
 
 
 def load_items(n: int) -> list[dict[str, Any]]:
@@ -110,11 +110,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--base-url", default=None)
     args = parser.parse_args()
-    report = run(args.n, args.base_url)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "summaries.json").write_text(json.dumps(report, indent=2))
-    for key, value in report["summary"].items():
-        print(f"{key:>26}: {value:.3f}" if isinstance(value, float) else f"{key:>26}: {value}")
+    save_and_print("summaries", run(args.n, args.base_url))
 
 
 if __name__ == "__main__":
