@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals import bench_retrieval, compare_eval, qa_eval, retrieval_eval, summary_eval
+from evals import bench_retrieval, compare_eval, pubmedqa_eval, qa_eval, retrieval_eval, summary_eval
 from evals.report import write_report
 
 REPORTS = Path(__file__).parent / "reports"
 QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
-SUITES = ("retrieval", "qa", "summaries", "compare", "speed")
+SUITES = ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed")
 
 
 def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict[str, Any]:
@@ -33,6 +33,8 @@ def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict
         results["llm_model"] = results["qa"]["model"]
     if "summaries" in suites:
         results["summaries"] = summary_eval.run(5 if quick else 50, base_url)
+    if "pubmedqa" in suites:
+        results["pubmedqa"] = pubmedqa_eval.run(6 if quick else 60, base_url)
     if "compare" in suites and not quick:
         results["compare"] = compare_eval.run(base_url)
     if "speed" in suites and base_url is None:

@@ -72,6 +72,14 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
             ("summary invented numbers", str(s["invented_numbers"])),
             ("cached summary p50 ms", _fmt(s["cached_p50_ms"])),
         ]
+    if p := results.get("pubmedqa"):
+        s = p["summary"]
+        rows += [
+            (
+                "PubMedQA accuracy (majority class)",
+                f"{s['accuracy']:.3f} ({s['majority_class_accuracy']:.3f})",
+            )
+        ]
     if c := results.get("compare"):
         s = c["summary"]
         rows += [
@@ -182,7 +190,7 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
     ]
     lines += baseline_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]
-    for suite in ("retrieval", "qa", "summaries", "compare", "speed"):
+    for suite in ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed"):
         if suite in results:
             data = results[suite]
             summary = data.get("summary", data) if isinstance(data, dict) else data

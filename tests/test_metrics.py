@@ -37,3 +37,13 @@ def test_eval_questions_name_real_sample_papers() -> None:
     assert all(q["paper"] in titles for q in retrieval)
     assert len(qa) >= 30 and sum(not q["answerable"] for q in qa) >= 5
     assert sum(q["type"] == "multi" for q in qa) >= 5 and len(retrieval) >= 25
+
+
+def test_pubmedqa_decision_reading() -> None:
+    from evals.pubmedqa_eval import decision
+
+    assert decision("Yes, statins lowered mortality [1].", False) == "yes"
+    assert decision("No. The trial found no effect [2].", False) == "no"
+    assert decision("The results were mixed [1].", False) == "maybe"
+    assert decision("Yes it does.", True) == "maybe"
+    assert decision("Nothing conclusive.", False) == "maybe"
