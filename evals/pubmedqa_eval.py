@@ -10,7 +10,6 @@ that opens with "yes" or "no" is that decision, an abstention or anything else i
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from evals.client import open_client
 from evals.metrics import median
-from evals.results_io import save_and_print
+from evals.results_io import main_with_n
 
 DATA = Path(__file__).parent / "data" / "pubmedqa-dev.json"
 _DECISION = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
@@ -88,11 +87,7 @@ def run(n: int, base_url: str | None) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--base-url", default=None)
-    args = parser.parse_args()
-    save_and_print("pubmedqa", run(args.n, args.base_url))
+    main_with_n("pubmedqa", run, __doc__)
 
 
 if __name__ == "__main__":

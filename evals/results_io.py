@@ -3,7 +3,9 @@ summary on stdout."""
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,3 +17,12 @@ def save_and_print(name: str, report: dict[str, Any], summary: dict[str, Any] | 
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
     for key, value in (summary if summary is not None else report["summary"]).items():
         print(f"{key:>28}: {value:.3f}" if isinstance(value, float) else f"{key:>28}: {value}")
+
+
+def main_with_n(name: str, run: Callable[[int, str | None], dict[str, Any]], doc: str | None) -> None:
+    """The command line of a suite that takes `--n` items and an optional `--base-url`."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--n", type=int, default=50, help="how many items")
+    parser.add_argument("--base-url", default=None, help="a running paperlens server")
+    args = parser.parse_args()
+    save_and_print(name, run(args.n, args.base_url))

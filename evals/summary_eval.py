@@ -12,7 +12,6 @@ our summaries 3-5 plain-language sentences: ROUGE is low by construction.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from tqdm import tqdm
 
 from evals.client import open_client
 from evals.metrics import median, percentile
-from evals.results_io import save_and_print
+from evals.results_io import main_with_n
 from service.chains.copying import longest_copied_run
 from service.chains.numbers import unsupported_numbers
 
@@ -106,11 +105,7 @@ def run(n: int, base_url: str | None) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--base-url", default=None)
-    args = parser.parse_args()
-    save_and_print("summaries", run(args.n, args.base_url))
+    main_with_n("summaries", run, __doc__)
 
 
 if __name__ == "__main__":
