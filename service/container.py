@@ -115,9 +115,6 @@ class Container:
         if not self._started.locked():
             threading.Thread(target=self.load, name="paperlens-load", daemon=True).start()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
     @property
     def status(self) -> tuple[bool, str]:
         if self._services is not None:

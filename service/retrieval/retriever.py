@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from service.components.embedding.embedder import Embedder
 from service.components.vector_store.paper_store import PaperStore
@@ -34,7 +34,6 @@ class SearchTimings:
     dense_ms: float = 0.0
     lexical_ms: float = 0.0
     fetch_ms: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class HybridRetriever:
