@@ -11,6 +11,7 @@ runs can be compared; full mode runs everything.
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     suites = tuple(s for s in args.suites.split(",") if s in SUITES)
     results = run_suites(args.mode, args.base_url, suites)
+    # In-process runs hold the whole service (embedder, Chroma, embedded LLM): its peak.
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
     path = write_report(results, REPORTS, stem, args.mode)
     print(f"report: {path}")

@@ -85,6 +85,16 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
         rows += [
             ("compare cells filled / quotes exact", f"{s['cells_filled']:.3f} / {s['quotes_exact']:.3f}")
         ]
+    if "peak_rss_mib" in results:
+        rows.append(
+            (
+                "peak RSS of the evaluation process, MiB (service + embedded LLM)",
+                f"{results['peak_rss_mib']:.0f}",
+            )
+        )
+    if q := results.get("qa"):
+        if lat := q.get("latencies"):
+            rows.append(("first /ask after start (cold) s", f"{lat[0]:.2f}"))
     if b := results.get("speed"):
         rows.append(("ingest chunks/s (real model)", _fmt(b["ingest"]["with_embedding_chunks_per_s"])))
         for row in b["search"]:
