@@ -92,9 +92,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{results['peak_rss_mib']:.0f}",
             )
         )
-    if q := results.get("qa"):
-        if lat := q.get("latencies"):
-            rows.append(("first /ask after start (cold) s", f"{lat[0]:.2f}"))
+    if (q := results.get("qa")) and (lat := q.get("latencies")):
+        rows.append(("first /ask after start (cold) s", f"{lat[0]:.2f}"))
     if b := results.get("speed"):
         rows.append(("ingest chunks/s (real model)", _fmt(b["ingest"]["with_embedding_chunks_per_s"])))
         for row in b["search"]:
