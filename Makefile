@@ -51,11 +51,16 @@ bench: install-dev
 eval-retrieval: install
 	$(BIN)/python -m evals.retrieval_eval
 
+# PaperQA2 baseline: the real paper-qa package, pinned, in its own venv.
+evals/.paperqa-venv/bin/python:
+	$(PYTHON) -m venv evals/.paperqa-venv
+	evals/.paperqa-venv/bin/python -m pip --disable-pip-version-check -q install paper-qa==2026.8.12
+
 # The evaluation harness: every suite, one report (evals/reports/<timestamp>-<mode>.md).
-eval: install-llm install-dev
+eval: install-llm install-dev evals/.paperqa-venv/bin/python
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.harness --mode full
 
-eval-quick: install-llm install-dev
+eval-quick: install-llm install-dev evals/.paperqa-venv/bin/python
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.harness --mode quick
 
 eval-qa: install-llm

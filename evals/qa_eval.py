@@ -90,7 +90,12 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
     }
 
 
-def run(base_url: str | None, only: set[str] | None = None, baseline: bool = False) -> dict[str, Any]:
+def run(
+    base_url: str | None,
+    only: set[str] | None = None,
+    baseline: bool = False,
+    paperqa_only: set[str] | None = None,
+) -> dict[str, Any]:
     """paperlens on the question set; with `baseline`, the naive RAG pipeline too, on the
     same store, model and questions (in-process only: it reads the store directly)."""
     client = open_client(base_url)
@@ -121,6 +126,11 @@ def run(base_url: str | None, only: set[str] | None = None, baseline: bool = Fal
 
         services = client.app.state.container.services
         result["naive_rag"] = naive_rag.run(services, items, score_item, summarise, ids)
+        from evals.baselines import paperqa2_baseline as paperqa
+
+        if paperqa.available():
+            subset = [i for i in items if paperqa_only is None or i["id"] in paperqa_only]
+            result["paperqa2"] = paperqa.run(services, subset, score_item, summarise, ids)
     return result
 
 
