@@ -1,8 +1,9 @@
 """Runs inside evals/.paperqa-venv (the real `paper-qa` package from PyPI), not in
 paperlens's venv: answers questions over the same corpus through the same local
-OpenAI-compatible endpoint. Reads a JSON job on stdin, writes JSON results on stdout.
+OpenAI-compatible endpoint. Reads a JSON job on stdin and writes JSON results to the
+job's "out" file (not stdout: litellm prints its own notices there).
 
-Job: {"endpoint": ".../v1", "home": DIR, "papers": [{"docname", "title", "text"}],
+Job: {"endpoint": ".../v1", "home": DIR, "out": FILE, "papers": [{"docname", "title", "text"}],
       "questions": [{"id", "question"}]}
 """
 
@@ -71,4 +72,4 @@ async def main(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 if __name__ == "__main__":
     job = json.load(sys.stdin)
-    json.dump(asyncio.run(main(job)), sys.stdout)
+    Path(job["out"]).write_text(json.dumps(asyncio.run(main(job))))
