@@ -61,7 +61,8 @@ class AskService:
         )
         timings = Timings()
         with timings.measure("retrieve"):
-            passages = self.retriever.search(question, k, ids)
+            question_vector = self.retriever.embedder.embed([question])[0]  # once, for both steps
+            passages = self.retriever.search_by_vector(question, question_vector, k, ids)
         overhead = count_tokens(
             "\n".join(m["content"] for m in self.prompt.render(evidence="", question=question))
         )
@@ -72,6 +73,7 @@ class AskService:
                 self.retriever.embedder,
                 max_sentences=s.ask_evidence_sentences,
                 token_budget=max(0, s.ask_prompt_tokens - overhead - 16),
+                question_vector=question_vector,
             )
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
         return _Prepared(question, evidence, timings, relevant)

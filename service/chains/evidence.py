@@ -74,11 +74,14 @@ def select_evidence(
     *,
     max_sentences: int,
     token_budget: int,
+    question_vector: Vectors | None = None,
 ) -> EvidenceSet:
+    """`question_vector`: the question's embedding when the caller already has it."""
     candidates = candidate_sentences(passages)
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
-    vectors = embedder.embed([question] + [c.text for c in candidates])
+    q_vector = embedder.embed([question]) if question_vector is None else question_vector.reshape(1, -1)
+    vectors = np.vstack([q_vector, embedder.embed([c.text for c in candidates])])
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
         c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text)
