@@ -11,6 +11,7 @@ runs can be compared; full mode runs everything.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 from pathlib import Path
@@ -20,24 +21,37 @@ from evals import bench_retrieval, compare_eval, pubmedqa_eval, qa_eval, retriev
 from evals.report import write_report
 
 REPORTS = Path(__file__).parent / "reports"
+RESULTS = Path(__file__).parent / "results"
 QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
 QUICK_PAPERQA = {"q01", "q09", "u01"}
+PAPERQA_BUDGET_S = 60 * 60  # full mode: ~100 s per question here, so about 35 of the 39
 SUITES = ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed")
 
 
-def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict[str, Any]:
+class _Results(dict[str, Any]):
+    """Suite results, written to a checkpoint file as each suite finishes, so a run that
+    dies late (or is stopped) still keeps the suites it completed."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if self.checkpoint is not None:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            self.checkpoint.write_text(json.dumps(self, default=str))
+
+
+def run_suites(
+    mode: str, base_url: str | None, suites: tuple[str, ...], checkpoint: Path | None = None
+) -> dict[str, Any]:
     quick = mode == "quick"
-    results: dict[str, Any] = {}
+    results = _Results(checkpoint)
     if "retrieval" in suites:
         results["retrieval"] = retrieval_eval.run(base_url, 5)
     if "qa" in suites:
-        # PaperQA2 makes ~9 LLM calls and takes ~100 s per question here: 3 in quick mode.
-        results["qa"] = qa_eval.run(
-            base_url,
-            QUICK_QA if quick else None,
-            baseline=True,
-            paperqa_only=QUICK_PAPERQA if quick else None,
-        )
+        results["qa"] = qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)
         results["llm_model"] = results["qa"]["model"]
     if "summaries" in suites:
         results["summaries"] = summary_eval.run(5 if quick else 50, base_url)
@@ -48,6 +62,14 @@ def run_suites(mode: str, base_url: str | None, suites: tuple[str, ...]) -> dict
     if "speed" in suites and base_url is None:
         sizes = [1_000] if quick else [1_000, 10_000, 100_000]
         results["speed"] = bench_retrieval.run(sizes, 50 if quick else 200, 20 if quick else 100)
+    if "qa" in suites and base_url is None:
+        # Last, as the longest: PaperQA2 makes ~10 LLM calls and takes ~100 s per question
+        # here, so quick mode asks 3 questions and full mode what fits in its time budget.
+        pqa = qa_eval.run_paperqa(
+            results["qa"], QUICK_PAPERQA if quick else None, None if quick else PAPERQA_BUDGET_S
+        )
+        if pqa is not None:
+            results["qa"] = {**results["qa"], "paperqa2": pqa}
     return results
 
 
@@ -58,10 +80,10 @@ def main() -> None:
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
     args = parser.parse_args()
     suites = tuple(s for s in args.suites.split(",") if s in SUITES)
-    results = run_suites(args.mode, args.base_url, suites)
+    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
+    results = run_suites(args.mode, args.base_url, suites, RESULTS / f"{stem}-partial.json")
     # In-process runs hold the whole service (embedder, Chroma, embedded LLM): its peak.
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
     path = write_report(results, REPORTS, stem, args.mode)
     print(f"report: {path}")
 

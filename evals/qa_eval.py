@@ -9,7 +9,8 @@ answerable one lists facts (alternatives per fact) the answer must state.
   of the question's facts;
 - abstention accuracy: unanswerable questions the service abstained on; also the
   false-abstention rate on answerable ones;
-- mean LLM calls and prompt/completion tokens per question; latency p50/p90.
+- mean LLM calls and prompt/completion tokens per question; latency p50/p90;
+- the same questions asked again: latency served from the answer cache, and hit rate.
 
     python -m evals.qa_eval [--base-url URL] [--only q01,u02]
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -90,21 +92,32 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
     }
 
 
-def run(
-    base_url: str | None,
-    only: set[str] | None = None,
-    baseline: bool = False,
-    paperqa_only: set[str] | None = None,
-) -> dict[str, Any]:
-    """paperlens on the question set; with `baseline`, the naive RAG pipeline too, on the
-    same store, model and questions (in-process only: it reads the store directly)."""
-    client = open_client(base_url)
-    ids = ensure_sample_corpus(client)
+def ask_again(client: Any, items: list[dict[str, Any]]) -> dict[str, float]:
+    """Every question once more: what a repeated question costs (the answer cache)."""
+    ms, hits = [], 0
+    for item in items:
+        t0 = time.perf_counter()
+        body = client.post("/ask", json={"question": item["question"]}).json()
+        ms.append((time.perf_counter() - t0) * 1000)
+        hits += bool(body.get("cached"))
+    return {"p50_ms": median(ms), "p90_ms": percentile(ms, 90), "hit_rate": hits / max(1, len(items))}
+
+
+def load_items(only: set[str] | None, ids: dict[str, str]) -> list[dict[str, Any]]:
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     items = [i for i in items if not only or i["id"] in only]
     unknown = sorted({t for i in items for t in i["papers"]} - set(ids))
     if unknown:
         raise SystemExit(f"qa_questions.jsonl names papers the corpus lacks: {unknown}")
+    return items
+
+
+def run(base_url: str | None, only: set[str] | None = None, baseline: bool = False) -> dict[str, Any]:
+    """paperlens on the question set; with `baseline`, the naive RAG pipeline too, on the
+    same store, model and questions (in-process only: it reads the store directly)."""
+    client = open_client(base_url)
+    ids = ensure_sample_corpus(client)
+    items = load_items(only, ids)
     rows, latencies = [], []
     model = ""
     for item in tqdm(items, desc="qa", unit="q"):
@@ -117,6 +130,7 @@ def run(
         rows.append(score_item(item, body, ids))
     result: dict[str, Any] = {
         "summary": summarise(rows, latencies),
+        "cached": ask_again(client, items),
         "rows": rows,
         "latencies": latencies,
         "model": model,
@@ -126,12 +140,31 @@ def run(
 
         services = client.app.state.container.services
         result["naive_rag"] = naive_rag.run(services, items, score_item, summarise, ids)
-        from evals.baselines import paperqa2_baseline as paperqa
-
-        if paperqa.available():
-            subset = [i for i in items if paperqa_only is None or i["id"] in paperqa_only]
-            result["paperqa2"] = paperqa.run(services, subset, score_item, summarise, ids)
     return result
+
+
+def run_paperqa(qa: dict[str, Any], only: set[str] | None, budget_s: float | None) -> dict[str, Any] | None:
+    """PaperQA2 on the questions paperlens answered in `qa` (or the `only` subset), against
+    a fresh in-process paperlens's store and embedded model endpoint; None when its venv
+    is missing. Also paperlens's figures on exactly the questions PaperQA2 answered."""
+    from evals.baselines import paperqa2_baseline as paperqa
+
+    if not paperqa.available():
+        return None
+    client = open_client(None)
+    ids = ensure_sample_corpus(client)
+    asked = {r["id"] for r in qa["rows"]}
+    items = [i for i in load_items(only, ids) if i["id"] in asked]
+    # Round-robin over question types, so a run cut short by the budget still has each type.
+    groups = [[i for i in items if i["type"] == t] for t in sorted({i["type"] for i in items})]
+    items = [i for row in zip_longest(*groups) for i in row if i is not None]
+    services = client.app.state.container.services
+    pqa = paperqa.run(services, items, score_item, summarise, ids, budget_s)
+    if "rows" in pqa:
+        answered = {r["id"] for r in pqa["rows"]}
+        same = [(r, t) for r, t in zip(qa["rows"], qa["latencies"], strict=True) if r["id"] in answered]
+        pqa["paperlens_same_questions"] = summarise([r for r, _ in same], [t for _, t in same])
+    return pqa
 
 
 def main() -> None:

@@ -106,6 +106,52 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def latency_table(results: dict[str, Any]) -> list[str]:
+    """Cold (first request after start), fresh and cached latencies of the generated answers."""
+    rows: list[tuple[str, str, str, str]] = []
+    if (q := results.get("qa")) and q.get("latencies"):
+        s, lat = q["summary"], q["latencies"]
+        cached = q.get("cached") or {}
+        rows.append(
+            (
+                "/ask",
+                f"{lat[0]:.2f} s",
+                f"{s['latency_p50_s']:.2f} / {s['latency_p90_s']:.2f} s",
+                f"{cached['p50_ms']:.1f} ms (hit rate {cached['hit_rate']:.2f})" if cached else "n/a",
+            )
+        )
+    if (m := results.get("summaries")) and m.get("latencies"):
+        s = m["summary"]
+        rows.append(
+            (
+                "summary",
+                f"{m['latencies'][0]:.2f} s",
+                f"{s['latency_p50_s']:.2f} / {s['latency_p90_s']:.2f} s",
+                f"{s['cached_p50_ms']:.1f} ms",
+            )
+        )
+    if c := results.get("compare"):
+        s = c["summary"]
+        rows.append(("compare", "n/a", f"{s['latency_p50_s']:.1f} s (p50)", "not cached"))
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Latency: cold, fresh, cached",
+        "",
+        "| request | cold (first after start) | fresh p50 / p90 | cached p50 |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += [
+        "",
+        "Cold: the first request of a freshly started service (embedded model loaded, empty caches). "
+        "Fresh: a question or paper not seen before. Cached: the same request again "
+        "(answer cache for /ask, the store's summary cache for summaries).",
+    ]
+    return lines
+
+
 def baseline_table(results: dict[str, Any]) -> list[str]:
     """paperlens and each baseline in adjacent columns, with ratios, same run."""
     qa = results.get("qa") or {}
@@ -123,13 +169,15 @@ def baseline_table(results: dict[str, Any]) -> list[str]:
         ("completion tokens per answer", "completion_tokens_mean", "ratio"),
         ("latency p50 s", "latency_p50_s", "ratio"),
     ]
-    pqa = (qa.get("paperqa2") or {}).get("summary")
-    pqa_error = (qa.get("paperqa2") or {}).get("error")
-    head = "| QA metric | paperlens | naive RAG | paperlens vs naive |"
+    pqa_run = qa.get("paperqa2") or {}
+    pqa, pqa_error = pqa_run.get("summary"), pqa_run.get("error")
+    ours_same = pqa_run.get("paperlens_same_questions") or ours
+    head = f"| QA metric ({ours['n_questions']} q) | paperlens | naive RAG | paperlens vs naive |"
     rule = "|---|---:|---:|---:|"
     if pqa:
-        head += f" PaperQA2 ({pqa['n_questions']} q) | paperlens vs PaperQA2 |"
-        rule += "---:|---:|"
+        n = pqa["n_questions"]
+        head += f" paperlens on PaperQA2's {n} q | PaperQA2 ({n} q) | paperlens vs PaperQA2 |"
+        rule += "---:|---:|---:|"
     lines = ["", "## Against baselines (same run, same model, same machine)", "", head, rule]
 
     def compare(a: float, b: float, kind: str) -> str:
@@ -140,17 +188,28 @@ def baseline_table(results: dict[str, Any]) -> list[str]:
         a, b = float(ours[key]), float(theirs[key])
         line = f"| {label} | {_fmt(a)} | {_fmt(b)} | {compare(a, b, kind)} |"
         if pqa:
-            c = float(pqa[key])
-            line += f" {_fmt(c)} | {compare(a, c, kind)} |"
+            a2, c = float(ours_same[key]), float(pqa[key])
+            if key == "citation_precision":  # PaperQA2 cites chunks, not quotes: not scored
+                line += f" {_fmt(a2)} | not scored | n/a |"
+            else:
+                line += f" {_fmt(a2)} | {_fmt(c)} | {compare(a2, c, kind)} |"
         lines.append(line)
     lines += [
         "",
         "Naive RAG: dense top-4 chunks from the same Chroma store stuffed into one LangChain prompt, "
         "no attribution or abstention logic; it cites nothing, so its citation precision is 0. "
         "PaperQA2: the real paper-qa package in its own venv on the same endpoint; it cites document "
-        "chunks, not quotes, so its citation precision is not scored (0); LLM calls are its evidence "
-        "summaries plus the answer. In quick mode it answers a 3-question subset.",
+        "chunks, not quotes, so its citation precision is not scored; LLM calls are its evidence "
+        "summaries plus the answer; it is compared with paperlens on the same questions. "
+        "In quick mode it answers a 3-question subset; in full mode every question it reaches within "
+        "its time budget.",
     ]
+    if pqa and pqa_run.get("questions_asked", pqa["n_questions"]) > pqa["n_questions"]:
+        lines += [
+            "",
+            f"PaperQA2 answered {pqa['n_questions']} of {pqa_run['questions_asked']} questions "
+            "before its time budget ran out.",
+        ]
     if pqa_error:
         lines += ["", f"PaperQA2 did not complete in this run: {pqa_error}"]
     return lines
@@ -210,6 +269,7 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
         "",
     ]
     lines += baseline_table(results)
+    lines += latency_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]
     for suite in ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed"):
         if suite in results:

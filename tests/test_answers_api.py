@@ -73,6 +73,8 @@ def test_dead_llm_falls_back_to_extractive_quickly(llm_services: Services, fake_
     assert r.status_code == 200
     assert body["engine"] == "extractive" and body["degraded"] and not body["abstained"]
     assert "10x" in body["answer"] and body["citations"]
+    again = c.post("/ask", json={"question": CARP_Q}).json()
+    assert again["degraded"] and again["cached"] is False  # a fallback answer is never cached
     fake_llm.reset()
 
 
@@ -111,6 +113,30 @@ def test_ask_streams_deltas_then_a_final_event(llm_client: TestClient) -> None:
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     final = events[-1][1]
     assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 1
+
+
+def test_repeated_question_is_served_from_cache_until_the_store_changes(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    first = llm_client.post("/ask", json={"question": CARP_Q}).json()
+    again = llm_client.post("/ask", json={"question": f"  {CARP_Q} "}).json()
+    assert first["cached"] is False and again["cached"] is True
+    assert again["answer"] == first["answer"] and again["citations"] == first["citations"]
+    assert again["usage"]["llm_calls"] == 0 and len(fake_llm.requests) == 1
+    with llm_client.stream(
+        "POST", "/ask", json={"question": CARP_Q}, headers={"accept": "text/event-stream"}
+    ) as r:
+        events = list(iter_sse(r.read().decode()))
+    assert events[-1][1]["cached"] is True and events[0] == ("delta", {"text": first["answer"]})
+    other_k = llm_client.post("/ask", json={"question": CARP_Q, "k": 3}).json()
+    assert other_k["cached"] is False and len(fake_llm.requests) == 2
+
+    added = llm_client.post("/papers", json={"papers": [{"title": "Cache probe", "abstract": "A note."}]})
+    try:
+        after_ingest = llm_client.post("/ask", json={"question": CARP_Q}).json()
+        assert after_ingest["cached"] is False and len(fake_llm.requests) == 3
+    finally:
+        llm_client.delete(f"/papers/{added.json()['added'][0]}")
 
 
 def test_summary_is_generated_once_then_cached(llm_client: TestClient, fake_llm: FakeLLM) -> None:

@@ -32,8 +32,15 @@ def available() -> bool:
 
 
 def run(
-    services: Services, items: list[dict[str, Any]], score: Any, summarise: Any, ids: dict[str, str]
+    services: Services,
+    items: list[dict[str, Any]],
+    score: Any,
+    summarise: Any,
+    ids: dict[str, str],
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
+    """PaperQA2's answers, scored like paperlens's. With `budget_s`, no question starts
+    after that many seconds; the result says how many of the questions it answered."""
     server = services.llm.server
     endpoint = server.base_url if server else (services.llm.client.base_url if services.llm.client else None)
     if endpoint is None:
@@ -53,20 +60,30 @@ def run(
         "out": f"{home}/answers.json",
         "papers": papers,
         "questions": [{"id": i["id"], "question": i["question"]} for i in items],
+        "budget_s": budget_s,
     }
-    proc = subprocess.run(
-        [str(VENV_PYTHON), str(RUNNER)],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        timeout=6 * 3600,
-    )
-    if proc.returncode != 0:  # reported, not fatal: the rest of the run still counts
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Provider List" not in ln]
-        return {"error": f"PaperQA2 exited with {proc.returncode}: " + " | ".join(lines[-6:])}
-    answers = {a["id"]: a for a in json.loads(Path(job["out"]).read_text())}
+    error = None
+    try:
+        proc = subprocess.run(
+            [str(VENV_PYTHON), str(RUNNER)],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=(budget_s or 6 * 3600) + 1800,
+        )
+        if proc.returncode != 0:  # reported, not fatal: the rest of the run still counts
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Provider List" not in ln]
+            error = f"PaperQA2 exited with {proc.returncode}: " + " | ".join(lines[-6:])
+    except subprocess.TimeoutExpired:
+        error = "PaperQA2 overran its time budget by 30 minutes and was stopped"
+    out = Path(job["out"])
+    answers = {a["id"]: a for a in json.loads(out.read_text())} if out.exists() else {}
+    if not answers:
+        return {"error": error or "PaperQA2 answered no question"}
     rows, latencies = [], []
     for item in items:
+        if item["id"] not in answers:
+            continue
         a = answers[item["id"]]
         latencies.append(a["seconds"])
         response = {
@@ -82,4 +99,10 @@ def run(
             },
         }
         rows.append(score(item, response, ids))
-    return {"summary": summarise(rows, latencies), "rows": rows, "latencies": latencies}
+    return {
+        "summary": summarise(rows, latencies),
+        "rows": rows,
+        "latencies": latencies,
+        "questions_asked": len(items),
+        "error": error,
+    }

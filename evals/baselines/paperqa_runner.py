@@ -4,7 +4,10 @@ OpenAI-compatible endpoint. Reads a JSON job on stdin and writes JSON results to
 job's "out" file (not stdout: litellm prints its own notices there).
 
 Job: {"endpoint": ".../v1", "home": DIR, "out": FILE, "papers": [{"docname", "title", "text"}],
-      "questions": [{"id", "question"}]}
+      "questions": [{"id", "question"}], "budget_s": seconds or null}
+
+The out file is rewritten after every answer, so a run cut short keeps what it answered;
+no new question starts once `budget_s` has passed.
 """
 
 from __future__ import annotations
@@ -51,8 +54,11 @@ async def main(job: dict[str, Any]) -> list[dict[str, Any]]:
         await docs.aadd(
             path, citation=paper["title"], docname=paper["docname"], title=paper["title"], settings=settings
         )
-    out = []
+    out: list[dict[str, Any]] = []
+    start = time.perf_counter()
     for q in job["questions"]:
+        if job.get("budget_s") and time.perf_counter() - start > job["budget_s"]:
+            break
         t0 = time.perf_counter()
         session = await docs.aquery(q["question"], settings=settings)
         prompt = sum(v[0] for v in session.token_counts.values())
@@ -67,6 +73,7 @@ async def main(job: dict[str, Any]) -> list[dict[str, Any]]:
                 "completion_tokens": completion,
             }
         )
+        Path(job["out"]).write_text(json.dumps(out))
     return out
 
 

@@ -2,7 +2,8 @@
 
 The chain makes at most one LLM call per question. When retrieval finds nothing
 relevant it abstains without calling the LLM; when the LLM fails after retries the
-extractive engine answers and the response says `degraded`.
+extractive engine answers and the response says `degraded`. A question asked again
+while the store, prompt and model are unchanged is answered from `AnswerCache`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.chains.answer_cache import AnswerCache, CacheKey
 from service.chains.attribution import CheckedText, check_text
 from service.chains.evidence import EvidenceSet, select_evidence
 from service.chains.extractive import extractive_answer
@@ -44,9 +46,12 @@ class AskService:
         self.llm = llm
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "ask")
+        self.cache = AnswerCache(settings.ask_cache_size)
 
     # --- shared steps ---------------------------------------------------------------
-    def _prepare(self, question: str, paper_ids: Sequence[str] | None, k: int | None) -> _Prepared:
+    def _check_request(
+        self, question: str, paper_ids: Sequence[str] | None, k: int | None
+    ) -> tuple[str, list[str] | None, int]:
         s = self.settings
         k = s.ask_k if k is None else k
         question, ids = check_search_request(
@@ -59,6 +64,22 @@ class AskService:
             max_chars=s.max_question_chars,
             empty_hint="ask something about the indexed papers",
         )
+        return question, ids, k
+
+    def _cache_key(self, question: str, ids: list[str] | None, k: int) -> CacheKey:
+        model = self.llm.model if self.llm.client else "extractive"
+        return AnswerCache.key(question, ids, k, self.store.generation(), self.prompt.version, model)
+
+    def _from_cache(self, key: CacheKey) -> dict[str, Any] | None:
+        timings = Timings()
+        with timings.measure("cache"):
+            hit = self.cache.get(key)
+        if hit is None:
+            return None
+        return {**hit, "cached": True, "usage": Usage().as_dict(), "timings_ms": timings.as_dict()}
+
+    def _prepare(self, question: str, ids: list[str] | None, k: int) -> _Prepared:
+        s = self.settings
         timings = Timings()
         with timings.measure("retrieve"):
             question_vector = self.retriever.embedder.embed([question])[0]  # once, for both steps
@@ -103,6 +124,7 @@ class AskService:
             "degraded": degraded,
             "model": self.llm.model if engine == "llm" else "extractive",
             "prompt_version": self.prompt.version,
+            "cached": False,
             "usage": usage.as_dict(),
             "timings_ms": prep.timings.as_dict(),
             "dropped": [
@@ -127,7 +149,16 @@ class AskService:
     def ask(
         self, question: str, paper_ids: Sequence[str] | None = None, k: int | None = None
     ) -> dict[str, Any]:
-        prep = self._prepare(question, paper_ids, k)
+        question, ids, k = self._check_request(question, paper_ids, k)
+        key = self._cache_key(question, ids, k)
+        hit = self._from_cache(key)
+        if hit is not None:
+            return hit
+        result = self._answer(self._prepare(question, ids, k))
+        self.cache.put(key, result)
+        return result
+
+    def _answer(self, prep: _Prepared) -> dict[str, Any]:
         usage = Usage()
         client = self.llm.client
         if not prep.relevant:
@@ -148,22 +179,32 @@ class AskService:
         """("delta", {"text"}) events while the model writes, then one ("final", response).
 
         Validation happens before the first event, so bad input is still a plain 4xx.
+        A cached answer comes as one delta and the final event.
         """
-        prep = self._prepare(question, paper_ids, k)
-        return self._stream(prep)
+        question, ids, k = self._check_request(question, paper_ids, k)
+        key = self._cache_key(question, ids, k)
+        hit = self._from_cache(key)
+        if hit is not None:
+            return self._replay(hit)
+        return self._stream_and_keep(key, self._prepare(question, ids, k))
+
+    @staticmethod
+    def _replay(result: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        if not result["abstained"]:
+            yield "delta", {"text": result["answer"]}
+        yield "final", result
+
+    def _stream_and_keep(self, key: CacheKey, prep: _Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
+        for event, data in self._stream(prep):
+            if event == "final":
+                self.cache.put(key, data)
+            yield event, data
 
     def _stream(self, prep: _Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
         usage = Usage()
         client = self.llm.client
         if not prep.relevant or client is None:
-            result = (
-                self._result(prep, None, "llm" if client else "extractive", False, usage)
-                if not prep.relevant
-                else self._extractive(prep, usage, degraded=self.llm.wanted)
-            )
-            if not result["abstained"]:
-                yield "delta", {"text": result["answer"]}
-            yield "final", result
+            yield from self._replay(self._answer(prep))
             return
         state = StreamState()
         try:

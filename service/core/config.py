@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     )
     ask_max_answer_tokens: int = Field(220, ge=16, description="Most tokens an answer may have.")
     max_question_chars: int = Field(1000, ge=1, description="Longest question accepted by /ask.")
+    ask_cache_size: int = Field(
+        512, ge=0, description="Recent /ask answers kept in memory per process (0 = no answer cache)."
+    )
     summary_max_tokens: int = Field(220, ge=32, description="Most tokens a summary may have.")
     support_threshold: float = Field(
         0.55,

@@ -63,6 +63,7 @@ class AskOut(GeneratedOut):
     abstained: bool
     citations: list[CitationOut]
     dropped: list[DroppedOut] = Field(description="Generated sentences removed by the checks, and why.")
+    cached: bool = Field(description="Served from the answer cache (same question, store, prompt, model).")
 
 
 class SummaryOut(GeneratedOut):
