@@ -44,7 +44,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=data_dir, _env_file=None)
 
 
 def sample_sentences() -> list[str]:
@@ -74,7 +74,7 @@ def bench_ingest(n_papers: int, sentences: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for label, embedder in (("with_embedding", None), ("without_embedding", _NoEmbed())):
         with tempfile.TemporaryDirectory() as tmp:
-            services = build_services(_settings(Path(tmp)), embedder=embedder)  # type: ignore[arg-type]
+            services = build_services(_settings(Path(tmp)), embedder=embedder)
             papers = synthetic_papers(n_papers, sentences, rng)
             t0 = time.perf_counter()
             report = services.ingest.ingest(papers)
@@ -188,7 +188,7 @@ def main() -> None:
         "| query embed p50 ms | BM25 build s |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in result["search"]:  # type: ignore[attr-defined]
+    for row in result["search"]:
         print(
             f"| {row['chunks']:,} | {row['search_p50_ms']:.2f} | {row['search_p99_ms']:.2f} | "
             f"{row['dense_p50_ms']:.2f} | {row['lexical_p50_ms']:.2f} | {row['fetch_p50_ms']:.2f} | "

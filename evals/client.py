@@ -27,7 +27,7 @@ def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
     if base_url:
         return httpx.Client(base_url=base_url, timeout=120.0)
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="paperlens-eval-"))
-    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=data_dir, _env_file=None)
     services = build_services(settings)
     return TestClient(create_app(settings, Container.of(services)))
 

@@ -36,8 +36,7 @@ def sample_papers() -> list[Paper]:
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Test settings: no LLM unless a test asks for one (then usually the fake server)."""
-    values: dict[str, object] = {"llm": "none", **overrides}
-    return Settings(data_dir=data_dir, _env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.model_validate({"data_dir": data_dir, "llm": "none", **overrides})
 
 
 @pytest.fixture

@@ -62,8 +62,8 @@ def test_upload_several_formats(client: TestClient) -> None:
     r = client.post("/papers/upload", files=files)
     assert r.status_code == 201, r.text
     assert len(r.json()["added"]) == 3
-    titles = sorted(p["title"] for p in client.get("/papers").json()["papers"])
-    assert titles == sorted(["Markdown Paper", PAPER["title"], "PDF Paper Title"])
+    titles = sorted(str(p["title"]) for p in client.get("/papers").json()["papers"])
+    assert titles == sorted(["Markdown Paper", str(PAPER["title"]), "PDF Paper Title"])
 
 
 def test_pagination(client: TestClient) -> None:

@@ -13,6 +13,7 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
         "retrieval": {"recall@5": 1.0, "mrr@10": 0.9875},
         "qa": {
             "summary": {
+                "n_questions": 3,
                 "answer_accuracy": 0.9,
                 "false_abstention_rate": 0.0,
                 "completion_tokens_mean": 26.4,
@@ -26,7 +27,8 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
                 "latency_p90_s": 9.7,
                 "accuracy_by_type": {"single": 0.96, "multi": 0.67, "unanswerable": 1.0},
             },
-            "latencies": [6.0, 7.1, 9.7],
+            "latencies": [12.0, 7.1, 9.7],
+            "cached": {"p50_ms": 11.5, "p90_ms": 14.0, "hit_rate": 1.0},
         },
         "speed": {
             "ingest": {"with_embedding_chunks_per_s": 19.3},
@@ -49,13 +51,24 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
         completion_tokens_mean=60.0,
     )
     results["qa"]["naive_rag"] = {"summary": naive}  # type: ignore[index]
+    same = dict(naive, n_questions=1, answer_accuracy=1.0, prompt_tokens_mean=400.0)
+    pqa = dict(naive, n_questions=1, answer_accuracy=0.0, prompt_tokens_mean=5000.0)
+    results["qa"]["paperqa2"] = {  # type: ignore[index]
+        "summary": pqa,
+        "paperlens_same_questions": same,
+        "questions_asked": 2,
+    }
     path = write_report(results, tmp_path, "run-quick", "quick")
     text = path.read_text()
     assert text.startswith("# paperlens evaluation (quick)\n\n| figure | value |")
     assert "| QA answer accuracy | 0.900 |" in text
     assert "| retrieval recall@5 | 1.000 |" in text
     assert "| answer accuracy | 0.900 | 0.600 | +0.300 |" in text
-    assert "| prompt tokens per answer | 428.2 | 856.4 | 0.50x |" in text
+    assert "| prompt tokens per answer | 428.2 | 856.4 | 0.50x | 400.0 | 5000.0 | 0.08x |" in text
+    assert "| answer accuracy | 0.900 | 0.600 | +0.300 | 1.000 | 0.000 | +1.000 |" in text
+    assert "| citation precision | 0.940 | 0.000 | +0.940 | 0.000 | not scored | n/a |" in text
+    assert "PaperQA2 answered 1 of 2 questions" in text
+    assert "| /ask | 12.00 s | 7.10 / 9.70 s | 11.5 ms (hit rate 1.00) |" in text
     assert "/search p50 ms at 10,000 chunks" in text and "cores" in text and "test-model" in text
     saved = json.loads((tmp_path / "run-quick.json").read_text())
     assert saved["qa"]["summary"]["answer_accuracy"] == 0.9 and saved["machine"]["cores"] >= 1

@@ -65,7 +65,7 @@ def run(
         raise RuntimeError("the naive RAG baseline needs an LLM endpoint")
     llm = ChatOpenAI(
         base_url=client.base_url, api_key="none", model=client.model, temperature=0, max_tokens=220
-    )  # type: ignore[arg-type]
+    )
     rows, latencies = [], []
     for item in tqdm(items, desc="qa naive-rag", unit="q"):
         t0 = time.perf_counter()

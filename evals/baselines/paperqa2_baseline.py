@@ -47,17 +47,15 @@ def run(
         raise RuntimeError("the PaperQA2 baseline needs an LLM endpoint")
     papers = [
         {"docname": f"doc{i}", "title": p.title, "text": "\n\n".join(x for x in (p.abstract, p.text) if x)}
-        for i, p in enumerate(
-            services.store.get_paper(pid)
-            for pid in ids.values()  # type: ignore[misc]
-        )
+        for i, p in enumerate(services.store.get_paper(pid) for pid in ids.values())
         if p is not None
     ]
     home = tempfile.mkdtemp(prefix="pqa-home-")
+    out_file = f"{home}/answers.json"
     job = {
         "endpoint": endpoint,
         "home": home,
-        "out": f"{home}/answers.json",
+        "out": out_file,
         "papers": papers,
         "questions": [{"id": i["id"], "question": i["question"]} for i in items],
         "budget_s": budget_s,
@@ -76,7 +74,7 @@ def run(
             error = f"PaperQA2 exited with {proc.returncode}: " + " | ".join(lines[-6:])
     except subprocess.TimeoutExpired:
         error = "PaperQA2 overran its time budget by 30 minutes and was stopped"
-    out = Path(job["out"])
+    out = Path(out_file)
     answers = {a["id"]: a for a in json.loads(out.read_text())} if out.exists() else {}
     if not answers:
         return {"error": error or "PaperQA2 answered no question"}
