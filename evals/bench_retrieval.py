@@ -74,7 +74,7 @@ def bench_ingest(n_papers: int, sentences: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for label, embedder in (("with_embedding", None), ("without_embedding", _NoEmbed())):
         with tempfile.TemporaryDirectory() as tmp:
-            services = build_services(_settings(Path(tmp)), embedder=embedder)
+            services = build_services(_settings(Path(tmp)), embedder=embedder, with_llm=False)
             papers = synthetic_papers(n_papers, sentences, rng)
             t0 = time.perf_counter()
             report = services.ingest.ingest(papers)
@@ -122,7 +122,7 @@ def bulk_load(services: object, n_chunks: int, sentences: list[str], per_paper: 
 
 def bench_search(n_chunks: int, n_queries: int, sentences: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        services = build_services(_settings(Path(tmp)))
+        services = build_services(_settings(Path(tmp)), with_llm=False)
         bulk_load(services, n_chunks, sentences)
         rng = random.Random(3)
         queries = [" ".join(rng.choice(sentences).split()[:12]) for _ in range(n_queries)]

@@ -2,7 +2,9 @@
 
 In-process (the default) builds the service on a fresh data dir and drives it through
 FastAPI's test client, so figures come through the same HTTP surface a user sees;
-`--base-url` measures a deployed server instead.
+`--base-url` measures a deployed server instead. In-process services of one run share
+one embedder and one embedded LLM (loaded by the first), as replicas would share an
+LLM server: one model in memory, and every suite and baseline on the same endpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from service.server.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
+_SHARED: dict[str, Any] = {}  # the embedder and LLM handle of the first in-process service
 
 
 def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
@@ -28,7 +31,9 @@ def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
         return httpx.Client(base_url=base_url, timeout=120.0)
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="paperlens-eval-"))
     settings = Settings(data_dir=data_dir, _env_file=None)
-    services = build_services(settings)
+    services = build_services(settings, embedder=_SHARED.get("embedder"), llm=_SHARED.get("llm"))
+    _SHARED.setdefault("embedder", services.embedder)
+    _SHARED.setdefault("llm", services.llm)
     return TestClient(create_app(settings, Container.of(services)))
 
 

@@ -11,9 +11,11 @@ runs can be compared; full mode runs everything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,31 +45,67 @@ class _Results(dict[str, Any]):
             self.checkpoint.write_text(json.dumps(self, default=str))
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS since the last reset (VmHWM), else of the whole process."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def plan(mode: str, base_url: str | None, suites: tuple[str, ...]) -> list[tuple[str, Callable[[], Any]]]:
+    quick = mode == "quick"
+    jobs: list[tuple[str, Callable[[], Any]]] = []
+    if "retrieval" in suites:
+        jobs.append(("retrieval", lambda: retrieval_eval.run(base_url, 5)))
+    if "qa" in suites:
+        jobs.append(("qa", lambda: qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)))
+    if "summaries" in suites:
+        jobs.append(("summaries", lambda: summary_eval.run(5 if quick else 50, base_url)))
+    if "pubmedqa" in suites:
+        jobs.append(("pubmedqa", lambda: pubmedqa_eval.run(6 if quick else 60, base_url)))
+    if "compare" in suites and not quick:
+        jobs.append(("compare", lambda: compare_eval.run(base_url)))
+    if "speed" in suites and base_url is None:
+        sizes = [1_000] if quick else [1_000, 10_000, 100_000]
+        jobs.append(("speed", lambda: bench_retrieval.run(sizes, 50 if quick else 200, 20 if quick else 100)))
+    return jobs
+
+
 def run_suites(
     mode: str, base_url: str | None, suites: tuple[str, ...], checkpoint: Path | None = None
 ) -> dict[str, Any]:
     quick = mode == "quick"
     results = _Results(checkpoint)
-    if "retrieval" in suites:
-        results["retrieval"] = retrieval_eval.run(base_url, 5)
-    if "qa" in suites:
-        results["qa"] = qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)
-        results["llm_model"] = results["qa"]["model"]
-    if "summaries" in suites:
-        results["summaries"] = summary_eval.run(5 if quick else 50, base_url)
-    if "pubmedqa" in suites:
-        results["pubmedqa"] = pubmedqa_eval.run(6 if quick else 60, base_url)
-    if "compare" in suites and not quick:
-        results["compare"] = compare_eval.run(base_url)
-    if "speed" in suites and base_url is None:
-        sizes = [1_000] if quick else [1_000, 10_000, 100_000]
-        results["speed"] = bench_retrieval.run(sizes, 50 if quick else 200, 20 if quick else 100)
+    runs: dict[str, dict[str, float]] = {}
+    for name, job in plan(mode, base_url, suites):
+        reset_peak_rss()
+        t0 = time.perf_counter()
+        value = job()
+        runs[name] = {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+        results["suite_runs"] = runs
+        results[name] = value
+        if name == "qa":
+            results["llm_model"] = value["model"]
     if "qa" in suites and base_url is None:
         # Last, as the longest: PaperQA2 makes ~10 LLM calls and takes ~100 s per question
         # here, so quick mode asks 3 questions and full mode what fits in its time budget.
+        reset_peak_rss()
+        t0 = time.perf_counter()
         pqa = qa_eval.run_paperqa(
             results["qa"], QUICK_PAPERQA if quick else None, None if quick else PAPERQA_BUDGET_S
         )
+        runs["paperqa2"] = {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+        results["suite_runs"] = runs
         if pqa is not None:
             results["qa"] = {**results["qa"], "paperqa2": pqa}
     return results

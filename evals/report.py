@@ -85,13 +85,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
         rows += [
             ("compare cells filled / quotes exact", f"{s['cells_filled']:.3f} / {s['quotes_exact']:.3f}")
         ]
-    if "peak_rss_mib" in results:
-        rows.append(
-            (
-                "peak RSS of the evaluation process, MiB (service + embedded LLM)",
-                f"{results['peak_rss_mib']:.0f}",
-            )
-        )
+    if qa_run := (results.get("suite_runs") or {}).get("qa"):
+        rows.append(("peak RSS while answering (QA suite), MiB", f"{qa_run['peak_rss_mib']:.0f}"))
     if (q := results.get("qa")) and (lat := q.get("latencies")):
         rows.append(("first /ask after start (cold) s", f"{lat[0]:.2f}"))
     if b := results.get("speed"):
@@ -107,7 +102,7 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def latency_table(results: dict[str, Any]) -> list[str]:
-    """Cold (first request after start), fresh and cached latencies of the generated answers."""
+    """First-request, cold (not cached) and cached latencies of the generated answers."""
     rows: list[tuple[str, str, str, str]] = []
     if (q := results.get("qa")) and q.get("latencies"):
         s, lat = q["summary"], q["latencies"]
@@ -125,7 +120,7 @@ def latency_table(results: dict[str, Any]) -> list[str]:
         rows.append(
             (
                 "summary",
-                f"{m['latencies'][0]:.2f} s",
+                "n/a",
                 f"{s['latency_p50_s']:.2f} / {s['latency_p90_s']:.2f} s",
                 f"{s['cached_p50_ms']:.1f} ms",
             )
@@ -137,17 +132,39 @@ def latency_table(results: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        "## Latency: cold, fresh, cached",
+        "## Latency: cold and cached",
         "",
-        "| request | cold (first after start) | fresh p50 / p90 | cached p50 |",
+        "| request | first after the model loads | cold (not cached) p50 / p90 | cached p50 |",
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += [
         "",
-        "Cold: the first request of a freshly started service (embedded model loaded, empty caches). "
-        "Fresh: a question or paper not seen before. Cached: the same request again "
-        "(answer cache for /ask, the store's summary cache for summaries).",
+        "First: the first LLM request after the embedded model loads (the QA suite's first /ask). "
+        "Cold: a question or paper not seen before, so retrieval and the LLM run. Cached: the same "
+        "request again (the answer cache for /ask, the store's summary cache for summaries).",
+    ]
+    return lines
+
+
+def runs_table(results: dict[str, Any]) -> list[str]:
+    """How long each suite took and its peak RSS (the window is reset per suite)."""
+    runs = results.get("suite_runs") or {}
+    if not runs:
+        return []
+    lines = [
+        "",
+        "## Suites: time and memory",
+        "",
+        "| suite | minutes | peak RSS MiB |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {k} | {v['seconds'] / 60:.1f} | {v['peak_rss_mib']:.0f} |" for k, v in runs.items()]
+    lines += [
+        "",
+        "One process runs every suite in-process, on one shared embedder and embedded LLM; "
+        "each suite has its own store. Peak RSS is per suite (Linux VmHWM, reset before each)"
+        + (f"; {results['peak_rss_mib']:.0f} MiB over the whole run." if "peak_rss_mib" in results else "."),
     ]
     return lines
 
@@ -270,6 +287,7 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
     ]
     lines += baseline_table(results)
     lines += latency_table(results)
+    lines += runs_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]
     for suite in ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed"):
         if suite in results:

@@ -38,6 +38,7 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
             ],
         },
         "llm_model": "test-model",
+        "suite_runs": {"qa": {"seconds": 90.0, "peak_rss_mib": 2048.4}},
     }
     naive = dict(results["qa"]["summary"])  # type: ignore[index]
     naive.update(
@@ -68,6 +69,8 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
     assert "| answer accuracy | 0.900 | 0.600 | +0.300 | 1.000 | 0.000 | +1.000 |" in text
     assert "| citation precision | 0.940 | 0.000 | +0.940 | 0.000 | not scored | n/a |" in text
     assert "PaperQA2 answered 1 of 2 questions" in text
+    assert "| peak RSS while answering (QA suite), MiB | 2048 |" in text
+    assert "| qa | 1.5 | 2048 |" in text
     assert "| /ask | 12.00 s | 7.10 / 9.70 s | 11.5 ms (hit rate 1.00) |" in text
     assert "/search p50 ms at 10,000 chunks" in text and "cores" in text and "test-model" in text
     saved = json.loads((tmp_path / "run-quick.json").read_text())
