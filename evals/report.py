@@ -88,7 +88,7 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
     if qa_run := (results.get("suite_runs") or {}).get("qa"):
         rows.append(("peak RSS while answering (QA suite), MiB", f"{qa_run['peak_rss_mib']:.0f}"))
     if (q := results.get("qa")) and (lat := q.get("latencies")):
-        rows.append(("first /ask after start (cold) s", f"{lat[0]:.2f}"))
+        rows.append(("first /ask after the model loads, s", f"{lat[0]:.2f}"))
     if b := results.get("speed"):
         rows.append(("ingest chunks/s (real model)", _fmt(b["ingest"]["with_embedding_chunks_per_s"])))
         for row in b["search"]:
@@ -163,7 +163,9 @@ def runs_table(results: dict[str, Any]) -> list[str]:
     lines += [
         "",
         "One process runs every suite in-process, on one shared embedder and embedded LLM; "
-        "each suite has its own store. Peak RSS is per suite (Linux VmHWM, reset before each)"
+        "each suite has its own store, and earlier suites' stores stay open, so a later suite's "
+        "peak includes them (the QA suite's is the closest to one serving process). Peak RSS is "
+        "per suite (Linux VmHWM, reset before each)"
         + (f"; {results['peak_rss_mib']:.0f} MiB over the whole run." if "peak_rss_mib" in results else "."),
     ]
     return lines
