@@ -81,6 +81,14 @@ def plan(mode: str, base_url: str | None, suites: tuple[str, ...]) -> list[tuple
     return jobs
 
 
+def measured(job: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """The job's result, and its wall time and peak RSS."""
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    value = job()
+    return value, {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+
+
 def run_suites(
     mode: str, base_url: str | None, suites: tuple[str, ...], checkpoint: Path | None = None
 ) -> dict[str, Any]:
@@ -88,10 +96,7 @@ def run_suites(
     results = _Results(checkpoint)
     runs: dict[str, dict[str, float]] = {}
     for name, job in plan(mode, base_url, suites):
-        reset_peak_rss()
-        t0 = time.perf_counter()
-        value = job()
-        runs[name] = {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+        value, runs[name] = measured(job)
         results["suite_runs"] = runs
         results[name] = value
         if name == "qa":
@@ -99,12 +104,11 @@ def run_suites(
     if "qa" in suites and base_url is None:
         # Last, as the longest: PaperQA2 makes ~10 LLM calls and takes ~100 s per question
         # here, so quick mode asks 3 questions and full mode what fits in its time budget.
-        reset_peak_rss()
-        t0 = time.perf_counter()
-        pqa = qa_eval.run_paperqa(
-            results["qa"], QUICK_PAPERQA if quick else None, None if quick else PAPERQA_BUDGET_S
+        pqa, runs["paperqa2"] = measured(
+            lambda: qa_eval.run_paperqa(
+                results["qa"], QUICK_PAPERQA if quick else None, None if quick else PAPERQA_BUDGET_S
+            )
         )
-        runs["paperqa2"] = {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
         results["suite_runs"] = runs
         if pqa is not None:
             results["qa"] = {**results["qa"], "paperqa2": pqa}

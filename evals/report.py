@@ -115,7 +115,7 @@ def latency_table(results: dict[str, Any]) -> list[str]:
                 f"{cached['p50_ms']:.1f} ms (hit rate {cached['hit_rate']:.2f})" if cached else "n/a",
             )
         )
-    if (m := results.get("summaries")) and m.get("latencies"):
+    if m := results.get("summaries"):
         s = m["summary"]
         rows.append(
             (

@@ -100,7 +100,6 @@ def run(n: int, base_url: str | None) -> dict[str, Any]:
             "latency_p90_s": percentile(latencies, 90),
             "cached_p50_ms": median(cached_ms),
         },
-        "latencies": latencies,
         "rows": rows,
     }
 
