@@ -116,8 +116,8 @@ def bulk_load(services: object, n_chunks: int, sentences: list[str], per_paper: 
             )
         vectors = rng.normal(size=(len(ids), 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.chunks.add(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
-    store._bump_generation()
+        store.chunks.collection.add(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
+    store.generation.bump()
 
 
 def bench_search(n_chunks: int, n_queries: int, sentences: list[str]) -> dict[str, float]:

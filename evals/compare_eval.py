@@ -19,6 +19,8 @@ from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median
 from evals.results_io import save_and_print
 from service.components.sentences import split_sentences
+from service.corpus.paper import paper_body
+from service.schemas import CompareOut, PaperOut
 
 GROUPS = [
     ["CARP:", "Streaming Diffusion Policy:"],
@@ -39,17 +41,18 @@ def run(base_url: str | None) -> dict[str, Any]:
         r = client.post("/compare", json={"paper_ids": paper_ids})
         latencies.append(time.perf_counter() - t0)
         r.raise_for_status()
-        body = r.json()
-        for row in body["rows"]:
-            paper = client.get(f"/papers/{row['paper_id']}").json()
-            sentences = set(split_sentences(" ".join(p for p in (paper["abstract"], paper["text"]) if p)))
-            for cell in row["cells"].values():
+        body = CompareOut.model_validate(r.json())
+        for row in body.rows:
+            paper = PaperOut.model_validate(client.get(f"/papers/{row.paper_id}").json())
+            sentences = set(split_sentences(paper_body(paper.abstract, paper.text)))
+            for cell in row.cells.values():
                 cells += 1
-                if cell["quote"]:
+                if cell.quote:
                     filled += 1
-                    valid += cell["quote"] in sentences
+                    valid += cell.quote in sentences
+        dumped = body.model_dump()
         rows.append(
-            {"papers": group, "usage": body["usage"], "summary": body["summary"], "rows": body["rows"]}
+            {"papers": group, "usage": dumped["usage"], "summary": body.summary, "rows": dumped["rows"]}
         )
     n_papers = sum(len(g) for g in GROUPS)
     return {

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median, percentile
 from evals.results_io import save_and_print
+from service.schemas import AskOut
 
 DATA = Path(__file__).parent / "data" / "qa_questions.jsonl"
 
@@ -125,9 +126,9 @@ def run(base_url: str | None, only: set[str] | None = None, baseline: bool = Fal
         r = client.post("/ask", json={"question": item["question"]})
         latencies.append(time.perf_counter() - t0)
         r.raise_for_status()
-        body = r.json()
-        model = model if body["engine"] != "llm" else body["model"]
-        rows.append(score_item(item, body, ids))
+        answer = AskOut.model_validate(r.json())  # the response contract, checked on every answer
+        model = model if answer.engine != "llm" else answer.model
+        rows.append(score_item(item, answer.model_dump(), ids))
     result: dict[str, Any] = {
         "summary": summarise(rows, latencies),
         "cached": ask_again(client, items),

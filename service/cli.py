@@ -51,8 +51,8 @@ def ingest(
 
     try:
         services = build_services(get_settings(), with_llm=False)
-        if if_empty and services.store.count_papers() > 0:
-            typer.echo(f"store already holds {services.store.count_papers()} papers; skipping")
+        if if_empty and services.store.papers.count() > 0:
+            typer.echo(f"store already holds {services.store.papers.count()} papers; skipping")
             return
         papers = load_paths(paths)
         report = IngestReport()
@@ -95,17 +95,22 @@ def search(
 ) -> None:
     """Print the best passages for a query."""
     from service.container import build_services
+    from service.retrieval.request_check import QueryKind
+    from service.schemas import SearchHit
 
     try:
         services = build_services(get_settings(), with_llm=False)
-        if not 1 <= k <= services.settings.max_k:
-            raise PaperlensError(f"-k {k} is out of range: use 1 to {services.settings.max_k}")
-        passages = services.retriever.search(query, k)
+        checked = services.check.query(QueryKind.SEARCH, query, k)  # the same limits as /search
+        passages = services.retriever.search(checked.text, checked.k)
     except PaperlensError as err:
         _fail(err)
         return
     if as_json:
-        typer.echo(json.dumps([p.__dict__ for p in passages], indent=2))
+        hits = [
+            SearchHit(paper_id=p.paper_id, title=p.title, chunk_id=p.chunk_id, text=p.text, score=p.score)
+            for p in passages
+        ]
+        typer.echo(json.dumps([h.model_dump() for h in hits], indent=2))
         return
     for i, p in enumerate(passages, start=1):
         typer.echo(f"{i}. [{p.paper_id}] {p.title}  (score {p.score:.4f})")
@@ -119,21 +124,20 @@ def ask(
 ) -> None:
     """Answer a question from the indexed papers, with citations."""
     from service.container import build_services
+    from service.schemas import AskIn
 
     try:
-        result = build_services(get_settings()).ask.ask(question)
+        result = build_services(get_settings()).ask.ask(AskIn(question=question))
     except PaperlensError as err:
         _fail(err)
         return
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(result.model_dump_json(indent=2))
         return
-    typer.echo(result["answer"])
-    for c in result["citations"]:
-        typer.echo(f'  [{c["n"]}] {c["title"]}: "{c["quote"]}"')
-    typer.echo(
-        f"({result['engine']}{', degraded' if result['degraded'] else ''}, {result['model']})", err=True
-    )
+    typer.echo(result.answer)
+    for c in result.citations:
+        typer.echo(f'  [{c.n}] {c.title}: "{c.quote}"')
+    typer.echo(f"({result.engine}{', degraded' if result.degraded else ''}, {result.model})", err=True)
 
 
 @app.command()
@@ -149,7 +153,7 @@ def summary(
     except PaperlensError as err:
         _fail(err)
         return
-    typer.echo(result["summary"])
+    typer.echo(result.summary)
 
 
 @app.command()
@@ -161,7 +165,7 @@ def papers(
 
     try:
         services = build_services(get_settings(), with_llm=False)
-        rows = services.store.list_papers(0, max(services.store.count_papers(), 1))
+        rows = services.store.papers.page(0, max(services.store.papers.count(), 1))
     except PaperlensError as err:
         _fail(err)
         return

@@ -10,9 +10,10 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from service.chains.ask_service import AskService
-from service.chains.compare_service import CompareService
-from service.chains.summary_service import SummaryService
+from service.answering.ask_service import AskService
+from service.answering.compare_service import CompareService
+from service.answering.generation import Generator
+from service.answering.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
 from service.components.llm.llm_handle import LLMHandle, open_llm
@@ -23,6 +24,7 @@ from service.core.config import Settings
 from service.core.errors import NotReady
 from service.ingest.ingest_service import IngestService
 from service.retrieval.lexical_index import LexicalIndex
+from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class Services:
     retriever: HybridRetriever
     ingest: IngestService
     llm: LLMHandle
+    check: RequestCheck
     ask: AskService
     summary: SummaryService
     compare: CompareService
@@ -65,6 +68,8 @@ def build_services(
         candidate_multiplier=settings.candidate_multiplier,
     )
     llm = llm or (open_llm(settings) if with_llm else LLMHandle(None, "extractive", "off"))
+    generator = Generator(llm)
+    check = RequestCheck(store.papers, settings)
     return Services(
         settings,
         embedder,
@@ -73,9 +78,10 @@ def build_services(
         retriever,
         IngestService(store, embedder, lexical, settings),
         llm,
-        AskService(retriever, store, llm, settings),
-        SummaryService(store, llm, settings),
-        CompareService(store, embedder, llm, settings),
+        check,
+        AskService(retriever, store, generator, check, settings),
+        SummaryService(store, generator, settings),
+        CompareService(store, embedder, generator, check, settings),
     )
 
 

@@ -168,6 +168,6 @@ def llm_services(
 @pytest.fixture
 def llm_client(llm_services: Services, fake_llm: FakeLLM) -> Iterator[TestClient]:
     fake_llm.reset()
-    llm_services.ask.cache.clear()  # each test sees the chain, not an earlier test's answer
+    llm_services.ask.memory.clear()  # each test sees the chain, not an earlier test's answer
     with TestClient(create_app(llm_services.settings, Container.of(llm_services))) as c:
         yield c

@@ -21,6 +21,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from service.answering.prompts import load_prompt
+from service.core.config import Settings
+from service.core.sentinels import CANNOT_ANSWER, NOT_STATED
+
+PROMPTS = Settings.model_fields["prompts_dir"].default
+
 _EVIDENCE = re.compile(r"^\[(\d+)\] \((.*?)\) (.*)$", re.MULTILINE)
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -46,27 +52,37 @@ def reply(text: str) -> Action:
     return Action("reply", text=text)
 
 
+def prompt_of(system: str) -> str:
+    """Which prompt file a request was rendered from: matched on the prompt's own system
+    text (`Prompt.system_head`), so rewording a prompt cannot silently change the fake."""
+    for name in ("ask", "summary", "compare", "compare_summary"):
+        if system.startswith(load_prompt(PROMPTS, name).system_head):
+            return name
+    return ""
+
+
 def default_reply(messages: list[dict[str, str]]) -> str:
     system, user = messages[0]["content"], messages[-1]["content"]
-    if "numbered evidence" in system or "numbered facts" in system:
+    task = prompt_of(system)
+    if task in ("ask", "compare_summary"):
         question = user.rsplit("Question:", 1)[-1] if "Question:" in user else user
         words = set(_WORD.findall(question.lower()))
         lines = _EVIDENCE.findall(user)
         if not lines:
-            return "NOT IN SOURCES"
+            return CANNOT_ANSWER
         n, _, text = max(lines, key=lambda ln: (len(words & set(_WORD.findall(ln[2].lower()))), -int(ln[0])))
         return f"{text} [{n}]"
-    if "explain research papers" in system:
+    if task == "summary":
         title = user.split("\n", 1)[0].removeprefix("Paper title: ")
         return (
             f"This work looks at a hard question in its field, described in the paper titled {title}. "
             "The authors suggest a fresh way to handle it. Their tests show it works better than older ways."
         )
-    if "extract facts" in system:
+    if task == "compare":
         aspects = [ln.split(":")[0] for ln in system.splitlines() if ln.endswith(": ...")]
         text = user.split("Paper text:", 1)[-1].strip()
         first = re.split(r"(?<=\.)\s", text)[0]
-        return "\n".join(f"{a}: {first if i == 0 else 'not stated'}" for i, a in enumerate(aspects))
+        return "\n".join(f"{a}: {first if i == 0 else NOT_STATED}" for i, a in enumerate(aspects))
     return "OK"
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from service.chains.attribution import check_text
-from service.chains.copying import longest_copied_run
-from service.chains.evidence import Evidence, EvidenceSet
-from service.chains.numbers import numbers_in, unsupported_numbers
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.grounding.attribution import check_text
+from service.grounding.copying import longest_copied_run
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.numbers import numbers_in, unsupported_numbers
 
 EVIDENCE = [
     "CARP delivers 10x faster inference compared to state-of-the-art policies.",
@@ -106,7 +106,7 @@ def test_a_name_the_evidence_never_mentions_is_not_supported(embedder: OnnxMiniL
 
 
 def test_summary_clean_drops_long_copies_even_across_sentences() -> None:
-    from service.chains.summary_service import SummaryService
+    from service.answering.summary_service import clean_summary
 
     source = (
         "We propose a simple method that trains deep networks faster on small noisy datasets "
@@ -116,7 +116,7 @@ def test_summary_clean_drops_long_copies_even_across_sentences() -> None:
         "The authors want cheaper training. We propose a simple method that trains deep networks faster. "
         "On small noisy datasets with fewer labels and no extra compute at all. It uses 7 tricks."
     )
-    text, run = SummaryService.clean(summary, source)
+    text, run = clean_summary(summary, source)
     assert run <= 15
     assert text.startswith("The authors want cheaper training.")
     assert "7 tricks" not in text  # 7 is not in the source

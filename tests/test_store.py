@@ -20,8 +20,8 @@ B = Paper(title="Contrastive Video Pretraining", abstract="We pretrain on video.
 
 
 def snapshot(services: Services) -> tuple[object, ...]:
-    chunks = services.store.chunks.get(include=["documents", "metadatas"])
-    papers = services.store.papers.get(include=["documents", "metadatas"])
+    chunks = services.store.chunks.collection.get(include=["documents", "metadatas"])
+    papers = services.store.papers.records.collection.get(include=["documents", "metadatas"])
 
     def canon(rows: list[object]) -> list[str]:
         return sorted(json.dumps(r, sort_keys=True) for r in rows)
@@ -41,8 +41,8 @@ def test_data_survives_a_restart(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -
     first.ingest.ingest([A, B])
     del first
     again = build_services(settings, embedder=embedder)
-    assert again.store.count_papers() == 2
-    stored = again.store.get_paper(A.paper_id)
+    assert again.store.papers.count() == 2
+    stored = again.store.papers.get(A.paper_id)
     assert stored is not None and stored.abstract == A.abstract
     assert again.retriever.search("routing tokens to experts", 1)[0].paper_id == A.paper_id
 
@@ -50,23 +50,23 @@ def test_data_survives_a_restart(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -
 def test_reingest_is_unchanged_and_a_new_version_replaces(services: Services) -> None:
     first = services.ingest.ingest([A, B])
     assert sorted(first.added) == sorted([A.paper_id, B.paper_id])
-    n_chunks = services.store.count_chunks()
+    n_chunks = services.store.chunks.count()
     again = services.ingest.ingest([A, B])
     assert sorted(again.unchanged) == sorted([A.paper_id, B.paper_id]) and not again.added
-    assert services.store.count_chunks() == n_chunks
+    assert services.store.chunks.count() == n_chunks
     v2 = Paper(title=A.title, abstract="A rewritten abstract about expert routing. Shorter.")
     third = services.ingest.ingest([v2])
     assert third.replaced == [A.paper_id]
-    chunks = services.store.chunks_of(A.paper_id)
+    chunks = services.store.chunks.of_paper(A.paper_id)
     assert [c.text for c in chunks] == [v2.abstract]
-    assert services.store.count_chunks() == n_chunks  # old chunks gone, nothing duplicated
+    assert services.store.chunks.count() == n_chunks  # old chunks gone, nothing duplicated
 
 
 def test_same_id_twice_with_different_content_is_rejected(services: Services) -> None:
     clash = Paper(title=A.title, abstract="Different text.")
     with pytest.raises(BadInput, match="share the id"):
         services.ingest.ingest([A, clash])
-    assert services.store.count_papers() == 0
+    assert services.store.papers.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,12 @@ def test_failed_write_leaves_the_store_exactly_as_it_was(
     before = snapshot(services)
     v2 = Paper(title=A.title, abstract="New version of the expert paper. Different.")
     c = Paper(title="Third Paper", abstract="Something else entirely. Yes.")
-    target = getattr(services.store, collection)
+    store = services.store
+    target = {
+        "chunks": store.chunks.collection,
+        "papers": store.papers.records.collection,
+        "meta": store.generation.records.collection,
+    }[collection]  # the Chroma collection under each part of the store
     real = getattr(target, method)
     calls = {"n": 0}
 
@@ -112,10 +117,10 @@ def test_real_chroma_server_roundtrip(
     one.ingest.ingest([A, B])
     # a second replica sharing the server sees the papers and the lexical index follows
     two = build_services(settings, embedder=embedder)
-    assert two.store.count_papers() == 2
+    assert two.store.papers.count() == 2
     assert two.retriever.search("video pretraining", 1)[0].paper_id == B.paper_id
     one.ingest.delete(B.paper_id)
-    assert two.store.get_paper(B.paper_id) is None
+    assert two.store.papers.get(B.paper_id) is None
     two.lexical.refresh_seconds = 0
     assert all(p.paper_id != B.paper_id for p in two.retriever.search("video pretraining", 5))
     assert not (tmp_path / "d" / "chroma").exists()  # nothing embedded was created

@@ -36,8 +36,8 @@ TOP_K = 4
 
 def answer(services: Services, llm: ChatOpenAI, question: str) -> dict[str, Any]:
     vector = services.embedder.embed([question])[0]
-    hits = services.store.dense_query(vector, TOP_K)
-    chunks = services.store.get_chunks([cid for cid, _ in hits])
+    hits = services.store.chunks.query(vector, TOP_K)
+    chunks = services.store.chunks.get([cid for cid, _ in hits])
     context = "\n\n".join(f"{chunks[cid].title}\n{chunks[cid].text}" for cid, _ in hits if cid in chunks)
     message = (PROMPT | llm).invoke({"context": context, "question": question})
     text = StrOutputParser().invoke(message)

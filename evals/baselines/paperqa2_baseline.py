@@ -47,7 +47,7 @@ def run(
         raise RuntimeError("the PaperQA2 baseline needs an LLM endpoint")
     papers = [
         {"docname": f"doc{i}", "title": p.title, "text": "\n\n".join(x for x in (p.abstract, p.text) if x)}
-        for i, p in enumerate(services.store.get_paper(pid) for pid in ids.values())
+        for i, p in enumerate(services.store.papers.get(pid) for pid in ids.values())
         if p is not None
     ]
     home = tempfile.mkdtemp(prefix="pqa-home-")

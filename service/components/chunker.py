@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from service.components.chunk_ids import make_chunk_id
 from service.components.sentences import sentence_spans
 from service.components.tokens import count_tokens
 
@@ -26,7 +27,7 @@ class Chunk:
     sentences: list[tuple[int, int]] = field(default_factory=list)
 
     def chunk_id(self, content_hash: str) -> str:
-        return f"{self.paper_id}::{content_hash[:10]}::{self.position}"
+        return make_chunk_id(self.paper_id, content_hash, self.position)
 
 
 def _cut_long_sentence(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:

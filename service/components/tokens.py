@@ -42,7 +42,10 @@ def install_tiktoken_cache(cache_dir: Path) -> Path:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("PAPERLENS_DATA_DIR", "./data")) / "tiktoken"
+    """Where the data is unpacked when nothing installed it first: under the settings' data dir."""
+    from service.core.config import get_settings
+
+    return get_settings().data_dir / "tiktoken"
 
 
 @lru_cache(maxsize=1)
@@ -59,3 +62,9 @@ def _has_cl100k(cache_dir: Path) -> bool:
 
 def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
+
+
+def clip_tokens(text: str, n: int) -> str:
+    """The first `n` tokens of `text` (all of it when it is shorter)."""
+    tokens = encoding().encode(text, disallowed_special=())
+    return text if len(tokens) <= n else encoding().decode(tokens[:n])

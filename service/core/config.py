@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     max_papers_per_request: int = Field(
         500, ge=1, description="Most papers one POST /papers or upload request may add."
     )
-    max_query_chars: int = Field(1000, ge=1, description="Longest search query or question accepted.")
+    max_query_chars: int = Field(
+        1000, ge=1, description="Longest search query (/search) or question (/ask, the CLI) accepted."
+    )
     max_k: int = Field(50, ge=1, description="Largest `k` accepted by /search.")
 
     # --- chunking ----------------------------------------------------------------
@@ -145,7 +147,6 @@ class Settings(BaseSettings):
         6, ge=1, description="Most evidence sentences packed into an /ask prompt."
     )
     ask_max_answer_tokens: int = Field(220, ge=16, description="Most tokens an answer may have.")
-    max_question_chars: int = Field(1000, ge=1, description="Longest question accepted by /ask.")
     ask_cache_size: int = Field(
         512, ge=0, description="Recent /ask answers kept in memory per process (0 = no answer cache)."
     )

@@ -40,6 +40,15 @@ def normalise_title(title: str) -> str:
     return " ".join(title.split()).casefold()
 
 
+def paper_body(abstract: str | None, text: str | None) -> str:
+    """A paper's text, the one definition used for chunks, prompts and checks: the abstract,
+    then the full text, with the abstract once when the full text already contains it (as
+    a PDF's does)."""
+    if abstract and text and " ".join(abstract.split())[:300] in " ".join(text.split()):
+        return text
+    return "\n\n".join(part for part in (abstract, text) if part)
+
+
 class Paper(BaseModel):
     """One paper: a title plus an abstract and/or full text, and optional metadata."""
 
@@ -99,11 +108,8 @@ class Paper(BaseModel):
 
     @property
     def body(self) -> str:
-        """The text that gets chunked: the abstract, then the full text (once, when the
-        full text already contains the abstract, as a PDF's does)."""
-        if self.abstract and self.text and self.abstract[:300] in " ".join(self.text.split()):
-            return self.text
-        return "\n\n".join(part for part in (self.abstract, self.text) if part)
+        """The text that gets chunked (see `paper_body`)."""
+        return paper_body(self.abstract, self.text)
 
     @property
     def content_hash(self) -> str:

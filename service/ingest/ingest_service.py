@@ -15,12 +15,9 @@ import numpy as np
 
 from service.components.chunker import chunk_text
 from service.components.embedding.embedder import Embedder
-from service.components.vector_store.paper_store import (
-    ChunkRecord,
-    PaperStore,
-    PaperWrite,
-    StoredPaper,
-)
+from service.components.vector_store.chunk_store import ChunkRecord
+from service.components.vector_store.paper_records import StoredPaper
+from service.components.vector_store.paper_store import PaperStore, PaperWrite
 from service.core.config import Settings
 from service.core.errors import BadInput
 from service.corpus.paper import Paper
@@ -56,7 +53,7 @@ class IngestService:
         """Add or replace `papers` as one all-or-nothing batch."""
         unique = _dedupe(papers)
         report = IngestReport()
-        known = self.store.content_hashes([p.paper_id for p in unique])
+        known = self.store.papers.content_hashes([p.paper_id for p in unique])
         todo: list[Paper] = []
         for paper in unique:
             if known.get(paper.paper_id) == paper.content_hash:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import Stemmer
 
+from service.components.chunk_ids import paper_of
 from service.components.vector_store.paper_store import PaperStore
 
 _stemmer = Stemmer.Stemmer("english")
@@ -33,11 +34,6 @@ def tokenize(texts: list[str]) -> list[list[str]]:
         texts, stopwords="en", stemmer=_stemmer.stemWords, return_ids=False, show_progress=False
     )
     return [list(tokens) for tokens in out]
-
-
-def paper_of(chunk_id: str) -> str:
-    """Chunk ids are `<paper id>::<content hash>::<position>`."""
-    return chunk_id.rsplit("::", 2)[0]
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ class LexicalIndex:
         if snap is not None and now - self._checked_at < self.refresh_seconds:
             return snap
         self._checked_at = now
-        generation = self._store.generation()
+        generation = self._store.generation.current()
         if snap is not None and generation == snap.generation:
             return snap
         if snap is None or len(snap.ids) < self.background_threshold:
@@ -100,10 +96,10 @@ class LexicalIndex:
         with self._build_lock:
             if self._snapshot is not None and self._snapshot.generation == generation:
                 return
-            ids = self._store.all_chunk_ids()
+            ids = self._store.chunks.all_ids()
             missing = [cid for cid in ids if cid not in self._tokens]
             if missing:
-                texts = self._store.chunk_texts(missing)
+                texts = self._store.chunks.texts(missing)
                 found = [cid for cid in missing if cid in texts]
                 tokens = tokenize([texts[cid] for cid in found])
                 self._tokens.update(zip(found, tokens, strict=True))

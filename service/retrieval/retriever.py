@@ -11,10 +11,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.components.chunk_ids import paper_of
 from service.components.embedding.embedder import Embedder
 from service.components.vector_store.paper_store import PaperStore
 from service.retrieval.fusion import cap_per_group, reciprocal_rank_fusion
-from service.retrieval.lexical_index import LexicalIndex, paper_of
+from service.retrieval.lexical_index import LexicalIndex
 
 
 @dataclass
@@ -80,13 +81,13 @@ class HybridRetriever:
         t = timings or SearchTimings()
         n = max(k * self.candidate_multiplier, 20)
         t0 = time.perf_counter()
-        dense = self.store.dense_query(vector, n, paper_ids)  # type: ignore[arg-type]
+        dense = self.store.chunks.query(vector, n, paper_ids)  # type: ignore[arg-type]
         t1 = time.perf_counter()
         lexical = self.lexical.search(query, n, paper_ids)
         t2 = time.perf_counter()
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
         top = cap_per_group(fused, paper_of, self.per_paper_cap, k)
-        records = self.store.get_chunks([cid for cid, _ in top])
+        records = self.store.chunks.get([cid for cid, _ in top])
         t3 = time.perf_counter()
         t.dense_ms, t.lexical_ms, t.fetch_ms = (
             (t1 - t0) * 1000,

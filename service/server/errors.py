@@ -4,6 +4,7 @@ never a stack trace."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -19,6 +20,17 @@ log = logging.getLogger(__name__)
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def error_body(exc: Exception) -> str:
+    """The error shape as JSON text, for an error that can no longer change the status
+    (it happened inside a stream whose 200 header was sent)."""
+    if isinstance(exc, PaperlensError):
+        code, message = exc.code, exc.message
+    else:
+        log.exception("unhandled error in a stream", exc_info=exc)
+        code, message = "internal", "internal error; the server log has details"
+    return json.dumps({"error": {"code": code, "message": message}})
 
 
 def describe_request_errors(errors: list[Any]) -> tuple[str, str]:

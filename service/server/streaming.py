@@ -1,25 +1,65 @@
-"""Server-sent events for the chains' ("delta" | "final", data) event streams."""
+"""Server-sent events for the answering services.
+
+A service call takes an `on_delta` callback; `sse(run)` runs it in a worker thread and
+turns what it reports into events: `delta` events carry raw model text as it is written,
+then one `final` event carries the checked response (the answer may differ: unsupported
+sentences are removed). When the client goes away, the next delta stops the generation.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+import queue
+import threading
+from collections.abc import Callable, Iterator
 
 from fastapi import Request
+from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
+
+from service.answering.generation import OnDelta
+from service.server.errors import error_body
+
+
+class ClientGone(Exception):
+    """Raised inside the generation when nobody reads the stream any more."""
 
 
 def wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-def sse(events: Iterator[tuple[str, dict[str, Any]]]) -> EventSourceResponse:
-    """`delta` events carry raw model text as it is written; the one `final` event carries
-    the checked response (the answer may differ: unsupported sentences are removed)."""
+def events(run: Callable[[OnDelta], BaseModel]) -> Iterator[dict[str, str]]:
+    """Run `run(on_delta)` in a thread; yield its deltas, then its result as `final`
+    (or an `error` event if it failed after the stream had started)."""
+    channel: queue.Queue[tuple[str, str]] = queue.Queue()
+    gone = threading.Event()
 
-    def encode() -> Iterator[dict[str, str]]:
-        for event, data in events:
-            yield {"event": event, "data": json.dumps(data, ensure_ascii=False)}
+    def on_delta(text: str) -> None:
+        if gone.is_set():
+            raise ClientGone
+        channel.put(("delta", json.dumps({"text": text}, ensure_ascii=False)))
 
-    return EventSourceResponse(encode(), ping=15)
+    def work() -> None:
+        try:
+            channel.put(("final", run(on_delta).model_dump_json()))
+        except ClientGone:
+            channel.put(("closed", ""))
+        except Exception as err:  # reported in the stream: the 200 header is already sent
+            channel.put(("error", error_body(err)))
+
+    threading.Thread(target=work, name="paperlens-sse", daemon=True).start()
+    try:
+        while True:
+            kind, data = channel.get()
+            if kind == "closed":
+                return
+            yield {"event": kind, "data": data}
+            if kind != "delta":
+                return
+    finally:
+        gone.set()
+
+
+def sse(run: Callable[[OnDelta], BaseModel]) -> EventSourceResponse:
+    return EventSourceResponse(events(run), ping=15)

@@ -27,8 +27,8 @@ def readyz(container: ContainerDep) -> JSONResponse:
     return JSONResponse(
         {
             "status": "ready",
-            "papers": services.store.count_papers(),
-            "chunks": services.store.count_chunks(),
+            "papers": services.store.papers.count(),
+            "chunks": services.store.chunks.count(),
             "embedder": services.embedder.name,
             "llm": services.llm.status,
             "llm_model": services.llm.model,

@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from service.core.errors import BadInput, NotFound, TooLarge
 from service.corpus.loader import parse_bytes
 from service.corpus.paper import Paper
 from service.ingest.ingest_service import IngestReport
+from service.schemas import IngestOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
 
 router = APIRouter(prefix="/papers", tags=["papers"])
 
 
-class PapersIn(BaseModel):
-    papers: list[Paper] = Field(description="Papers to add or replace.")
-
-
-class IngestOut(BaseModel):
-    added: list[str]
-    unchanged: list[str]
-    replaced: list[str]
-
-    @classmethod
-    def of(cls, report: IngestReport) -> IngestOut:
-        return cls(added=report.added, unchanged=report.unchanged, replaced=report.replaced)
-
-
-class PaperSummaryOut(BaseModel):
-    id: str
-    title: str
-    year: int | None
-    url: str | None
-    n_chunks: int
-
-
-class PaperListOut(BaseModel):
-    papers: list[PaperSummaryOut]
-    total: int
-
-
-class PaperOut(PaperSummaryOut):
-    abstract: str | None
-    text: str | None
-    authors: list[str]
-    arxiv_id: str | None
-    source: str | None
+def _ingest_out(report: IngestReport) -> IngestOut:
+    return IngestOut(added=report.added, unchanged=report.unchanged, replaced=report.replaced)
 
 
 def _check_count(n: int, limit: int) -> None:
@@ -62,7 +31,7 @@ def _check_count(n: int, limit: int) -> None:
 @router.post("", status_code=201, response_model=IngestOut, summary="Add papers as JSON")
 def add_papers(body: PapersIn, services: ServicesDep, settings: SettingsDep) -> IngestOut:
     _check_count(len(body.papers), settings.max_papers_per_request)
-    return IngestOut.of(services.ingest.ingest(body.papers))
+    return _ingest_out(services.ingest.ingest(body.papers))
 
 
 @router.post(
@@ -88,7 +57,7 @@ async def upload_papers(
         papers.extend(parse_bytes(name, data))
     _check_count(len(papers), settings.max_papers_per_request)
     report = await run_in_threadpool(services.ingest.ingest, papers)
-    return IngestOut.of(report)
+    return _ingest_out(report)
 
 
 @router.get("", response_model=PaperListOut, summary="List papers")
@@ -97,32 +66,18 @@ def list_papers(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PaperListOut:
-    rows = services.store.list_papers(offset, limit)
+    rows = services.store.papers.page(offset, limit)
     return PaperListOut(
         papers=[
             PaperSummaryOut(id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks) for p in rows
         ],
-        total=services.store.count_papers(),
+        total=services.store.papers.count(),
     )
 
 
 @router.get("/{paper_id}", response_model=PaperOut, summary="One paper with its text")
-def get_paper(paper_id: str, services: ServicesDep) -> dict[str, Any]:
-    paper = services.store.get_paper(paper_id)
-    if paper is None:
-        raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "year": paper.year,
-        "url": paper.url,
-        "n_chunks": paper.n_chunks,
-        "abstract": paper.abstract,
-        "text": paper.text,
-        "authors": paper.authors,
-        "arxiv_id": paper.arxiv_id,
-        "source": paper.source,
-    }
+def get_paper(paper_id: str, services: ServicesDep) -> PaperOut:
+    return PaperOut.model_validate(services.store.papers.require(paper_id), from_attributes=True)
 
 
 @router.delete("/{paper_id}", status_code=204, summary="Delete a paper and its chunks")

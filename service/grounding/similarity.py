@@ -116,3 +116,13 @@ def cosine_matrix(a: Vectors, b: Vectors) -> Vectors:
         return np.zeros((len(a), len(b)), dtype=np.float32)
     out: Vectors = a @ b.T
     return out
+
+
+CONTAINMENT_SUPPORT = 0.7
+"""A text whose content words are at least this share inside another is supported by it
+(whatever the cosine says): one threshold for answers and compare cells alike."""
+
+
+def support(cosine: float, claim: str, evidence: str) -> float:
+    """How well `evidence` supports `claim`: the cosine, or 1.0 for a near-copy."""
+    return max(cosine, 1.0 if containment(claim, evidence) >= CONTAINMENT_SUPPORT else 0.0)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.chains.similarity import containment, cosine_matrix
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
 LEXICAL_WEIGHT = 0.25

@@ -1,28 +1,11 @@
-"""LLM usage and timing accounting shared by the chains."""
+"""Per-request timing shared by the answering services (usage is `schemas.UsageOut`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-
-from service.components.llm.client import Completion, StreamState
-
-
-@dataclass
-class Usage:
-    llm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, c: Completion | StreamState) -> None:
-        self.llm_calls += 1
-        self.prompt_tokens += c.prompt_tokens
-        self.completion_tokens += c.completion_tokens
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+from dataclasses import dataclass, field
 
 
 @dataclass

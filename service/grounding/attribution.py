@@ -20,17 +20,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.chains.evidence import Evidence, EvidenceSet
-from service.chains.numbers import unsupported_numbers
-from service.chains.similarity import containment, cosine_matrix
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
+from service.core.sentinels import CANNOT_ANSWER
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.numbers import unsupported_numbers
+from service.grounding.similarity import containment, cosine_matrix
+from service.grounding.similarity import support as support_score
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# The prompt's sentinel (CANNOT_ANSWER), and the ways a small model words the same refusal.
 _ABSTAIN = re.compile(
-    r"not in (the )?sources|not (stated|mentioned|answered) in the (evidence|sources)", re.I
+    rf"{re.escape(CANNOT_ANSWER)}|not in (the )?sources"
+    r"|not (stated|mentioned|answered) in the (evidence|sources)",
+    re.I,
 )
-CONTAINMENT_SUPPORT = 0.7
 POINTER_MATCH = 0.75
 
 
@@ -106,10 +110,7 @@ def _support_for(
     threshold: float,
 ) -> list[int] | Dropped:
     """Indexes of the evidence that supports `claim`, or why nothing does."""
-    support = [
-        max(float(sims[i]), 1.0 if containment(claim, items[i].text) >= CONTAINMENT_SUPPORT else 0.0)
-        for i in range(len(items))
-    ]
+    support = [support_score(float(sims[i]), claim, items[i].text) for i in range(len(items))]
     # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
     named = {pid for pid, pattern in names.items() if pattern.search(claim)}
     if named:

@@ -3,6 +3,8 @@
 A file has a free-text header, then `## system` and `## user` sections whose text is a
 template with `{variables}`. The version is the name plus a hash of the file, so editing
 a prompt changes the version recorded in responses and in cache keys by itself.
+Sentinel phrases (`{cannot_answer}`, `{not_stated}`) are filled in from
+`service.core.sentinels`, the same constants the checks and the test fake read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from service.components.llm.client import Messages
 from service.core.errors import ModelFileError
+from service.core.sentinels import PROMPT_SENTINELS
 
 _SECTION = re.compile(r"^## (system|user)\s*$", re.MULTILINE)
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -27,6 +30,14 @@ class Prompt:
     name: str
     version: str
     template: ChatPromptTemplate
+
+    @property
+    def system_head(self) -> str:
+        """The system text up to its first variable: how a reader of the messages (the
+        test fake) tells which prompt it was sent, whatever the wording."""
+        first = self.template.messages[0]
+        template = str(getattr(getattr(first, "prompt", None), "template", ""))
+        return template.split("{", 1)[0].strip()
 
     def render(self, **values: str) -> Messages:
         return [
@@ -46,5 +57,7 @@ def load_prompt(directory: Path, name: str) -> Prompt:
     if set(sections) != {"system", "user"}:
         raise ModelFileError(f"{path} needs exactly one '## system' and one '## user' section")
     template = ChatPromptTemplate.from_messages([("system", sections["system"]), ("human", sections["user"])])
+    wanted = {k: v for k, v in PROMPT_SENTINELS.items() if k in template.input_variables}
+    template = template.partial(**wanted)
     version = f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     return Prompt(name, version, template)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\-.][a-z0-9]+)*")
 
@@ -17,15 +18,6 @@ def longest_copied_run(generated: str, source: str) -> tuple[int, str]:
     gen, src = words(generated), words(source)
     if not gen or not src:
         return 0, ""
-    best, best_end = 0, 0
-    prev = [0] * (len(src) + 1)
-    for i in range(1, len(gen) + 1):
-        cur = [0] * (len(src) + 1)
-        gi = gen[i - 1]
-        for j in range(1, len(src) + 1):
-            if gi == src[j - 1]:
-                cur[j] = prev[j - 1] + 1
-                if cur[j] > best:
-                    best, best_end = cur[j], i
-        prev = cur
-    return best, " ".join(gen[best_end - best : best_end])
+    # autojunk off: frequent words ("the", "of") must still match inside a copied run
+    match = SequenceMatcher(None, gen, src, autojunk=False).find_longest_match(0, len(gen), 0, len(src))
+    return match.size, " ".join(gen[match.a : match.a + match.size])

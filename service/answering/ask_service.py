@@ -1,0 +1,136 @@
+"""POST /ask: retrieve, select sentence-level evidence, one LLM call, check, cite.
+
+The chain makes at most one LLM call per question. When retrieval finds nothing
+relevant it abstains without calling the LLM; when the LLM fails after retries the
+extractive engine answers and the response says `degraded`. A question asked again
+while the store, prompt and model are unchanged is answered from the answer cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.answering.accounting import Timings
+from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
+from service.answering.extractive import extractive_answer
+from service.answering.generation import Generated, Generator, OnDelta
+from service.answering.prompts import load_prompt
+from service.components.tokens import count_tokens
+from service.components.vector_store.paper_store import PaperStore
+from service.core.config import Settings
+from service.core.sentinels import ABSTAIN_TEXT
+from service.grounding.attribution import CheckedText, check_text
+from service.grounding.evidence import EvidenceSet, select_evidence
+from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
+from service.retrieval.retriever import HybridRetriever
+from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
+
+
+@dataclass
+class _Prepared:
+    query: CheckedQuery
+    evidence: EvidenceSet
+    timings: Timings
+    relevant: bool
+
+
+class AskService:
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        store: PaperStore,
+        generator: Generator,
+        check: RequestCheck,
+        settings: Settings,
+    ) -> None:
+        self.retriever = retriever
+        self.store = store
+        self.generator = generator
+        self.request_check = check
+        self.settings = settings
+        self.prompt = load_prompt(settings.prompts_dir, "ask")
+        self.memory = MemoryBackend(settings.ask_cache_size)
+        self.cache = ResultCache(self.memory, AskOut)
+
+    def check(self, request: AskIn) -> CheckedQuery:
+        """Validate before any work (a streaming caller still gets a plain 4xx)."""
+        return self.request_check.query(QueryKind.QUESTION, request.question, request.k, request.paper_ids)
+
+    def ask(self, request: AskIn) -> AskOut:
+        return self.answer(self.check(request))
+
+    def answer(self, query: CheckedQuery, on_delta: OnDelta | None = None) -> AskOut:
+        """The checked answer; the model's text goes to `on_delta` as it is written."""
+        key = cache_key(
+            "ask",
+            query.text,
+            sorted(query.paper_ids or ()),
+            query.k,
+            self.store.generation.current(),
+            self.prompt.version,
+            self.generator.model,
+        )
+        return self.cache.run(key, lambda: self._answer(self._prepare(query), on_delta), on_delta)
+
+    def _prepare(self, query: CheckedQuery) -> _Prepared:
+        s = self.settings
+        timings = Timings()
+        with timings.measure("retrieve"):
+            question_vector = self.retriever.embedder.embed([query.text])[0]  # once, for both steps
+            passages = self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
+        overhead = count_tokens(
+            "\n".join(m["content"] for m in self.prompt.render(evidence="", question=query.text))
+        )
+        with timings.measure("evidence"):
+            evidence = select_evidence(
+                query.text,
+                passages,
+                self.retriever.embedder,
+                max_sentences=s.ask_evidence_sentences,
+                token_budget=max(0, s.ask_prompt_tokens - overhead - 16),
+                question_vector=question_vector,
+            )
+        relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
+        return _Prepared(query, evidence, timings, relevant)
+
+    def _answer(self, prep: _Prepared, on_delta: OnDelta | None) -> AskOut:
+        if not prep.relevant:  # nothing to ground an answer on: abstain without a call
+            return self._result(prep, None, self.generator.no_call())
+        generated = self.generator.generate(
+            self.prompt.render(evidence=prep.evidence.render(), question=prep.query.text),
+            self.settings.ask_max_answer_tokens,
+            prep.timings,
+            fallback=lambda: extractive_answer(prep.evidence),
+            on_delta=on_delta,
+        )
+        with prep.timings.measure("check"):
+            checked = check_text(
+                generated.text,
+                prep.evidence,
+                self.retriever.embedder,
+                self.settings.support_threshold,
+                prep.query.text,
+            )
+        return self._result(prep, checked, generated)
+
+    def _result(self, prep: _Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
+        abstained = checked is None or checked.empty
+        cited = [] if checked is None or abstained else checked.cited
+        return AskOut(
+            answer=ABSTAIN_TEXT if checked is None or abstained else checked.text,
+            abstained=abstained,
+            citations=[
+                CitationOut(n=n, paper_id=e.paper_id, title=e.title, chunk_id=e.chunk_id, quote=e.text)
+                for n, e in enumerate(cited, start=1)
+            ],
+            engine=generated.engine,
+            degraded=generated.degraded,
+            model=generated.model,
+            prompt_version=self.prompt.version,
+            cached=False,
+            usage=generated.usage,
+            timings_ms=prep.timings.as_dict(),
+            dropped=[
+                DroppedOut(sentence=d.sentence, reason=d.reason) for d in (checked.dropped if checked else [])
+            ],
+        )

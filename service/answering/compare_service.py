@@ -1,0 +1,198 @@
+"""POST /compare: 2-5 papers side by side, one cell per aspect, each with a quote.
+
+Designed for a 1.5B model: one small call per paper that writes one line per aspect
+(`aspect: text`), then one call that writes the comparison summary from the checked
+cells. Code matches every cell to the paper sentence that supports it (embedding
+cosine or word containment) and checks its numbers; a cell nothing supports becomes
+"not stated" with an empty quote. Without an LLM, each cell is the paper sentence
+closest to a description of the aspect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from service.answering.accounting import Timings
+from service.answering.generation import Generator
+from service.answering.prompts import load_prompt
+from service.components.embedding.embedder import Embedder
+from service.components.sentences import split_sentences
+from service.components.tokens import clip_tokens
+from service.components.vector_store.paper_records import StoredPaper
+from service.components.vector_store.paper_store import PaperStore
+from service.core.config import Settings
+from service.core.errors import BadInput
+from service.core.sentinels import NOT_STATED
+from service.grounding.attribution import check_text
+from service.grounding.cues import cue_hits
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.numbers import unsupported_numbers
+from service.grounding.similarity import cosine_matrix, support
+from service.retrieval.request_check import RequestCheck
+from service.schemas import MAX_ASPECTS, CellOut, CompareIn, CompareOut, RowOut, UsageOut
+
+DEFAULT_ASPECTS = ["problem", "approach", "evidence", "key result", "limitations"]
+ASPECT_HINTS = {
+    "problem": "the problem or challenge the paper addresses",
+    "approach": "the method or model the paper proposes",
+    "evidence": "the data, benchmarks or experiments used for evaluation",
+    "key result": "the main result or improvement the paper reports",
+    "limitations": "a limitation, weakness or open problem the paper admits",
+}
+PAPER_TEXT_TOKENS = 700
+EXTRACTIVE_MIN_SIMILARITY = 0.3
+CUE_WEIGHT = 0.2
+_NOT_STATED = re.compile(rf"^\W*({re.escape(NOT_STATED)}|not mentioned|n/?a|none|unknown)\W*$", re.I)
+_UNSUPPORTED = CellOut(text=NOT_STATED, quote="")
+
+
+def parse_aspect_lines(text: str, aspects: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().lstrip("-*• ").partition(":")
+        name = key.strip().lower().strip("*_ ")
+        if sep and name in aspects and name not in out:
+            out[name] = value.strip().strip("*_ ")
+    return out
+
+
+class CompareService:
+    def __init__(
+        self,
+        store: PaperStore,
+        embedder: Embedder,
+        generator: Generator,
+        check: RequestCheck,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.generator = generator
+        self.request_check = check
+        self.settings = settings
+        self.cells_prompt = load_prompt(settings.prompts_dir, "compare")
+        self.summary_prompt = load_prompt(settings.prompts_dir, "compare_summary")
+
+    def _validate(self, request: CompareIn) -> tuple[list[StoredPaper], list[str]]:
+        ids = list(dict.fromkeys(request.paper_ids))
+        if not 2 <= len(ids) <= 5:
+            raise BadInput(f"compare takes 2 to 5 distinct paper ids; got {len(ids)}")
+        names = [" ".join(a.lower().split()) for a in (request.aspects or DEFAULT_ASPECTS)]
+        if not names or len(names) > MAX_ASPECTS or any(not a or len(a) > 40 or ":" in a for a in names):
+            raise BadInput(
+                f"aspects must be 1 to {MAX_ASPECTS} non-empty names of at most 40 characters, without ':'"
+            )
+        papers = [self.store.papers.get(pid) for pid in self.request_check.known_ids(ids)]
+        return [p for p in papers if p is not None], list(dict.fromkeys(names))
+
+    def _support(
+        self, sentences: list[str], vectors: np.ndarray, cells: dict[str, str]
+    ) -> dict[str, CellOut]:
+        """Each claimed cell with its best supporting sentence (claims nothing supports are left out)."""
+        out: dict[str, CellOut] = {}
+        claims = {a: t for a, t in cells.items() if t and not _NOT_STATED.match(t)}
+        if claims and sentences:
+            sims = cosine_matrix(self.embedder.embed(list(claims.values())), vectors)
+            for row, (aspect, claim) in enumerate(claims.items()):
+                scores = [support(float(sims[row, i]), claim, s) for i, s in enumerate(sentences)]
+                best = int(np.argmax(scores))
+                if scores[best] >= self.settings.support_threshold and not unsupported_numbers(
+                    claim, [sentences[best]]
+                ):
+                    out[aspect] = CellOut(text=claim, quote=sentences[best])
+        return out
+
+    def _extractive_cells(
+        self, sentences: list[str], vectors: np.ndarray, aspects: list[str]
+    ) -> dict[str, CellOut]:
+        out: dict[str, CellOut] = {}
+        if not sentences:
+            return out
+        probes = self.embedder.embed([ASPECT_HINTS.get(a, a) for a in aspects])
+        sims = cosine_matrix(probes, vectors)
+        used: set[int] = set()
+        for row, aspect in enumerate(aspects):
+            scores = [
+                float(sims[row, i]) + CUE_WEIGHT * min(cue_hits(s, aspect), 2) - (1.0 if i in used else 0.0)
+                for i, s in enumerate(sentences)
+            ]
+            best = int(np.argmax(scores))
+            if scores[best] >= EXTRACTIVE_MIN_SIMILARITY:
+                used.add(best)
+                out[aspect] = CellOut(text=sentences[best], quote=sentences[best])
+        return out
+
+    def compare(self, request: CompareIn) -> CompareOut:
+        papers, names = self._validate(request)
+        usage, timings = UsageOut.zero(), Timings()
+        use_llm = self.generator.available
+        rows = []
+        for paper in papers:
+            sentences = split_sentences(paper.body)[:80]
+            vectors = self.embedder.embed(sentences) if sentences else np.zeros((0, self.embedder.dim))
+            cells: dict[str, CellOut] | None = None
+            if use_llm:
+                messages = self.cells_prompt.render(
+                    aspect_lines="\n".join(f"{a}: ..." for a in names),
+                    title=paper.title,
+                    text=clip_tokens(paper.body, PAPER_TEXT_TOKENS),
+                )
+                generated = self.generator.generate(messages, 60 * len(names), timings, fallback=lambda: "")
+                usage.add(generated.usage)
+                if generated.from_llm:
+                    cells = self._support(sentences, vectors, parse_aspect_lines(generated.text, names))
+                else:  # the LLM failed: this and the remaining papers are extractive
+                    use_llm = False
+            if cells is None:
+                cells = self._extractive_cells(sentences, vectors, names)
+            rows.append(
+                RowOut(
+                    paper_id=paper.id, title=paper.title, cells={a: cells.get(a, _UNSUPPORTED) for a in names}
+                )
+            )
+        summary = self._summary(rows, names, usage, timings, use_llm)
+        fell_back = self.generator.fallback("", failed=not use_llm and self.generator.available)
+        return CompareOut(
+            aspects=names,
+            rows=rows,
+            summary=summary,
+            engine="llm" if use_llm else fell_back.engine,
+            degraded=False if use_llm else fell_back.degraded,
+            model=self.generator.model if use_llm else fell_back.model,
+            prompt_version=f"{self.cells_prompt.version}+{self.summary_prompt.version}",
+            usage=usage,
+            timings_ms=timings.as_dict(),
+        )
+
+    def _summary(
+        self, rows: list[RowOut], names: list[str], usage: UsageOut, timings: Timings, use_llm: bool
+    ) -> str:
+        facts: list[Evidence] = []
+        for row in rows:
+            for aspect in names:
+                cell = row.cells[aspect]
+                if cell.quote:
+                    facts.append(Evidence(len(facts) + 1, row.paper_id, row.title, "", cell.quote, 1.0))
+        if not facts:
+            return "The papers' texts do not state the compared aspects."
+        firsts = [
+            (row.title, next((row.cells[a] for a in names if row.cells[a].quote), None)) for row in rows
+        ]
+        fallback = " ".join(f"{title}: {cell.text.rstrip('.')}." for title, cell in firsts if cell)
+        if not use_llm:
+            return fallback
+        evidence = EvidenceSet(facts, self.embedder.embed([f.text for f in facts]), 1.0)
+        generated = self.generator.generate(
+            self.summary_prompt.render(evidence=evidence.render()), 160, timings, fallback=lambda: ""
+        )
+        usage.add(generated.usage)
+        if not generated.from_llm:
+            return fallback
+        checked = check_text(generated.text, evidence, self.embedder, self.settings.support_threshold)
+        if checked.empty:
+            return fallback
+        # markers refer to the cells' quotes, which the table already shows: drop them
+        return re.sub(r"\s*\[\d+\]", "", checked.text)

@@ -1,0 +1,84 @@
+"""The one generation step: every LLM call of ask, summary and compare goes through here.
+
+`Generator.generate(messages, max_tokens, timings, on_delta=None, fallback=...)` owns
+what each service used to write for itself: the call (always a stream; without
+`on_delta` the stream is drained), usage accounting, timing, and the fallback when there
+is no LLM or its retries ran out (the fallback text is returned with `engine="extractive"`
+and `degraded` set when an LLM was wanted). Callers read `Generated` and never catch
+`LLMUnavailable` themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from service.answering.accounting import Timings
+from service.components.llm.client import LLMUnavailable, Messages, StreamState
+from service.components.llm.llm_handle import LLMHandle
+from service.schemas import UsageOut
+
+OnDelta = Callable[[str], None]
+"""Receives the model's text as it is written (streaming responses)."""
+
+EXTRACTIVE = "extractive"
+
+
+@dataclass
+class Generated:
+    text: str
+    engine: str  # "llm" or "extractive"
+    degraded: bool  # an LLM was wanted, and the text did not come from it
+    model: str
+    usage: UsageOut = field(default_factory=UsageOut.zero)
+
+    @property
+    def from_llm(self) -> bool:
+        return self.engine == "llm"
+
+
+class Generator:
+    def __init__(self, llm: LLMHandle) -> None:
+        self.llm = llm
+
+    @property
+    def available(self) -> bool:
+        return self.llm.client is not None
+
+    @property
+    def model(self) -> str:
+        """The model answers come from now: the LLM's name, or "extractive" without one."""
+        return self.llm.model if self.llm.client is not None else EXTRACTIVE
+
+    def no_call(self) -> Generated:
+        """Nothing generated because nothing needed to be (e.g. no relevant evidence)."""
+        return Generated("", "llm" if self.available else EXTRACTIVE, False, self.model)
+
+    def fallback(self, text: str, failed: bool = False) -> Generated:
+        """`text` from the extractive engine; degraded when an LLM was wanted (or just failed)."""
+        return Generated(text, EXTRACTIVE, failed or self.llm.wanted, EXTRACTIVE)
+
+    def generate(
+        self,
+        messages: Messages,
+        max_tokens: int,
+        timings: Timings,
+        *,
+        fallback: Callable[[], str],
+        on_delta: OnDelta | None = None,
+    ) -> Generated:
+        client = self.llm.client
+        if client is None:
+            return self.fallback(fallback())
+        state = StreamState()
+        try:
+            with timings.measure("llm"):
+                for piece in client.stream(messages, max_tokens, state):
+                    if on_delta is not None:
+                        on_delta(piece)
+        except LLMUnavailable:
+            return self.fallback(fallback(), failed=True)
+        usage = UsageOut(
+            llm_calls=1, prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens
+        )
+        return Generated(state.text, "llm", False, self.llm.model, usage)

@@ -1,0 +1,93 @@
+"""Paper records: one per paper, its metadata plus abstract and text, read by id."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.components.vector_store.records import Record, RecordCollection
+from service.core.errors import NotFound
+from service.corpus.paper import paper_body
+
+
+@dataclass
+class StoredPaper:
+    id: str
+    title: str
+    content_hash: str
+    n_chunks: int
+    abstract: str | None = None
+    text: str | None = None
+    year: int | None = None
+    url: str | None = None
+    arxiv_id: str | None = None
+    authors: list[str] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def body(self) -> str:
+        """The paper's text for prompts and checks (the abstract once; see `paper_body`)."""
+        return paper_body(self.abstract, self.text)
+
+    def to_record(self) -> Record:
+        meta: dict[str, Any] = {
+            "title": self.title,
+            "content_hash": self.content_hash,
+            "n_chunks": self.n_chunks,
+            "authors": json.dumps(self.authors),
+        }
+        for key in ("year", "url", "arxiv_id", "source"):
+            if getattr(self, key) is not None:
+                meta[key] = getattr(self, key)
+        doc = json.dumps({"abstract": self.abstract, "text": self.text}, ensure_ascii=False)
+        return Record(self.id, meta, doc)
+
+    @classmethod
+    def from_record(cls, record: Record) -> StoredPaper:
+        body = json.loads(record.document) if record.document else {}
+        meta = record.metadata
+        return cls(
+            id=record.id,
+            title=str(meta["title"]),
+            content_hash=str(meta["content_hash"]),
+            n_chunks=int(meta["n_chunks"]),
+            abstract=body.get("abstract"),
+            text=body.get("text"),
+            year=meta.get("year"),
+            url=meta.get("url"),
+            arxiv_id=meta.get("arxiv_id"),
+            authors=json.loads(meta.get("authors") or "[]"),
+            source=meta.get("source"),
+        )
+
+
+class PaperRecords:
+    def __init__(self, records: RecordCollection) -> None:
+        self.records = records
+
+    def count(self) -> int:
+        return self.records.count()
+
+    def get(self, paper_id: str) -> StoredPaper | None:
+        got = self.records.get([paper_id])
+        return StoredPaper.from_record(got[0]) if got else None
+
+    def require(self, paper_id: str) -> StoredPaper:
+        """The paper, or a 404 that says where the ids are."""
+        paper = self.get(paper_id)
+        if paper is None:
+            raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
+        return paper
+
+    def page(self, offset: int, limit: int) -> list[StoredPaper]:
+        return [StoredPaper.from_record(r) for r in self.records.page(offset, limit)]
+
+    def content_hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        return {
+            r.id: str(r.metadata["content_hash"]) for r in self.records.get(paper_ids, with_documents=False)
+        }
+
+    def existing(self, paper_ids: Sequence[str]) -> set[str]:
+        return self.records.existing(paper_ids)

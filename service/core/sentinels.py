@@ -1,0 +1,21 @@
+"""Phrases shared by the prompt files and the code that reads the model's replies.
+
+The prompts say them (`{cannot_answer}` in `prompts/ask.md` is rendered from here), the
+checks recognise them, and the fake LLM in the tests answers with them. Rewording one
+here changes all three together; a prompt file cannot drift from the code that parses it.
+"""
+
+from __future__ import annotations
+
+CANNOT_ANSWER = "NOT IN SOURCES"
+"""What the ask prompt tells the model to reply when no evidence sentence answers."""
+
+NOT_STATED = "not stated"
+"""What the compare prompt tells the model to write for an aspect the paper does not state;
+also the text of a compare cell that nothing supports."""
+
+ABSTAIN_TEXT = "The indexed papers do not answer this question."
+"""The answer /ask gives when it abstains."""
+
+PROMPT_SENTINELS: dict[str, str] = {"cannot_answer": CANNOT_ANSWER, "not_stated": NOT_STATED}
+"""Rendered into every prompt template that names them."""

@@ -1,0 +1,165 @@
+"""Every request and response body of paperlens, in one place.
+
+The services return these models, the routes declare them, the CLI prints them and the
+evals parse responses with them, so a field is defined once. Names are part of the
+OpenAPI contract (`tests/test_openapi_contract.py` compares the spec with a snapshot):
+fields may be added, never renamed or removed.
+
+Request bounds here are hard caps that protect the server whatever the settings say; the
+limits an operator can tune (question length, k) are checked against the settings by
+`service.retrieval.request_check`, which answers 400 with what to fix.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from service.corpus.paper import Paper
+
+MAX_FILTER_IDS = 500  # paper ids one request may name (each id is at most 128 characters)
+MAX_TEXT_CHARS = 20_000  # hard cap on a question; the tunable limit is PAPERLENS_MAX_QUERY_CHARS
+MAX_ASPECTS = 8
+
+
+# --- papers ----------------------------------------------------------------------------
+class PapersIn(BaseModel):
+    papers: list[Paper] = Field(description="Papers to add or replace.")
+
+
+class IngestOut(BaseModel):
+    added: list[str]
+    unchanged: list[str]
+    replaced: list[str]
+
+
+class PaperSummaryOut(BaseModel):
+    id: str
+    title: str
+    year: int | None
+    url: str | None
+    n_chunks: int
+
+
+class PaperListOut(BaseModel):
+    papers: list[PaperSummaryOut]
+    total: int
+
+
+class PaperOut(PaperSummaryOut):
+    abstract: str | None
+    text: str | None
+    authors: list[str]
+    arxiv_id: str | None
+    source: str | None
+
+
+# --- search ----------------------------------------------------------------------------
+class SearchHit(BaseModel):
+    paper_id: str
+    title: str
+    chunk_id: str
+    text: str
+    score: float
+
+
+class SearchOut(BaseModel):
+    results: list[SearchHit]
+
+
+# --- generated answers -------------------------------------------------------------------
+class AskIn(BaseModel):
+    question: str = Field(max_length=MAX_TEXT_CHARS, description="A question about the indexed papers.")
+    paper_ids: list[str] | None = Field(None, max_length=MAX_FILTER_IDS, description="Only use these papers.")
+    k: int | None = Field(None, description="Passages to retrieve (default 8).")
+
+
+class CompareIn(BaseModel):
+    paper_ids: list[str] = Field(max_length=MAX_FILTER_IDS, description="2 to 5 paper ids.")
+    aspects: list[str] | None = Field(
+        None,
+        max_length=64,
+        description="Rows of the comparison; default problem, approach, evidence, key result, limitations.",
+    )
+
+
+class UsageOut(BaseModel):
+    """LLM calls and tokens one response cost (zero for a cache hit)."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @classmethod
+    def zero(cls) -> UsageOut:
+        return cls(llm_calls=0, prompt_tokens=0, completion_tokens=0)
+
+    def add(self, other: UsageOut) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+
+class CitationOut(BaseModel):
+    n: int
+    paper_id: str
+    title: str
+    chunk_id: str
+    quote: str = Field(description="An exact sentence of the paper.")
+
+
+class DroppedOut(BaseModel):
+    sentence: str
+    reason: str
+
+
+class GeneratedOut(BaseModel):
+    """What every generated response says about how it was made."""
+
+    engine: str = Field(description='"llm" or "extractive".')
+    degraded: bool = Field(description="True when the LLM was wanted but failed or is missing.")
+    model: str
+    prompt_version: str
+    usage: UsageOut
+    timings_ms: dict[str, float]
+
+    def streamed_text(self) -> str:
+        """The text a replayed (cached) stream sends as its one delta; empty: none."""
+        return ""
+
+
+class AskOut(GeneratedOut):
+    answer: str = Field(description="Carries markers [n] matching citations[].n.")
+    abstained: bool
+    citations: list[CitationOut]
+    dropped: list[DroppedOut] = Field(description="Generated sentences removed by the checks, and why.")
+    cached: bool = Field(description="Served from the answer cache (same question, store, prompt, model).")
+
+    def streamed_text(self) -> str:
+        return "" if self.abstained else self.answer
+
+
+class SummaryOut(GeneratedOut):
+    paper_id: str
+    title: str
+    summary: str
+    cached: bool
+
+    def streamed_text(self) -> str:
+        return self.summary
+
+
+class CellOut(BaseModel):
+    text: str
+    quote: str
+
+
+class RowOut(BaseModel):
+    paper_id: str
+    title: str
+    cells: dict[str, CellOut]
+
+
+class CompareOut(GeneratedOut):
+    aspects: list[str]
+    rows: list[RowOut]
+    summary: str

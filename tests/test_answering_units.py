@@ -1,0 +1,162 @@
+"""The answering layer's shared pieces, tested directly: the result cache, the one
+generation step, the prompt sentinels, and the grounding helpers they rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from service.answering.accounting import Timings
+from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
+from service.answering.extractive import extractive_answer, extractive_summary
+from service.answering.generation import Generator
+from service.answering.prompts import load_prompt
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.components.llm.llm_handle import LLMHandle, client_for
+from service.core.config import Settings
+from service.core.sentinels import CANNOT_ANSWER, NOT_STATED
+from service.corpus.paper import paper_body
+from service.grounding.attribution import check_text
+from service.grounding.cues import cue_hits
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.similarity import containment, support
+from service.schemas import SummaryOut, UsageOut
+
+from .fake_llm import FakeLLM, reply, status
+
+PROMPTS = Settings.model_fields["prompts_dir"].default
+
+
+def summary_out(text: str = "A plain summary.", degraded: bool = False) -> SummaryOut:
+    return SummaryOut(
+        paper_id="p",
+        title="T",
+        summary=text,
+        cached=False,
+        engine="llm",
+        degraded=degraded,
+        model="m",
+        prompt_version="v",
+        usage=UsageOut(llm_calls=1, prompt_tokens=10, completion_tokens=5),
+        timings_ms={"llm": 1.0, "total": 1.0},
+    )
+
+
+# --- the result cache ----------------------------------------------------------------------
+def test_cache_hit_is_marked_costs_nothing_and_replays_to_a_stream() -> None:
+    cache = ResultCache(MemoryBackend(8), SummaryOut)
+    produced: list[int] = []
+
+    def produce() -> SummaryOut:
+        produced.append(1)
+        return summary_out()
+
+    first = cache.run("k", produce, None)
+    deltas: list[str] = []
+    second = cache.run("k", produce, deltas.append)
+    assert len(produced) == 1 and not first.cached
+    assert second.cached and second.summary == first.summary
+    assert second.usage == UsageOut.zero() and "cache" in second.timings_ms
+    assert deltas == [first.summary]
+
+
+def test_cache_keeps_no_degraded_result_and_refresh_skips_the_lookup() -> None:
+    cache = ResultCache(MemoryBackend(8), SummaryOut)
+    cache.run("bad", lambda: summary_out(degraded=True), None)
+    assert cache.get("bad") is None
+    cache.run("k", lambda: summary_out("old"), None)
+    fresh = cache.run("k", lambda: summary_out("new"), None, refresh=True)
+    assert fresh.summary == "new" and not fresh.cached
+    hit = cache.get("k")
+    assert hit is not None and hit.summary == "new"
+
+
+def test_memory_backend_is_bounded_and_size_zero_keeps_nothing() -> None:
+    small = MemoryBackend(2)
+    for key in "abc":
+        small.put(key, key, "")
+    assert small.get("a") is None and small.get("c") == "c"
+    off = MemoryBackend(0)
+    off.put("a", "a", "")
+    assert off.get("a") is None
+
+
+def test_cache_keys_change_with_every_part() -> None:
+    base = cache_key("ask", "q", [], 8, "gen", "prompt", "model")
+    assert base == cache_key("ask", "q", [], 8, "gen", "prompt", "model")
+    assert base != cache_key("ask", "q", [], 8, "gen2", "prompt", "model")
+    assert base != cache_key("summary", "q", [], 8, "gen", "prompt", "model")
+
+
+# --- the generation step -----------------------------------------------------------------
+def test_without_an_llm_the_fallback_answers_flagged_only_when_one_was_wanted() -> None:
+    off = Generator(LLMHandle(None, "extractive", "off"))
+    got = off.generate([], 10, Timings(), fallback=lambda: "quoted")
+    assert (got.text, got.engine, got.degraded) == ("quoted", "extractive", False)
+    broken = Generator(LLMHandle(None, "extractive", "unavailable: no weights"))
+    assert broken.generate([], 10, Timings(), fallback=lambda: "q").degraded
+
+
+def test_generation_streams_counts_usage_and_falls_back_when_retries_run_out(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, llm_timeout_s=1.0, llm_retry_total_s=1.0, llm_max_attempts=2)
+    generator = Generator(LLMHandle(client_for(settings, fake_llm.base_url, "fake"), "fake", "remote"))
+    fake_llm.reset(reply("Two words"))
+    deltas: list[str] = []
+    timings = Timings()
+    got = generator.generate(
+        [{"role": "user", "content": "hi"}], 10, timings, fallback=lambda: "x", on_delta=deltas.append
+    )
+    assert (got.text, got.engine, got.degraded) == ("Two words", "llm", False)
+    assert "".join(deltas) == "Two words" and got.usage.llm_calls == 1 and got.usage.completion_tokens == 2
+    assert "llm" in timings.ms
+    fake_llm.reset(status(500), status(500), status(500))
+    failed = generator.generate([{"role": "user", "content": "hi"}], 10, Timings(), fallback=lambda: "quote")
+    assert (failed.text, failed.engine, failed.degraded) == ("quote", "extractive", True)
+
+
+# --- prompt sentinels ------------------------------------------------------------------------
+def test_sentinels_are_rendered_into_the_prompts_and_read_by_the_checker(
+    embedder: OnnxMiniLMEmbedder,
+) -> None:
+    ask = load_prompt(PROMPTS, "ask").render(evidence="[1] (T) x", question="q")
+    assert CANNOT_ANSWER in ask[0]["content"] and "{" not in ask[0]["content"]
+    compare = load_prompt(PROMPTS, "compare").render(aspect_lines="a: ...", title="T", text="x")
+    assert f"write: {NOT_STATED}" in compare[0]["content"]
+    evidence = EvidenceSet(
+        [Evidence(1, "p", "T", "c", "The model is fast.", 1.0)], embedder.embed(["The model is fast."]), 1.0
+    )
+    assert check_text(CANNOT_ANSWER, evidence, embedder, 0.55).model_abstained
+
+
+# --- grounding helpers ----------------------------------------------------------------------
+def test_support_is_the_cosine_or_a_near_copy() -> None:
+    assert containment("robots learn from videos", "Robots can learn skills from human videos.") == 1.0
+    assert support(0.2, "robots learn from videos", "Robots can learn skills from human videos.") == 1.0
+    assert support(0.4, "robots learn from videos", "A protein folding benchmark.") == 0.4
+
+
+def test_cues_and_extractive_engine() -> None:
+    assert cue_hits("We propose a new method that outperforms baselines.", "approach") == 1
+    items = [
+        Evidence(1, "p", "T", "c", "Best sentence.", 0.9),
+        Evidence(2, "p", "T", "c", "Close second.", 0.85),
+        Evidence(3, "p", "T", "c", "Far behind.", 0.3),
+    ]
+    no_vectors = np.zeros((3, 1), dtype=np.float32)
+    assert extractive_answer(EvidenceSet(items, no_vectors, 0.9)) == "Best sentence. [1] Close second. [2]"
+    body = "Robots struggle with clutter. We propose GraspNet. It outperforms baselines by far. Fin."
+    assert extractive_summary(body) == (
+        "Robots struggle with clutter. We propose GraspNet. It outperforms baselines by far."
+    )
+
+
+def test_a_papers_body_holds_its_abstract_once() -> None:
+    abstract = "We study X.   It works."
+    assert paper_body(abstract, "Title\nWe study X. It works.\nIntroduction ...") == (
+        "Title\nWe study X. It works.\nIntroduction ..."
+    )
+    assert paper_body(abstract, "Other text.") == f"{abstract}\n\nOther text."
+    assert paper_body(None, "Only text.") == "Only text."
