@@ -106,10 +106,7 @@ def search(
         _fail(err)
         return
     if as_json:
-        hits = [
-            SearchHit(paper_id=p.paper_id, title=p.title, chunk_id=p.chunk_id, text=p.text, score=p.score)
-            for p in passages
-        ]
+        hits = [SearchHit.model_validate(p, from_attributes=True) for p in passages]
         typer.echo(json.dumps([h.model_dump() for h in hits], indent=2))
         return
     for i, p in enumerate(passages, start=1):

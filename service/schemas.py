@@ -51,10 +51,19 @@ class PaperOut(PaperSummaryOut):
     authors: list[str]
     arxiv_id: str | None
     source: str | None
+    doi: str | None = None
+    pages: int | None = Field(None, description="Pages of the full text (PDFs).")
 
 
 # --- search ----------------------------------------------------------------------------
-class SearchHit(BaseModel):
+class Located(BaseModel):
+    """Where a passage sits in its paper (null where the source has no pages, e.g. JSON)."""
+
+    page: int | None = Field(None, description="Page the passage starts on (PDFs).")
+    section: str | None = Field(None, description="Section heading it sits under (PDFs).")
+
+
+class SearchHit(Located):
     paper_id: str
     title: str
     chunk_id: str
@@ -99,7 +108,7 @@ class UsageOut(BaseModel):
         self.completion_tokens += other.completion_tokens
 
 
-class CitationOut(BaseModel):
+class CitationOut(Located):
     n: int
     paper_id: str
     title: str
@@ -148,7 +157,7 @@ class SummaryOut(GeneratedOut):
         return self.summary
 
 
-class CellOut(BaseModel):
+class CellOut(Located):
     text: str
     quote: str
 

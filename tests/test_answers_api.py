@@ -194,7 +194,12 @@ def test_compare_cells_quote_their_paper(llm_client: TestClient, fake_llm: FakeL
         for cell in row["cells"].values():
             assert (cell["text"] == "not stated" and cell["quote"] == "") or cell["quote"] in sentences
         assert row["cells"]["problem"]["quote"]  # the fake states the first sentence
-        assert row["cells"]["limitations"] == {"text": "not stated", "quote": ""}
+        assert row["cells"]["limitations"] == {
+            "text": "not stated",
+            "quote": "",
+            "page": None,
+            "section": None,
+        }
     assert body["summary"]
 
 

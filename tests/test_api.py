@@ -85,7 +85,8 @@ def test_search_contract(sample_client: TestClient) -> None:
     assert r.status_code == 200
     results = r.json()["results"]
     assert len(results) == 3
-    assert set(results[0]) == {"paper_id", "title", "chunk_id", "text", "score"}
+    assert set(results[0]) == {"paper_id", "title", "chunk_id", "text", "score", "page", "section"}
+    assert results[0]["page"] is None and results[0]["section"] is None  # abstracts have no pages
     assert results[0]["title"].startswith("CARP")
     assert results[0]["score"] >= results[1]["score"] >= results[2]["score"]
     pid = results[1]["paper_id"]

@@ -27,7 +27,7 @@ from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     query: CheckedQuery
     evidence: EvidenceSet
     timings: Timings
@@ -70,9 +70,10 @@ class AskService:
             self.prompt.version,
             self.generator.model,
         )
-        return self.cache.run(key, lambda: self._answer(self._prepare(query), on_delta), on_delta)
+        return self.cache.run(key, lambda: self._answer(self.prepare(query), on_delta), on_delta)
 
-    def _prepare(self, query: CheckedQuery) -> _Prepared:
+    def prepare(self, query: CheckedQuery) -> Prepared:
+        """Retrieval and sentence-level evidence for a checked question (no LLM call)."""
         s = self.settings
         timings = Timings()
         with timings.measure("retrieve"):
@@ -91,9 +92,9 @@ class AskService:
                 question_vector=question_vector,
             )
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
-        return _Prepared(query, evidence, timings, relevant)
+        return Prepared(query, evidence, timings, relevant)
 
-    def _answer(self, prep: _Prepared, on_delta: OnDelta | None) -> AskOut:
+    def _answer(self, prep: Prepared, on_delta: OnDelta | None) -> AskOut:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
         generated = self.generator.generate(
@@ -113,14 +114,22 @@ class AskService:
             )
         return self._result(prep, checked, generated)
 
-    def _result(self, prep: _Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
+    def _result(self, prep: Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
         abstained = checked is None or checked.empty
         cited = [] if checked is None or abstained else checked.cited
         return AskOut(
             answer=ABSTAIN_TEXT if checked is None or abstained else checked.text,
             abstained=abstained,
             citations=[
-                CitationOut(n=n, paper_id=e.paper_id, title=e.title, chunk_id=e.chunk_id, quote=e.text)
+                CitationOut(
+                    n=n,
+                    paper_id=e.paper_id,
+                    title=e.title,
+                    chunk_id=e.chunk_id,
+                    quote=e.text,
+                    page=e.page,
+                    section=e.section,
+                )
                 for n, e in enumerate(cited, start=1)
             ],
             engine=generated.engine,

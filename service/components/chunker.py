@@ -9,11 +9,13 @@ so answers can cite single sentences.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from service.components.chunk_ids import make_chunk_id
 from service.components.sentences import sentence_spans
 from service.components.tokens import count_tokens
+from service.corpus.paper import NOT_EVIDENCE_PARTS, TextBlock
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Chunk:
     char_end: int
     n_tokens: int
     sentences: list[tuple[int, int]] = field(default_factory=list)
+    page: int | None = None  # first page (structured full texts only)
+    section: str | None = None  # heading it sits under
+    part: str | None = None  # canonical part: abstract, methods, results, ...
+    kind: str | None = None  # "text" or "caption"
 
     def chunk_id(self, content_hash: str) -> str:
         return make_chunk_id(self.paper_id, content_hash, self.position)
@@ -84,3 +90,49 @@ def chunk_text(paper_id: str, text: str, max_tokens: int, overlap: int = 1) -> l
             break
         i = max(j - overlap, i + 1) if overlap > 0 and j - i > overlap else j
     return chunks
+
+
+def chunk_blocks(
+    paper_id: str, text: str, blocks: Sequence[TextBlock], max_tokens: int, overlap: int = 1
+) -> list[Chunk]:
+    """Chunks of a structured full text (`text` is the blocks joined by blank lines): no
+    chunk crosses a change of section, part or kind, each keeps the page it starts on, and
+    parts that are never evidence (references, acknowledgements, ...) are not chunked."""
+    spans: list[tuple[int, int, TextBlock]] = []
+    offset = 0
+    for block in blocks:
+        start = text.find(block.text, offset)
+        if start < 0:
+            raise ValueError(f"block text not found in the paper text at {offset}")
+        spans.append((start, start + len(block.text), block))
+        offset = start + len(block.text)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(spans):
+        block = spans[i][2]
+        j = i
+        while j + 1 < len(spans) and _same_place(spans[j + 1][2], block):
+            j += 1
+        if block.part not in NOT_EVIDENCE_PARTS:
+            start, end = spans[i][0], spans[j][1]
+            for c in chunk_text(paper_id, text[start:end], max_tokens, overlap):
+                at = start + c.char_start
+                page = next(b.page for s, e, b in reversed(spans[i : j + 1]) if s <= at)
+                chunks.append(
+                    replace(
+                        c,
+                        position=len(chunks),
+                        char_start=at,
+                        char_end=start + c.char_end,
+                        page=page,
+                        section=block.section or None,
+                        part=block.part,
+                        kind=block.kind,
+                    )
+                )
+        i = j + 1
+    return chunks
+
+
+def _same_place(a: TextBlock, b: TextBlock) -> bool:
+    return (a.section, a.part, a.kind) == (b.section, b.part, b.kind)

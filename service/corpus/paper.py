@@ -49,6 +49,25 @@ def paper_body(abstract: str | None, text: str | None) -> str:
     return "\n\n".join(part for part in (abstract, text) if part)
 
 
+NOT_EVIDENCE_PARTS = frozenset({"references", "back"})
+"""Parts of a paper that are stored (and shown) but never chunked, retrieved or cited:
+the reference list, acknowledgements, funding, author contributions and the like."""
+
+
+class TextBlock(BaseModel):
+    """One paragraph of a structured full text (PDFs): where it is and what it is."""
+
+    text: str = Field(min_length=1)
+    page: int = Field(ge=1, description="Page the paragraph starts on (1-based).")
+    section: str = Field("", max_length=200, description="Heading the paragraph sits under.")
+    part: str = Field(
+        "front",
+        description="front, abstract, introduction, methods, results, discussion, conclusion, "
+        "references or back (acknowledgements, funding, ...).",
+    )
+    kind: str = Field("text", description='"text" or "caption" (figure and table captions).')
+
+
 class Paper(BaseModel):
     """One paper: a title plus an abstract and/or full text, and optional metadata."""
 
@@ -63,6 +82,10 @@ class Paper(BaseModel):
     url: str | None = Field(None, max_length=2000, description="Where the paper lives.")
     arxiv_id: str | None = Field(None, description="arXiv identifier, e.g. 2403.01234.")
     source: str | None = Field(None, description="File the paper came from, if any.")
+    doi: str | None = Field(None, max_length=300, description="DOI, e.g. 10.1093/nar/gkae069.")
+    blocks: list[TextBlock] | None = Field(
+        None, description="The full text as located paragraphs (set by the PDF parser; `text` joins them)."
+    )
 
     @field_validator("authors", mode="before")
     @classmethod
@@ -72,7 +95,7 @@ class Paper(BaseModel):
             return [p.strip() for p in parts if p.strip()]
         return value
 
-    @field_validator("abstract", "text", "url", "arxiv_id", "id", mode="after")
+    @field_validator("abstract", "text", "url", "arxiv_id", "id", "doi", mode="after")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -113,6 +136,8 @@ class Paper(BaseModel):
 
     @property
     def content_hash(self) -> str:
-        fields = self.model_dump(exclude={"source", "id"})
+        # fields added later count only when set, so earlier papers keep their hashes
+        later = {name for name in ("doi", "blocks") if getattr(self, name) is None}
+        fields = self.model_dump(exclude={"source", "id", *later})
         blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -37,6 +37,8 @@ class Evidence:
     text: str
     score: float
     order: tuple[int, int] = (0, 0)  # (chunk position, sentence start) for reading order
+    page: int | None = None
+    section: str | None = None
 
     def line(self) -> str:
         return f"[{self.n}] ({self.title}) {self.text}"
@@ -63,7 +65,11 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
             if len(text) < 12 or key in seen or _BOILERPLATE.search(text):
                 continue
             seen.add(key)
-            out.append(Evidence(0, p.paper_id, p.title, p.chunk_id, text, 0.0, (p.position, start)))
+            out.append(
+                Evidence(
+                    0, p.paper_id, p.title, p.chunk_id, text, 0.0, (p.position, start), p.page, p.section
+                )
+            )
     return out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.components.chunker import chunk_text
+from service.components.chunker import chunk_blocks, chunk_text
 from service.components.embedding.embedder import Embedder
 from service.components.vector_store.chunk_store import ChunkRecord
 from service.components.vector_store.paper_records import StoredPaper
@@ -73,9 +73,11 @@ class IngestService:
 
     def _prepare(self, paper: Paper, progress: Progress | None) -> PaperWrite:
         pid, digest = paper.paper_id, paper.content_hash
-        chunks = chunk_text(
-            pid, paper.body, self.settings.chunk_tokens, self.settings.chunk_overlap_sentences
-        )
+        tokens, overlap = self.settings.chunk_tokens, self.settings.chunk_overlap_sentences
+        if paper.blocks and paper.text:
+            chunks = chunk_blocks(pid, paper.text, paper.blocks, tokens, overlap)
+        else:
+            chunks = chunk_text(pid, paper.body, tokens, overlap)
         if not chunks:
             raise BadInput(f"paper {pid!r} ('{paper.title[:60]}'): no text to index")
         vectors = self.embedder.embed([f"{paper.title}\n{c.text}" for c in chunks])
@@ -95,6 +97,16 @@ class IngestService:
                     "n_tokens": c.n_tokens,
                     "sentences": json.dumps(c.sentences),
                     "content_hash": digest,
+                    **{
+                        key: value
+                        for key, value in (
+                            ("page", c.page),
+                            ("section", c.section),
+                            ("part", c.part),
+                            ("kind", c.kind),
+                        )
+                        if value is not None
+                    },
                 },
             )
             for c in chunks
@@ -113,6 +125,8 @@ class IngestService:
             arxiv_id=paper.arxiv_id,
             authors=paper.authors,
             source=paper.source,
+            doi=paper.doi,
+            blocks=paper.blocks,
         )
         return PaperWrite(stored, records, vectors)
 

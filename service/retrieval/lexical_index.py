@@ -114,8 +114,15 @@ class LexicalIndex:
                 generation, ids, np.array([paper_of(c) for c in ids], dtype=object), bm25
             )
 
-    def search(self, query: str, n: int, paper_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score), best first; only chunks with a positive score."""
+    def search(
+        self,
+        query: str,
+        n: int,
+        paper_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score), best first; only chunks with a positive score, only from
+        `paper_ids` when given, none from `exclude`."""
         snap = self._current()
         if snap.bm25 is None:
             return []
@@ -123,10 +130,15 @@ class LexicalIndex:
         if not query_tokens:
             return []
         mask = None
-        if paper_ids:
-            mask = np.isin(snap.paper_ids, list(paper_ids)).astype(np.float32)
-            if not mask.any():
+        if paper_ids or exclude:
+            keep = (
+                np.isin(snap.paper_ids, list(paper_ids)) if paper_ids else np.ones(len(snap.ids), dtype=bool)
+            )
+            if exclude:
+                keep &= ~np.isin(snap.paper_ids, list(exclude))
+            if not keep.any():
                 return []
+            mask = keep.astype(np.float32)
         docs, scores = snap.bm25.retrieve(
             [query_tokens], k=min(n, len(snap.ids)), show_progress=False, weight_mask=mask, n_threads=1
         )

@@ -8,6 +8,7 @@ so one long paper cannot fill the top k.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ class Passage:
     score: float
     position: int
     sentences: list[tuple[int, int]]
+    page: int | None = None
+    section: str | None = None
+    part: str | None = None
 
 
 @dataclass
@@ -69,6 +73,35 @@ class HybridRetriever:
         t.embed_ms = (t1 - t0) * 1000
         return self.search_by_vector(query, vector, k, paper_ids, t)
 
+    def _backfill(
+        self,
+        query: str,
+        vector: object,
+        k: int,
+        n: int,
+        paper_ids: Sequence[str] | None,
+        fused: list[tuple[str, float]],
+        top: list[tuple[str, float]],
+    ) -> list[tuple[str, float]]:
+        """The candidates came from too few papers for k results under the per-paper cap (one
+        long paper can fill every candidate slot): search again without the papers at their
+        cap, and only when the store has no other papers left, relax the cap."""
+        per_paper = Counter(paper_of(c) for c, _ in top)
+        full = sorted(p for p, count in per_paper.items() if count >= self.per_paper_cap)
+        if full:
+            dense = self.store.chunks.query(vector, n, paper_ids, exclude=full)  # type: ignore[arg-type]
+            lexical = self.lexical.search(query, n, paper_ids, exclude=full)
+            more = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], self.rrf_k)
+            # the new candidates rank after the first ones: their scores are scaled below them
+            floor = min((s for _, s in top), default=1.0)
+            taken = {c for c, _ in top}
+            extra = [(c, s * floor) for c, s in more if c not in taken]
+            top = cap_per_group(top + extra, paper_of, self.per_paper_cap, k)
+        if len(top) < k:
+            taken = {c for c, _ in top}
+            top += [(c, s) for c, s in fused if c not in taken][: k - len(top)]
+        return top
+
     def search_by_vector(
         self,
         query: str,
@@ -87,6 +120,8 @@ class HybridRetriever:
         t2 = time.perf_counter()
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.rrf_k)
         top = cap_per_group(fused, paper_of, self.per_paper_cap, k)
+        if len(top) < k:
+            top = self._backfill(query, vector, k, n, paper_ids, fused, top)
         records = self.store.chunks.get([cid for cid, _ in top])
         t3 = time.perf_counter()
         t.dense_ms, t.lexical_ms, t.fetch_ms = (
@@ -108,6 +143,9 @@ class HybridRetriever:
                     score=round(score, 6),
                     position=rec.position,
                     sentences=rec.sentence_spans,
+                    page=rec.page,
+                    section=rec.section,
+                    part=rec.part,
                 )
             )
         return passages

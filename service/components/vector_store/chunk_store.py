@@ -34,6 +34,21 @@ class ChunkRecord:
         return str(self.metadata.get("title", ""))
 
     @property
+    def page(self) -> int | None:
+        page = self.metadata.get("page")
+        return int(page) if page is not None else None
+
+    @property
+    def section(self) -> str | None:
+        section = self.metadata.get("section")
+        return str(section) if section is not None else None
+
+    @property
+    def part(self) -> str | None:
+        part = self.metadata.get("part")
+        return str(part) if part is not None else None
+
+    @property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Sentence (start, end) offsets within `text`."""
         return [(int(a), int(b)) for a, b in json.loads(self.metadata.get("sentences", "[]"))]
@@ -97,10 +112,19 @@ class ChunkStore:
         return out
 
     def query(
-        self, vector: Vectors, n: int, paper_ids: Sequence[str] | None = None
+        self,
+        vector: Vectors,
+        n: int,
+        paper_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
-        where = {"paper_id": {"$in": list(paper_ids)}} if paper_ids else None
+        """(chunk id, cosine similarity), best first; only `paper_ids` when given, none of `exclude`."""
+        conditions: list[dict[str, Any]] = []
+        if paper_ids:
+            conditions.append({"paper_id": {"$in": list(paper_ids)}})
+        if exclude:
+            conditions.append({"paper_id": {"$nin": list(exclude)}})
+        where = conditions[0] if len(conditions) == 1 else ({"$and": conditions} if conditions else None)
         got = self.collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=n,

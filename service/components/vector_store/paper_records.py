@@ -9,7 +9,7 @@ from typing import Any
 
 from service.components.vector_store.records import Record, RecordCollection
 from service.core.errors import NotFound
-from service.corpus.paper import paper_body
+from service.corpus.paper import TextBlock, paper_body
 
 
 @dataclass
@@ -25,6 +25,12 @@ class StoredPaper:
     arxiv_id: str | None = None
     authors: list[str] = field(default_factory=list)
     source: str | None = None
+    doi: str | None = None
+    blocks: list[TextBlock] | None = None  # structured full texts only
+
+    @property
+    def pages(self) -> int | None:
+        return max(b.page for b in self.blocks) if self.blocks else None
 
     @property
     def body(self) -> str:
@@ -38,10 +44,13 @@ class StoredPaper:
             "n_chunks": self.n_chunks,
             "authors": json.dumps(self.authors),
         }
-        for key in ("year", "url", "arxiv_id", "source"):
+        for key in ("year", "url", "arxiv_id", "source", "doi"):
             if getattr(self, key) is not None:
                 meta[key] = getattr(self, key)
-        doc = json.dumps({"abstract": self.abstract, "text": self.text}, ensure_ascii=False)
+        body: dict[str, Any] = {"abstract": self.abstract, "text": self.text}
+        if self.blocks:
+            body["blocks"] = [b.model_dump() for b in self.blocks]
+        doc = json.dumps(body, ensure_ascii=False)
         return Record(self.id, meta, doc)
 
     @classmethod
@@ -60,6 +69,8 @@ class StoredPaper:
             arxiv_id=meta.get("arxiv_id"),
             authors=json.loads(meta.get("authors") or "[]"),
             source=meta.get("source"),
+            doi=meta.get("doi"),
+            blocks=[TextBlock.model_validate(b) for b in body["blocks"]] if body.get("blocks") else None,
         )
 
 

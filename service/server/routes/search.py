@@ -29,9 +29,4 @@ def search(
 ) -> SearchOut:
     query = services.check.query(QueryKind.SEARCH, q, k, parse_paper_ids(paper_ids))
     passages = services.retriever.search(query.text, query.k, query.paper_ids)
-    return SearchOut(
-        results=[
-            SearchHit(paper_id=p.paper_id, title=p.title, chunk_id=p.chunk_id, text=p.text, score=p.score)
-            for p in passages
-        ]
-    )
+    return SearchOut(results=[SearchHit.model_validate(p, from_attributes=True) for p in passages])

@@ -1,0 +1,212 @@
+"""Whole papers: the LitQA2 questions over real full-text PDFs (`evals/data/fulltext/`).
+
+The PDFs go in through `POST /papers/upload`, as a user's would. Each question is then
+- searched (`/search?k=5`): paper recall@5 (the source paper among the results) and
+  key-passage recall@5 (a result holds the key passage's sentence);
+- asked open-ended through `/ask`, and once more with its options listed (LitQA2's
+  multiple-choice form, with "insufficient information" as the way out);
+- checked for the key passage among the evidence the answer was built from (in-process
+  only: the evidence is internal).
+Scored as LitQA2 scores it: an answer is right when it states the ideal answer and no
+distractor, an abstention is "unsure" (not wrong); accuracy = right / all, precision =
+right / answered. The naive RAG baseline answers the same questions on the same store.
+
+These 18 questions are the development split: figures from them are dev figures. The
+held-out papers and questions are scored by the project's acceptance tests.
+
+    python -m evals.fulltext_eval [--base-url URL] [--n 18] [--no-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evals.client import open_client
+from evals.metrics import median
+from evals.results_io import save_and_print
+from service.components.sentences import split_sentences
+from service.grounding.similarity import containment
+from service.schemas import AskIn, AskOut, SearchOut
+
+DATA = Path(__file__).parent / "data" / "fulltext"
+KEY_MATCH = 0.7  # share of a key-passage sentence's content words a passage must hold
+
+
+def load_items(n: int | None = None) -> list[dict[str, Any]]:
+    items = [
+        json.loads(line) for line in (DATA / "litqa2-dev.jsonl").read_text().splitlines() if line.strip()
+    ]
+    return items[:n] if n else items
+
+
+def ingest(client: Any, pdfs: list[str]) -> tuple[dict[str, str], float]:
+    """Upload the PDFs; return (file name -> paper id, seconds)."""
+    ids: dict[str, str] = {}
+    t0 = time.perf_counter()
+    for name in tqdm(pdfs, desc="fulltext ingest", unit="pdf"):
+        r = client.post(
+            "/papers/upload",
+            files=[("files", (name, (DATA / "pdfs" / name).read_bytes(), "application/pdf"))],
+        )
+        r.raise_for_status()
+        body = r.json()
+        ids[name] = (body["added"] + body["replaced"] + body["unchanged"])[0]
+    return ids, time.perf_counter() - t0
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%.\-+ ]", " ", text.lower()).split())
+
+
+def mentions(text: str, option: str) -> bool:
+    """The option, as words (so "10%" is not found in "110%")."""
+    return re.search(rf"(?<![\w.]){re.escape(_norm(option))}(?![\w])", _norm(text)) is not None
+
+
+def grade(item: dict[str, Any], answer: AskOut) -> str:
+    """ "right", "wrong" or "unsure" (abstained), as LitQA2 grades."""
+    if answer.abstained:
+        return "unsure"
+    ideal = mentions(answer.answer, item["ideal"])
+    distractor = any(mentions(answer.answer, d) for d in item["distractors"])
+    return "right" if ideal and not distractor else "wrong"
+
+
+def key_sentences(item: dict[str, Any]) -> list[str]:
+    return [s for s in split_sentences(item["key_passage"]) if len(s.split()) >= 6] or [item["key_passage"]]
+
+
+def holds_key(item: dict[str, Any], texts: list[str]) -> bool:
+    return any(containment(key, text) >= KEY_MATCH for key in key_sentences(item) for text in texts)
+
+
+def with_options(item: dict[str, Any]) -> str:
+    options = [item["ideal"], *item["distractors"]]
+    random.Random(item["id"]).shuffle(options)
+    listed = "; ".join([*options, "insufficient information to answer"])
+    return f"{item['question']} Options: {listed}."
+
+
+def evidence_texts(client: Any, question: str) -> list[str] | None:
+    """The evidence sentences /ask would build its answer from (in-process clients only)."""
+    app = getattr(client, "app", None)
+    if app is None:
+        return None
+    services = app.state.container.services
+    prepared = services.ask.prepare(services.ask.check(AskIn(question=question)))
+    return [e.text for e in prepared.evidence.items]
+
+
+def score(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
+    grades = [r[key] for r in rows]
+    answered = [g for g in grades if g != "unsure"]
+    return {
+        "accuracy": sum(g == "right" for g in grades) / max(1, len(grades)),
+        "precision": sum(g == "right" for g in answered) / max(1, len(answered)),
+        "answered": len(answered) / max(1, len(grades)),
+    }
+
+
+def run(base_url: str | None, n: int | None = None, baseline: bool = True) -> dict[str, Any]:
+    client = open_client(base_url)
+    items = load_items(n)
+    ids, ingest_s = ingest(client, sorted({i["pdf"] for i in items}))
+    papers = [client.get(f"/papers/{pid}").json() for pid in ids.values()]
+    rows: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    for item in tqdm(items, desc="fulltext qa", unit="q"):
+        gold = ids[item["pdf"]]
+        hits = SearchOut.model_validate(client.get("/search", params={"q": item["question"], "k": 5}).json())
+        t0 = time.perf_counter()
+        open_answer = AskOut.model_validate(client.post("/ask", json={"question": item["question"]}).json())
+        latencies.append(time.perf_counter() - t0)
+        choice = AskOut.model_validate(client.post("/ask", json={"question": with_options(item)}).json())
+        evidence = evidence_texts(client, item["question"])
+        rows.append(
+            {
+                "id": item["id"],
+                "question": item["question"],
+                "ideal": item["ideal"],
+                "paper_at_5": any(h.paper_id == gold for h in hits.results),
+                "key_at_5": holds_key(item, [h.text for h in hits.results if h.paper_id == gold]),
+                "key_in_evidence": None if evidence is None else holds_key(item, evidence),
+                "open": grade(item, open_answer),
+                "choice": grade(item, choice),
+                "answer": open_answer.answer,
+                "choice_answer": choice.answer,
+                "citations": [c.model_dump() for c in open_answer.citations],
+                "usage": open_answer.usage.model_dump(),
+            }
+        )
+    with_evidence = [r["key_in_evidence"] for r in rows if r["key_in_evidence"] is not None]
+    summary: dict[str, Any] = {
+        "questions": len(rows),
+        "papers": len(ids),
+        "pages": sum(p["pages"] or 0 for p in papers),
+        "chunks": sum(p["n_chunks"] for p in papers),
+        "ingest_seconds": ingest_s,
+        "paper_recall_at_5": sum(r["paper_at_5"] for r in rows) / max(1, len(rows)),
+        "key_passage_recall_at_5": sum(r["key_at_5"] for r in rows) / max(1, len(rows)),
+        "key_passage_in_evidence": (sum(with_evidence) / len(with_evidence)) if with_evidence else None,
+        "open": score(rows, "open"),
+        "choice": score(rows, "choice"),
+        "ask_p50_s": median(latencies),
+        "citations_with_page": sum(c["page"] is not None for r in rows for c in r["citations"])
+        / max(1, sum(len(r["citations"]) for r in rows)),
+    }
+    result: dict[str, Any] = {"summary": summary, "rows": rows}
+    if baseline and base_url is None:
+        result["naive_rag"] = _naive(client, items)
+    return result
+
+
+def _naive(client: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    from langchain_openai import ChatOpenAI
+
+    from evals.baselines import naive_rag
+
+    services = client.app.state.container.services
+    if services.llm.client is None:
+        return {"skipped": "no LLM endpoint"}
+    llm = ChatOpenAI(
+        base_url=services.llm.client.base_url,
+        api_key="none",
+        model=services.llm.model,
+        temperature=0,
+        max_tokens=220,
+    )
+    rows = []
+    for item in tqdm(items, desc="fulltext naive-rag", unit="q"):
+        response = AskOut.model_validate(
+            {
+                **naive_rag.answer(services, llm, item["question"]),
+                "model": services.llm.model,
+                "prompt_version": "naive",
+                "timings_ms": {},
+                "dropped": [],
+                "cached": False,
+            }
+        )
+        rows.append({"id": item["id"], "open": grade(item, response), "answer": response.answer})
+    return {"summary": {"open": score(rows, "open")}, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--n", type=int, default=None)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    save_and_print("fulltext", run(args.base_url, args.n, not args.no_baseline))
+
+
+if __name__ == "__main__":
+    main()
