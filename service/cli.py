@@ -29,9 +29,6 @@ def _check_settings() -> None:
         raise typer.Exit(code=2) from None
 
 
-INGEST_BATCH = 64  # papers per all-or-nothing write
-
-
 def _fail(err: PaperlensError) -> None:
     typer.secho(f"error: {err.message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
@@ -44,9 +41,13 @@ def ingest(
         bool, typer.Option("--if-empty", help="Only ingest when the store holds no papers.")
     ] = False,
 ) -> None:
-    """Parse, chunk, embed and index papers (re-ingesting the same paper is a no-op)."""
+    """Parse, chunk, embed and index papers (re-ingesting the same paper is a no-op).
+
+    Each file goes in on its own: one that cannot be read is reported at the end and the
+    rest are indexed. Exits 1 when any file failed."""
     from service.container import build_services
-    from service.corpus.loader import load_paths
+    from service.corpus.loader import expand_paths
+    from service.ingest.file_ingest import FileResult, ingest_files
     from service.ingest.ingest_service import IngestReport
 
     try:
@@ -54,18 +55,31 @@ def ingest(
         if if_empty and services.store.papers.count() > 0:
             typer.echo(f"store already holds {services.store.papers.count()} papers; skipping")
             return
-        papers = load_paths(paths)
-        report = IngestReport()
-        with tqdm(total=len(papers), unit="paper", desc="ingest", disable=None) as bar:
-            for b in range(0, len(papers), INGEST_BATCH):
-                report.merge(services.ingest.ingest(papers[b : b + INGEST_BATCH], bar.update))
+        files = list(expand_paths(paths))
     except PaperlensError as err:
         _fail(err)
         return
+    report, failed = IngestReport(), []
+    with tqdm(total=len(files), unit="file", desc="ingest", disable=None) as bar:
+
+        def on_file(result: FileResult) -> None:
+            report.merge(result.report)
+            if result.status == "failed":
+                failed.append(result)
+            bar.set_postfix_str(f"{Path(result.name).name[:40]} {result.status}", refresh=False)
+            bar.update(1)
+
+        ingest_files(services.ingest, [(str(f), f.read_bytes) for f in files], on_file)
     typer.echo(
         f"added {len(report.added)}, replaced {len(report.replaced)}, "
-        f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks)"
+        f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks) from {len(files)} files"
     )
+    if failed:
+        typer.secho(f"{len(failed)} file(s) failed:", fg=typer.colors.RED, err=True)
+        width = max(len(r.name) for r in failed)
+        for r in failed:
+            typer.echo(f"  {r.name:<{width}}  {r.error}", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import NotReady
 from service.ingest.ingest_service import IngestService
+from service.ingest.jobs import JobQueue
 from service.retrieval.lexical_index import LexicalIndex
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
@@ -39,6 +40,7 @@ class Services:
     retriever: HybridRetriever
     ingest: IngestService
     llm: LLMHandle
+    jobs: JobQueue
     check: RequestCheck
     ask: AskService
     summary: SummaryService
@@ -70,14 +72,16 @@ def build_services(
     llm = llm or (open_llm(settings) if with_llm else LLMHandle(None, "extractive", "off"))
     generator = Generator(llm)
     check = RequestCheck(store.papers, settings)
+    ingest = IngestService(store, embedder, lexical, settings)
     return Services(
         settings,
         embedder,
         store,
         lexical,
         retriever,
-        IngestService(store, embedder, lexical, settings),
+        ingest,
         llm,
+        JobQueue(ingest, settings.data_dir),
         check,
         AskService(retriever, store, generator, check, settings),
         SummaryService(store, generator, settings),
@@ -111,6 +115,7 @@ class Container:
             return
         try:
             self._services = build_services(self.settings)
+            self._services.jobs.resume()  # uploads a previous process left unfinished
         except Exception as err:  # reported by /readyz, not raised into the server loop
             log.exception("paperlens failed to start")
             self._error = f"{err.__class__.__name__}: {err}"

@@ -55,6 +55,25 @@ class PaperOut(PaperSummaryOut):
     pages: int | None = Field(None, description="Pages of the full text (PDFs).")
 
 
+class JobFileOut(BaseModel):
+    name: str
+    status: str = Field(description="queued, done or failed.")
+    paper_id: str | None = Field(None, description="The (first) paper the file added or replaced.")
+    paper_ids: list[str] = Field(default_factory=list, description="Every paper the file holds.")
+    chunks: int = 0
+    error: str | None = Field(None, description="Why the file failed, in words that say what to fix.")
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: str = Field(description="queued, running, done (some files may have failed) or failed (all did).")
+    status_url: str
+    files: list[JobFileOut]
+    papers_done: int = Field(description="Files finished (done or failed).")
+    papers_total: int = Field(description="Files in the job.")
+    chunks_done: int
+
+
 # --- search ----------------------------------------------------------------------------
 class Located(BaseModel):
     """Where a passage sits in its paper (null where the source has no pages, e.g. JSON)."""

@@ -99,11 +99,16 @@ def test_ingest_search_papers_commands(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text('[{"abstract": "no title"}]')
-    r = paperlens("ingest", str(bad), data_dir=tmp_path / "d")
-    assert r.returncode == 2
-    assert "error: " in r.stderr and "[0].title: Field required" in r.stderr
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "bad.json").write_text('[{"abstract": "no title"}]')
+    (folder / "good.md").write_text("# A Good Paper\n\nIt is fine. Really.")
+    r = paperlens("ingest", str(folder), data_dir=tmp_path / "d")
+    assert r.returncode == 1  # one file failed alone, the other went in, and a table says why
+    assert "added 1, replaced 0, unchanged 0" in r.stdout
+    assert (
+        "1 file(s) failed" in r.stderr and "bad.json" in r.stderr and "[0].title: Field required" in r.stderr
+    )
     assert "Traceback" not in r.stderr
     missing = paperlens("ingest", str(tmp_path / "nope.txt"), data_dir=tmp_path / "d")
     assert missing.returncode == 2 and "no such file" in missing.stderr

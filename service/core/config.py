@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     max_papers_per_request: int = Field(
         500, ge=1, description="Most papers one POST /papers or upload request may add."
     )
+    sync_upload_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="POST /papers/upload answers 201 after indexing when the files add up to at most this "
+        "many bytes; larger uploads answer 202 with an ingest job at once (?wait=true/false overrides).",
+    )
     max_query_chars: int = Field(
         1000, ge=1, description="Longest search query (/search) or question (/ask, the CLI) accepted."
     )

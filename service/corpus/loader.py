@@ -33,8 +33,9 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def parse_bytes(name: str, data: bytes) -> list[Paper]:
-    """Parse one file's bytes. The format comes from the extension, else the content."""
+def file_format(name: str, data: bytes) -> str:
+    """The format (a suffix) from the extension, else the content; a 4xx when neither says
+    or the file is empty. Cheap: callers check a whole upload before accepting it."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         sniffed = _sniff(data)
@@ -46,6 +47,12 @@ def parse_bytes(name: str, data: bytes) -> list[Paper]:
         suffix = sniffed
     if not data.strip():
         raise BadInput(f"{name}: the file is empty")
+    return suffix
+
+
+def parse_bytes(name: str, data: bytes) -> list[Paper]:
+    """Parse one file's bytes. The format comes from the extension, else the content."""
+    suffix = file_format(name, data)
     if suffix == ".pdf":
         return [parse_pdf(data, source=name)]
     text = _decode(data, name)

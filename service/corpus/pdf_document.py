@@ -21,7 +21,7 @@ from service.corpus.pdf_metadata import extract_metadata
 from service.corpus.pdf_structure import Block, strip_furniture, to_blocks
 
 _INLINE_ABSTRACT = re.compile(r"^abstract\b[\s.:\u2014\u2013-]*(?=[A-Z])", re.I)
-MIN_ABSTRACT_CHARS = 200
+MIN_ABSTRACT_CHARS = 50
 
 
 def parse_pdf(data: bytes, source: str | None = None) -> Paper:
@@ -66,6 +66,6 @@ def _mark_inline_abstract(blocks: list[Block]) -> list[Block]:
 
 
 def _abstract(blocks: list[Block]) -> str | None:
-    parts = [b.text for b in blocks if b.part == "abstract" and b.kind == "text" and len(b.text) >= 80]
+    parts = [b.text for b in blocks if b.part == "abstract" and b.kind == "text" and len(b.text) >= 40]
     text = " ".join(parts)
     return text if len(text) >= MIN_ABSTRACT_CHARS else None

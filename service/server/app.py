@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from service.container import Container
 from service.core.config import Settings, get_settings
 from service.server.errors import install_error_handlers
-from service.server.routes import answers, health, papers, search
+from service.server.routes import answers, health, jobs, papers, search
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -33,6 +33,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     install_error_handlers(app)
-    for router in (health.router, papers.router, search.router, answers.router):
+    for router in (health.router, papers.router, jobs.router, search.router, answers.router):
         app.include_router(router)
     return app

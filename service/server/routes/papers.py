@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.core.errors import BadInput, NotFound, TooLarge
-from service.corpus.loader import parse_bytes
-from service.corpus.paper import Paper
+from service.corpus.loader import file_format, parse_bytes
 from service.ingest.ingest_service import IngestReport
-from service.schemas import IngestOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
+from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
 
 router = APIRouter(prefix="/papers", tags=["papers"])
@@ -38,14 +38,22 @@ def add_papers(body: PapersIn, services: ServicesDep, settings: SettingsDep) -> 
     "/upload",
     status_code=201,
     response_model=IngestOut,
+    responses={202: {"model": JobOut, "description": "Accepted: indexing runs as an ingest job."}},
     summary="Upload files (.txt, .md, .json, .jsonl, .pdf)",
 )
 async def upload_papers(
     files: Annotated[list[UploadFile], File(description="One or more paper files.")],
     services: ServicesDep,
     settings: SettingsDep,
-) -> IngestOut:
-    papers: list[Paper] = []
+    wait: Annotated[
+        bool | None,
+        Query(
+            description="true: index before answering (201); false: answer 202 with a job at once. "
+            "Default: wait only for small uploads."
+        ),
+    ] = None,
+) -> Any:
+    received: list[tuple[str, bytes]] = []
     for upload in files:
         name = upload.filename or "upload"
         data = await upload.read(settings.max_upload_bytes + 1)
@@ -54,7 +62,16 @@ async def upload_papers(
                 f"{name}: file is over the {settings.max_upload_bytes:,}-byte upload limit; "
                 "split it or raise PAPERLENS_MAX_UPLOAD_BYTES"
             )
-        papers.extend(parse_bytes(name, data))
+        file_format(name, data)  # unknown formats and empty files are refused before anything runs
+        received.append((name, data))
+    if wait is False or (wait is None and sum(len(d) for _, d in received) > settings.sync_upload_bytes):
+        if len(received) > settings.max_papers_per_request:
+            raise TooLarge(
+                f"{len(received)} files in one request; send at most {settings.max_papers_per_request}"
+            )
+        job = await run_in_threadpool(services.jobs.submit, received)
+        return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
+    papers = [p for name, data in received for p in await run_in_threadpool(parse_bytes, name, data)]
     _check_count(len(papers), settings.max_papers_per_request)
     report = await run_in_threadpool(services.ingest.ingest, papers)
     return _ingest_out(report)

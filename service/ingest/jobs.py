@@ -1,0 +1,205 @@
+"""Ingest jobs: uploads that are answered at once (202) and indexed in the background.
+
+A job's files are saved under DATA_DIR/jobs/<id>/ and its state is kept in SQLite
+(DATA_DIR/jobs.sqlite), so a job survives a restart: at start-up, jobs that were queued
+or running are queued again, and their finished files are re-ingested as `unchanged`
+(each file is written all-or-nothing, so nothing is half-indexed). One worker thread
+runs the jobs in order; within a job, parsing the next file overlaps embedding this one.
+Saved files are deleted when their job ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from service.core.errors import NotFound
+from service.ingest.file_ingest import FileResult, ingest_files
+from service.ingest.ingest_service import IngestService
+from service.schemas import JobFileOut, JobOut
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, created REAL, updated REAL);
+CREATE TABLE IF NOT EXISTS files (
+    job_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    status TEXT NOT NULL, paper_ids TEXT NOT NULL DEFAULT '[]', chunks INTEGER NOT NULL DEFAULT 0,
+    error TEXT, PRIMARY KEY (job_id, idx)
+);
+"""
+
+
+class JobStore:
+    """Job state in SQLite; every method is one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def create(self, job_id: str, files: Sequence[tuple[str, Path]]) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT INTO jobs VALUES (?, 'queued', ?, ?)", (job_id, now, now))
+            self._db.executemany(
+                "INSERT INTO files (job_id, idx, name, path, status) VALUES (?, ?, ?, ?, 'queued')",
+                [(job_id, i, name, str(path)) for i, (name, path) in enumerate(files)],
+            )
+            self._db.execute("COMMIT")
+
+    def set_status(self, job_id: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET status = ?, updated = ? WHERE id = ?", (status, time.time(), job_id)
+            )
+
+    def file_done(self, job_id: str, idx: int, result: FileResult) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE files SET status = ?, paper_ids = ?, chunks = ?, error = ? "
+                "WHERE job_id = ? AND idx = ?",
+                (result.status, json.dumps(result.paper_ids), result.chunks, result.error, job_id, idx),
+            )
+            self._db.execute("UPDATE jobs SET updated = ? WHERE id = ?", (time.time(), job_id))
+
+    def pending_files(self, job_id: str) -> list[tuple[int, str, Path]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT idx, name, path FROM files WHERE job_id = ? AND status IN ('queued', 'running') "
+                "ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+        return [(int(i), str(n), Path(p)) for i, n, p in rows]
+
+    def unfinished(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created"
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def get(self, job_id: str) -> JobOut:
+        with self._lock:
+            job = self._db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            rows = self._db.execute(
+                "SELECT name, status, paper_ids, chunks, error FROM files WHERE job_id = ? ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+        if job is None:
+            raise NotFound(f"no ingest job {job_id!r}; POST /papers/upload returns the job id")
+        files = [
+            JobFileOut(
+                name=name,
+                status=status,
+                paper_ids=json.loads(ids),
+                paper_id=(json.loads(ids) or [None])[0],
+                chunks=chunks,
+                error=error,
+            )
+            for name, status, ids, chunks, error in rows
+        ]
+        return JobOut(
+            job_id=job_id,
+            status=job[0],
+            status_url=f"/jobs/{job_id}",
+            files=files,
+            papers_total=len(files),
+            papers_done=sum(f.status in ("done", "failed") for f in files),
+            chunks_done=sum(f.chunks for f in files),
+        )
+
+
+class JobQueue:
+    """Accepts jobs and runs them on one background thread, in order."""
+
+    def __init__(self, ingest: IngestService, data_dir: Path) -> None:
+        self.ingest = ingest
+        self.files_dir = data_dir / "jobs"
+        self.store = JobStore(data_dir / "jobs.sqlite")
+        self._queue: list[str] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, files: Sequence[tuple[str, bytes]]) -> JobOut:
+        """Save the files, record the job, and queue it; returns at once."""
+        job_id = uuid.uuid4().hex[:16]
+        folder = self.files_dir / job_id
+        folder.mkdir(parents=True)
+        saved = []
+        for i, (name, data) in enumerate(files):
+            path = folder / f"{i:04d}-{_safe(name)}"
+            path.write_bytes(data)
+            saved.append((name, path))
+        self.store.create(job_id, saved)  # files first: a recorded job always has its files
+        self._enqueue(job_id)
+        return self.store.get(job_id)
+
+    def resume(self) -> None:
+        """Queue again what a previous process left unfinished."""
+        for job_id in self.store.unfinished():
+            log.info("resuming ingest job %s", job_id)
+            self.store.set_status(job_id, "queued")
+            self._enqueue(job_id)
+
+    def get(self, job_id: str) -> JobOut:
+        return self.store.get(job_id)
+
+    def wait(self, job_id: str, timeout: float) -> JobOut:
+        """The job once it has ended (or as it is when `timeout` runs out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.store.get(job_id)
+            if job.status in ("done", "failed") or time.monotonic() > deadline:
+                return job
+            time.sleep(0.05)
+
+    def _enqueue(self, job_id: str) -> None:
+        with self._wake:
+            self._queue.append(job_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="paperlens-jobs", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue:
+                    self._wake.wait()
+                job_id = self._queue.pop(0)
+            try:
+                self._run(job_id)
+            except Exception:  # the job is marked failed; the worker goes on
+                log.exception("ingest job %s failed", job_id)
+                self.store.set_status(job_id, "failed")
+
+    def _run(self, job_id: str) -> None:
+        self.store.set_status(job_id, "running")
+        pending = self.store.pending_files(job_id)
+        by_name = {i: (name, path) for i, name, path in pending}
+        order = list(by_name)
+
+        def on_file(result: FileResult) -> None:
+            self.store.file_done(job_id, order.pop(0), result)
+
+        ingest_files(self.ingest, [(name, path.read_bytes) for name, path in by_name.values()], on_file)
+        job = self.store.get(job_id)
+        failed = all(f.status == "failed" for f in job.files)
+        self.store.set_status(job_id, "failed" if failed else "done")
+        shutil.rmtree(self.files_dir / job_id, ignore_errors=True)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[:100] or "file"
