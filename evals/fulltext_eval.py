@@ -54,6 +54,7 @@ def ingest(client: Any, pdfs: list[str]) -> tuple[dict[str, str], float]:
     for name in tqdm(pdfs, desc="fulltext ingest", unit="pdf"):
         r = client.post(
             "/papers/upload",
+            params={"wait": "true"},
             files=[("files", (name, (DATA / "pdfs" / name).read_bytes(), "application/pdf"))],
         )
         r.raise_for_status()

@@ -17,10 +17,9 @@ import numpy as np
 
 from service.answering.accounting import Timings
 from service.answering.generation import Generator
+from service.answering.paper_text import Sentence, quotable_sentences, story_text
 from service.answering.prompts import load_prompt
 from service.components.embedding.embedder import Embedder
-from service.components.sentences import split_sentences
-from service.components.tokens import clip_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
@@ -43,10 +42,23 @@ ASPECT_HINTS = {
     "limitations": "a limitation, weakness or open problem the paper admits",
 }
 PAPER_TEXT_TOKENS = 700
+# where each aspect lives in a structured paper: the extractive engine prefers those parts
+ASPECT_PARTS = {
+    "problem": ("abstract", "introduction"),
+    "approach": ("abstract", "methods"),
+    "evidence": ("methods", "results"),
+    "key result": ("abstract", "results", "conclusion"),
+    "limitations": ("discussion", "conclusion"),
+}
+PART_WEIGHT = 0.1
 EXTRACTIVE_MIN_SIMILARITY = 0.3
 CUE_WEIGHT = 0.2
 _NOT_STATED = re.compile(rf"^\W*({re.escape(NOT_STATED)}|not mentioned|n/?a|none|unknown)\W*$", re.I)
 _UNSUPPORTED = CellOut(text=NOT_STATED, quote="")
+
+
+def _cell(text: str, quote: Sentence) -> CellOut:
+    return CellOut(text=text, quote=quote.text, page=quote.page, section=quote.section)
 
 
 def parse_aspect_lines(text: str, aspects: Sequence[str]) -> dict[str, str]:
@@ -89,7 +101,7 @@ class CompareService:
         return [p for p in papers if p is not None], list(dict.fromkeys(names))
 
     def _support(
-        self, sentences: list[str], vectors: np.ndarray, cells: dict[str, str]
+        self, sentences: list[Sentence], vectors: np.ndarray, cells: dict[str, str]
     ) -> dict[str, CellOut]:
         """Each claimed cell with its best supporting sentence (claims nothing supports are left out)."""
         out: dict[str, CellOut] = {}
@@ -97,16 +109,16 @@ class CompareService:
         if claims and sentences:
             sims = cosine_matrix(self.embedder.embed(list(claims.values())), vectors)
             for row, (aspect, claim) in enumerate(claims.items()):
-                scores = [support(float(sims[row, i]), claim, s) for i, s in enumerate(sentences)]
+                scores = [support(float(sims[row, i]), claim, s.text) for i, s in enumerate(sentences)]
                 best = int(np.argmax(scores))
                 if scores[best] >= self.settings.support_threshold and not unsupported_numbers(
-                    claim, [sentences[best]]
+                    claim, [sentences[best].text]
                 ):
-                    out[aspect] = CellOut(text=claim, quote=sentences[best])
+                    out[aspect] = _cell(claim, sentences[best])
         return out
 
     def _extractive_cells(
-        self, sentences: list[str], vectors: np.ndarray, aspects: list[str]
+        self, sentences: list[Sentence], vectors: np.ndarray, aspects: list[str]
     ) -> dict[str, CellOut]:
         out: dict[str, CellOut] = {}
         if not sentences:
@@ -116,13 +128,16 @@ class CompareService:
         used: set[int] = set()
         for row, aspect in enumerate(aspects):
             scores = [
-                float(sims[row, i]) + CUE_WEIGHT * min(cue_hits(s, aspect), 2) - (1.0 if i in used else 0.0)
+                float(sims[row, i])
+                + CUE_WEIGHT * min(cue_hits(s.text, aspect), 2)
+                + (PART_WEIGHT if s.part in ASPECT_PARTS.get(aspect, ()) else 0.0)
+                - (1.0 if i in used else 0.0)
                 for i, s in enumerate(sentences)
             ]
             best = int(np.argmax(scores))
             if scores[best] >= EXTRACTIVE_MIN_SIMILARITY:
                 used.add(best)
-                out[aspect] = CellOut(text=sentences[best], quote=sentences[best])
+                out[aspect] = _cell(sentences[best].text, sentences[best])
         return out
 
     def compare(self, request: CompareIn) -> CompareOut:
@@ -131,14 +146,18 @@ class CompareService:
         use_llm = self.generator.available
         rows = []
         for paper in papers:
-            sentences = split_sentences(paper.body)[:80]
-            vectors = self.embedder.embed(sentences) if sentences else np.zeros((0, self.embedder.dim))
+            sentences = quotable_sentences(paper)
+            vectors = (
+                self.embedder.embed([s.text for s in sentences])
+                if sentences
+                else np.zeros((0, self.embedder.dim))
+            )
             cells: dict[str, CellOut] | None = None
             if use_llm:
                 messages = self.cells_prompt.render(
                     aspect_lines="\n".join(f"{a}: ..." for a in names),
                     title=paper.title,
-                    text=clip_tokens(paper.body, PAPER_TEXT_TOKENS),
+                    text=story_text(paper, PAPER_TEXT_TOKENS),
                 )
                 generated = self.generator.generate(messages, 60 * len(names), timings, fallback=lambda: "")
                 usage.add(generated.usage)

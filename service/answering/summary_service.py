@@ -14,10 +14,10 @@ from service.answering.accounting import Timings
 from service.answering.answer_cache import ResultCache, cache_key
 from service.answering.extractive import extractive_summary
 from service.answering.generation import Generated, Generator, OnDelta
+from service.answering.paper_text import story_text
 from service.answering.prompts import load_prompt
 from service.components.llm.client import Messages
 from service.components.sentences import split_sentences
-from service.components.tokens import clip_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
@@ -26,7 +26,7 @@ from service.grounding.numbers import unsupported_numbers
 from service.schemas import SummaryOut
 
 MAX_COPIED_WORDS = 15
-PAPER_TEXT_TOKENS = 900  # of the paper shown to the model (the abstract fits)
+PAPER_TEXT_TOKENS = 900  # of the paper shown to the model: an abstract fits; a long paper, its story
 
 
 def clean_summary(summary: str, source: str) -> tuple[str, int]:
@@ -71,7 +71,7 @@ class SummaryService:
         )
 
     def _messages(self, paper: StoredPaper, extra: str = "") -> Messages:
-        messages = self.prompt.render(title=paper.title, text=clip_tokens(paper.body, PAPER_TEXT_TOKENS))
+        messages = self.prompt.render(title=paper.title, text=story_text(paper, PAPER_TEXT_TOKENS))
         if extra:
             messages[-1]["content"] += f"\n\n{extra}"
         return messages

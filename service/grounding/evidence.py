@@ -25,6 +25,9 @@ _BOILERPLATE = re.compile(
     r"https?://|www\.|project page|code (is|and \w+ are) (publicly )?available|github\.com|please refer to",
     re.IGNORECASE,
 )
+PART_PRIOR = {"front": -0.15}
+"""Score offsets by where a sentence sits in a structured paper: the body (methods, results,
+discussion) over the front matter (affiliations, correspondence, licence lines)."""
 PER_PAPER_SHARE = 0.67  # one paper fills at most this share of the evidence (multi-paper questions)
 
 
@@ -39,6 +42,7 @@ class Evidence:
     order: tuple[int, int] = (0, 0)  # (chunk position, sentence start) for reading order
     page: int | None = None
     section: str | None = None
+    prior: float = 0.0  # added to the score: see PART_PRIOR
 
     def line(self) -> str:
         return f"[{self.n}] ({self.title}) {self.text}"
@@ -67,7 +71,16 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
             seen.add(key)
             out.append(
                 Evidence(
-                    0, p.paper_id, p.title, p.chunk_id, text, 0.0, (p.position, start), p.page, p.section
+                    0,
+                    p.paper_id,
+                    p.title,
+                    p.chunk_id,
+                    text,
+                    0.0,
+                    (p.position, start),
+                    p.page,
+                    p.section,
+                    PART_PRIOR.get(p.part or "", 0.0),
                 )
             )
     return out
@@ -90,7 +103,7 @@ def select_evidence(
     vectors = np.vstack([q_vector, embedder.embed([c.text for c in candidates])])
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
-        c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text)
+        c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text) + c.prior
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0
