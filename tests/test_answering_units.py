@@ -20,6 +20,7 @@ from service.corpus.paper import paper_body
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.question_fit import unanswered
 from service.grounding.similarity import containment, support
 from service.schemas import SummaryOut, UsageOut
 
@@ -160,3 +161,15 @@ def test_a_papers_body_holds_its_abstract_once() -> None:
     )
     assert paper_body(abstract, "Other text.") == f"{abstract}\n\nOther text."
     assert paper_body(None, "Only text.") == "Only text."
+
+
+def test_question_fit_needs_the_kind_of_answer_the_question_asks_for() -> None:
+    assert unanswered("How much faster is CARP?", "CARP is 10x faster [1].") is None
+    assert "quantity" in (unanswered("How many genes were edited?", "Many genes were edited [1].") or "")
+    assert "percentage" in (unanswered("Approximately what percentage die?", "About 10 of 40 die [1].") or "")
+    assert unanswered("Approximately what percentage die?", "About 10% die [1].") is None
+    assert "neither" in (unanswered("Does X increase or decrease Y?", "X changes Y [1].") or "")
+    assert unanswered("Does X increase or decrease Y?", "X decreased Y [1].") is None
+    assert unanswered("Which protein binds DNA?", "RexA binds DNA [1].") is None
+    # listed options are not part of the question's form
+    assert unanswered("Which drug? Options: how many; 10%", "Ciprofloxacin [1].") is None

@@ -55,6 +55,20 @@ def test_invented_number_makes_the_service_abstain(llm_client: TestClient, fake_
     assert "0.0003" in body["dropped"][0]["sentence"]
 
 
+def test_a_true_sentence_that_does_not_answer_the_question_is_an_abstention(
+    llm_client: TestClient, llm_services: Services, fake_llm: FakeLLM
+) -> None:
+    # supported by CARP's abstract, but the question asks for a number and it states none
+    fake_llm.reset(reply("CARP is a coarse-to-fine autoregressive prediction policy [1]."))
+    body = llm_client.post("/ask", json={"question": CARP_Q}).json()
+    assert body["abstained"] and body["citations"] == []
+    assert "asks for a quantity" in body["dropped"][-1]["reason"]
+    fake_llm.reset()  # the default reply quotes the sentence with "10x": answered
+    assert not llm_client.post("/ask", json={"question": "How much faster is CARP's inference?"}).json()[
+        "abstained"
+    ]
+
+
 def test_model_saying_not_in_sources_abstains(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.reset(reply("NOT IN SOURCES"))
     body = llm_client.post("/ask", json={"question": "Which GPUs trained CARP's policy?"}).json()

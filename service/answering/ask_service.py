@@ -19,8 +19,9 @@ from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.sentinels import ABSTAIN_TEXT
-from service.grounding.attribution import CheckedText, check_text
+from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import EvidenceSet, select_evidence
+from service.grounding.question_fit import unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
@@ -112,6 +113,10 @@ class AskService:
                 self.settings.support_threshold,
                 prep.query.text,
             )
+            if not checked.empty:
+                reason = unanswered(prep.query.text, checked.text)
+                if reason is not None:  # true sentences, but not the answer: say so instead
+                    checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
         return self._result(prep, checked, generated)
 
     def _result(self, prep: Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:

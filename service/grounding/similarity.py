@@ -103,6 +103,11 @@ def content_words(text: str) -> set[str]:
     return set(_stemmer.stemWords(words))
 
 
+def stem_words(text: str) -> set[str]:
+    """Every word of `text`, stemmed (stop words kept: "more", "less" matter here)."""
+    return set(_stemmer.stemWords(_WORD.findall(text.lower())))
+
+
 def containment(claim: str, evidence: str) -> float:
     words = content_words(claim)
     if not words:

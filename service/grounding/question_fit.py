@@ -1,0 +1,58 @@
+"""Does a supported answer answer what was asked? Checked after attribution.
+
+Attribution proves each sentence is in the papers; it does not prove the sentence is the
+answer. On whole papers the common wrong answer is a true sentence about something else:
+a neighbouring result with no number when a number was asked for, or the wrong kind of
+number. These rules catch what can be read from the question's form; an answer that
+fails them becomes an abstention ("The indexed papers do not answer this question.").
+- A quantity question ("how many", "what percentage", "approximately what", "by how much")
+  needs a number in the answer; a percentage question needs a percentage.
+- An either-or question about a direction ("increase or decrease", "higher or lower")
+  needs one of the two in the answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from service.grounding.numbers import numbers_in
+from service.grounding.similarity import stem_words
+
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|often|large|big|fast|far|old)|approximately (what|how)|"
+    r"what (is the |was the )?(percentage|percent|proportion|fraction|number|ratio|fold|concentration|"
+    r"rate|size|length|temperature|dose|amount|frequency|half-life|value|time)|by (how much|what factor)|"
+    r"to what (extent|degree))\b",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(
+    r"\b(what|which)\b[^?]{0,40}\b(percentage|percent)\b|\bhow many percent\b", re.IGNORECASE
+)
+_EITHER_OR = re.compile(
+    r"\b(increase[sd]?|decrease[sd]?|higher|lower|more|less|up-?regulated|down-?regulated|"
+    r"enhance[sd]?|reduce[sd]?|faster|slower|larger|smaller|positive(?:ly)?|negative(?:ly)?)\s+or\s+"
+    r"(increase[sd]?|decrease[sd]?|higher|lower|more|less|up-?regulated|down-?regulated|enhance[sd]?|"
+    r"reduce[sd]?|faster|slower|larger|smaller|positive(?:ly)?|negative(?:ly)?)\b",
+    re.IGNORECASE,
+)
+
+
+_MARKERS = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+
+
+def unanswered(question: str, answer: str) -> str | None:
+    """Why `answer` does not answer `question`, or None when its form fits."""
+    stem = question.split(" Options:", 1)[0]
+    answer = _MARKERS.sub("", answer)  # "[1]" is a citation, not a number
+    if _QUANTITY.search(stem):
+        found = numbers_in(answer)
+        if not found:
+            return "the question asks for a quantity and the answer states none"
+        if _PERCENT.search(stem) and not any(n.endswith("%") for n in found):
+            return "the question asks for a percentage and the answer states none"
+    either = _EITHER_OR.search(stem)
+    if either:
+        wanted = stem_words(either.group(1)) | stem_words(either.group(2))
+        if not wanted & stem_words(answer):
+            return f"the question asks '{either.group(0)}' and the answer says neither"
+    return None
