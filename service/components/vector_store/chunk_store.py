@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from service.components.embedding.embedder import Vectors
+from service.components.vector_store.records import Metadata
 from service.core.errors import BadInput
 
 
@@ -23,7 +24,7 @@ class ChunkRecord:
     id: str
     paper_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: Metadata
 
     @property
     def position(self) -> int:
@@ -51,7 +52,7 @@ class ChunkRecord:
     @property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Sentence (start, end) offsets within `text`."""
-        return [(int(a), int(b)) for a, b in json.loads(self.metadata.get("sentences", "[]"))]
+        return [(int(a), int(b)) for a, b in json.loads(str(self.metadata.get("sentences", "[]")))]
 
 
 class ChunkStore:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.components.vector_store.records import Record, RecordCollection
+from service.components.vector_store.records import Metadata, Record, RecordCollection
 from service.core.errors import NotFound
 from service.corpus.paper import TextBlock, paper_body
 
@@ -38,7 +38,7 @@ class StoredPaper:
         return paper_body(self.abstract, self.text)
 
     def to_record(self) -> Record:
-        meta: dict[str, Any] = {
+        meta: Metadata = {
             "title": self.title,
             "content_hash": self.content_hash,
             "n_chunks": self.n_chunks,
@@ -57,6 +57,12 @@ class StoredPaper:
     def from_record(cls, record: Record) -> StoredPaper:
         body = json.loads(record.document) if record.document else {}
         meta = record.metadata
+
+        def text_of(key: str) -> str | None:
+            value = meta.get(key)
+            return None if value is None else str(value)
+
+        year = meta.get("year")
         return cls(
             id=record.id,
             title=str(meta["title"]),
@@ -64,12 +70,12 @@ class StoredPaper:
             n_chunks=int(meta["n_chunks"]),
             abstract=body.get("abstract"),
             text=body.get("text"),
-            year=meta.get("year"),
-            url=meta.get("url"),
-            arxiv_id=meta.get("arxiv_id"),
-            authors=json.loads(meta.get("authors") or "[]"),
-            source=meta.get("source"),
-            doi=meta.get("doi"),
+            year=int(year) if year is not None else None,
+            url=text_of("url"),
+            arxiv_id=text_of("arxiv_id"),
+            authors=json.loads(text_of("authors") or "[]"),
+            source=text_of("source"),
+            doi=text_of("doi"),
             blocks=[TextBlock.model_validate(b) for b in body["blocks"]] if body.get("blocks") else None,
         )
 

@@ -9,17 +9,18 @@ this change holds 384-dimensional vectors; a placeholder of another size would b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Metadata = Mapping[str, str | int | float | bool]
+Metadata = dict[str, str | int | float | bool]
+"""What Chroma keeps beside a record: flat scalar values only."""
 
 
 @dataclass(frozen=True)
 class Record:
     id: str
-    metadata: dict[str, Any]
+    metadata: Metadata
     document: str | None
 
 
