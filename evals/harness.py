@@ -19,7 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals import bench_retrieval, compare_eval, pubmedqa_eval, qa_eval, retrieval_eval, summary_eval
+from evals import (
+    bench_retrieval,
+    compare_eval,
+    fulltext_eval,
+    pubmedqa_eval,
+    qa_eval,
+    retrieval_eval,
+    summary_eval,
+)
 from evals.report import write_report
 
 REPORTS = Path(__file__).parent / "reports"
@@ -27,7 +35,7 @@ RESULTS = Path(__file__).parent / "results"
 QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
 QUICK_PAPERQA = {"q01", "q09", "u01"}
 PAPERQA_BUDGET_S = 60 * 60  # full mode: ~100 s per question here, so about 35 of the 39
-SUITES = ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed")
+SUITES = ("retrieval", "qa", "fulltext", "summaries", "pubmedqa", "compare", "speed")
 
 
 class _Results(dict[str, Any]):
@@ -69,6 +77,8 @@ def plan(mode: str, base_url: str | None, suites: tuple[str, ...]) -> list[tuple
         jobs.append(("retrieval", lambda: retrieval_eval.run(base_url, 5)))
     if "qa" in suites:
         jobs.append(("qa", lambda: qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)))
+    if "fulltext" in suites:
+        jobs.append(("fulltext", lambda: fulltext_eval.run(base_url, 6 if quick else None, baseline=True)))
     if "summaries" in suites:
         jobs.append(("summaries", lambda: summary_eval.run(5 if quick else 50, base_url)))
     if "pubmedqa" in suites:

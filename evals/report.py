@@ -171,6 +171,45 @@ def runs_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+PAPERQA2_PUBLISHED = {"precision": 0.852, "accuracy": 0.660}  # LitQA2, frontier model + web search
+
+
+def fulltext_table(results: dict[str, Any]) -> list[str]:
+    """Whole papers: LitQA2 over the full-text PDFs, paperlens beside naive RAG (same run)
+    and PaperQA2's published LitQA2 figures (another setting: frontier model, web search)."""
+    ft = results.get("fulltext")
+    if not ft:
+        return []
+    s = ft["summary"]
+    naive = ((ft.get("naive_rag") or {}).get("summary") or {}).get("open") or {}
+    lines = [
+        "",
+        f"## Whole papers: LitQA2 over {s['papers']} full-text PDFs ({s['questions']} dev questions)",
+        "",
+        "| figure | paperlens open-ended | paperlens with options | naive RAG open-ended "
+        "| PaperQA2 (published) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key in ("precision", "accuracy", "answered"):
+        published = PAPERQA2_PUBLISHED.get(key)
+        lines.append(
+            f"| {key} | {s['open'][key]:.3f} | {s['choice'][key]:.3f} | "
+            f"{_fmt(naive.get(key, 'n/a'))} | {_fmt(published) if published is not None else ''} |"
+        )
+    evidence = s.get("key_passage_in_evidence")
+    lines += [
+        "",
+        f"Paper recall@5 {s['paper_recall_at_5']:.3f}; key passage in the top-5 search results "
+        f"{s['key_passage_recall_at_5']:.3f}; key passage among the answer's evidence "
+        f"{_fmt(evidence) if evidence is not None else 'n/a'}; citations with a page "
+        f"{s['citations_with_page']:.3f}; /ask p50 {s['ask_p50_s']:.1f} s. Ingest: {s['papers']} PDFs, "
+        f"{s['pages']} pages, {s['chunks']} chunks in {s['ingest_seconds']:.0f} s "
+        f"({s['pages'] / max(s['ingest_seconds'], 1e-9):.1f} pages/s, "
+        f"{s['chunks'] / max(s['ingest_seconds'], 1e-9):.1f} chunks/s, parse and embed).",
+    ]
+    return lines
+
+
 def baseline_table(results: dict[str, Any]) -> list[str]:
     """paperlens and each baseline in adjacent columns, with ratios, same run."""
     qa = results.get("qa") or {}
@@ -288,10 +327,11 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
         "",
     ]
     lines += baseline_table(results)
+    lines += fulltext_table(results)
     lines += latency_table(results)
     lines += runs_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]
-    for suite in ("retrieval", "qa", "summaries", "pubmedqa", "compare", "speed"):
+    for suite in ("retrieval", "qa", "fulltext", "summaries", "pubmedqa", "compare", "speed"):
         if suite in results:
             data = results[suite]
             summary = data.get("summary", data) if isinstance(data, dict) else data

@@ -78,3 +78,27 @@ def test_report_has_headline_table_json_and_plots(tmp_path: Path) -> None:
     for png in ("run-quick-qa-by-type.png", "run-quick-qa-latency.png", "run-quick-search-latency.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
         assert f"]({png})" in text
+
+
+def test_report_has_the_whole_paper_table_beside_naive_rag_and_paperqa2_published(tmp_path: Path) -> None:
+    summary = {
+        "papers": 18,
+        "questions": 18,
+        "pages": 314,
+        "chunks": 2200,
+        "ingest_seconds": 80.0,
+        "paper_recall_at_5": 0.944,
+        "key_passage_recall_at_5": 0.5,
+        "key_passage_in_evidence": 0.61,
+        "citations_with_page": 1.0,
+        "ask_p50_s": 9.0,
+        "open": {"precision": 0.8, "accuracy": 0.444, "answered": 0.556},
+        "choice": {"precision": 0.75, "accuracy": 0.5, "answered": 0.667},
+    }
+    naive = {"open": {"precision": 0.3, "accuracy": 0.3, "answered": 1.0}}
+    results = {"fulltext": {"summary": summary, "naive_rag": {"summary": naive}}}
+    text = write_report(results, tmp_path, "ft", "quick").read_text()
+    assert "## Whole papers: LitQA2 over 18 full-text PDFs (18 dev questions)" in text
+    assert "| precision | 0.800 | 0.750 | 0.300 | 0.852 |" in text
+    assert "| accuracy | 0.444 | 0.500 | 0.300 | 0.660 |" in text
+    assert "Paper recall@5 0.944" in text and "3.9 pages/s" in text and "27.5 chunks/s" in text
