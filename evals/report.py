@@ -205,7 +205,9 @@ def fulltext_table(results: dict[str, Any]) -> list[str]:
         f"{s['citations_with_page']:.3f}; /ask p50 {s['ask_p50_s']:.1f} s. Ingest: {s['papers']} PDFs, "
         f"{s['pages']} pages, {s['chunks']} chunks in {s['ingest_seconds']:.0f} s "
         f"({s['pages'] / max(s['ingest_seconds'], 1e-9):.1f} pages/s, "
-        f"{s['chunks'] / max(s['ingest_seconds'], 1e-9):.1f} chunks/s, parse and embed).",
+        f"{s['chunks'] / max(s['ingest_seconds'], 1e-9):.1f} chunks/s, parse and embed; "
+        f"median paper of {s.get('pages_per_paper_p50', 0):.0f} pages searchable "
+        f"{s.get('seconds_per_paper_p50', 0):.1f} s after its upload).",
     ]
     return lines
 
