@@ -12,6 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from fpdf import FPDF
 
+from service.answering.paper_text import quotable_sentences, story_text
+from service.components.tokens import count_tokens
+from service.components.vector_store.paper_records import StoredPaper
 from service.corpus.paper import Paper, TextBlock
 from service.corpus.pdf_document import parse_pdf
 
@@ -174,3 +177,42 @@ def test_search_backfills_from_other_papers_when_one_paper_fills_the_candidates(
     hits = client.get("/search", params={"q": "protein folding result", "k": 5}).json()["results"]
     assert len(hits) == 5
     assert sum(h["title"] == "Protein folding atlas" for h in hits) == 2  # the per-paper cap holds
+
+
+def test_a_long_papers_story_is_what_summary_and_compare_prompts_see() -> None:
+    paper = parsed("10.1093_nar_gkae069.pdf")
+    stored = StoredPaper(
+        id="p",
+        title=paper.title,
+        content_hash="h",
+        n_chunks=1,
+        abstract=paper.abstract,
+        text=paper.text,
+        blocks=paper.blocks,
+    )
+    story = story_text(stored, 900)
+    assert count_tokens(story) <= 900
+    assert story.startswith("In cancer therapy, DNA intercalators")  # the abstract first
+    assert "Karolinska" not in story and "Correspondence" not in story  # not the title page
+    intro = [b.text for b in blocks_of(paper) if b.part == "introduction" and len(b.text) >= 200]
+    results = [b.text for b in blocks_of(paper) if b.part == "results" and len(b.text) >= 200]
+    assert intro[-1][:80] in story and results[0][:80] in story
+    quotable = quotable_sentences(stored)
+    assert quotable and all(
+        s.page is not None and s.part not in ("references", "back", "front") for s in quotable
+    )
+    assert {"abstract", "methods", "results", "discussion"} <= {s.part for s in quotable}
+
+
+def test_compare_cells_over_pdfs_carry_page_and_section(client: TestClient) -> None:
+    ids = []
+    for name in ("10.1093_nar_gkae069.pdf", "10.1093_nar_gkae105.pdf"):
+        r = client.post(
+            "/papers/upload",
+            params={"wait": "true"},
+            files=[("files", (name, (FULLTEXT / "pdfs" / name).read_bytes(), "application/pdf"))],
+        )
+        ids += r.json()["added"]
+    body = client.post("/compare", json={"paper_ids": ids, "aspects": ["approach", "key result"]}).json()
+    cells = [cell for row in body["rows"] for cell in row["cells"].values() if cell["quote"]]
+    assert cells and all(c["page"] >= 1 and c["section"] for c in cells)
