@@ -216,3 +216,16 @@ def test_compare_cells_over_pdfs_carry_page_and_section(client: TestClient) -> N
     body = client.post("/compare", json={"paper_ids": ids, "aspects": ["approach", "key result"]}).json()
     cells = [cell for row in body["rows"] for cell in row["cells"].values() if cell["quote"]]
     assert cells and all(c["page"] >= 1 and c["section"] for c in cells)
+
+
+def test_a_layout_the_rules_choke_on_still_goes_in_as_plain_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.corpus.pdf_document as pdf_document
+
+    def choke(*_: object) -> None:
+        raise RecursionError("layout too deep")
+
+    monkeypatch.setattr(pdf_document, "to_blocks", choke)
+    paper = parse_pdf((FULLTEXT / "pdfs" / "10.1093_nar_gkae105.pdf").read_bytes(), "odd.pdf")
+    pages = [b.page for b in blocks_of(paper)]
+    assert pages == list(range(1, len(pages) + 1)) and len(pages) >= 10
+    assert "Apollo" in (paper.text or "")

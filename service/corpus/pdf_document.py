@@ -12,14 +12,16 @@ or encrypted file gets a message that says so.
 from __future__ import annotations
 
 import html
+import logging
 import re
 
 from service.core.errors import BadInput
 from service.corpus.paper import Paper, TextBlock
-from service.corpus.pdf_layout import read_pdf
-from service.corpus.pdf_metadata import extract_metadata
-from service.corpus.pdf_structure import Block, strip_furniture, to_blocks
+from service.corpus.pdf_layout import PdfPages, read_pdf
+from service.corpus.pdf_metadata import PdfMeta, extract_metadata
+from service.corpus.pdf_structure import Block, join_lines, strip_furniture, to_blocks
 
+log = logging.getLogger(__name__)
 _INLINE_ABSTRACT = re.compile(r"^abstract\b[\s.:\u2014\u2013-]*(?=[A-Z])", re.I)
 MIN_ABSTRACT_CHARS = 50
 
@@ -34,8 +36,14 @@ def parse_pdf(data: bytes, source: str | None = None) -> Paper:
             f"{name}: no extractable text in the PDF (is it a scanned image?); "
             "run OCR on it first or upload the text"
         )
-    meta = extract_metadata(pages)
-    blocks = _mark_inline_abstract(to_blocks(strip_furniture(pages)))
+    try:
+        meta = extract_metadata(pages)
+        blocks = _mark_inline_abstract(to_blocks(strip_furniture(pages)))
+    except Exception as err:  # a layout the rules choke on still goes in, as plain pages
+        log.warning(
+            "%s: structure not recognised (%s: %s); indexed as plain pages", name, type(err).__name__, err
+        )
+        meta, blocks = PdfMeta(), _plain_pages(pages)
     if not blocks:
         raise BadInput(f"{name}: no paragraphs of text found in the PDF")
     first_line = next(line.text for line in pages.lines if line.text.strip())
@@ -52,6 +60,13 @@ def parse_pdf(data: bytes, source: str | None = None) -> Paper:
             TextBlock(text=b.text, page=b.page, section=b.section, part=b.part, kind=b.kind) for b in blocks
         ],
     )
+
+
+def _plain_pages(pages: PdfPages) -> list[Block]:
+    by_page: dict[int, list[str]] = {}
+    for line in pages.lines:
+        by_page.setdefault(line.page, []).append(line.text)
+    return [Block(join_lines(lines), page, "", "body") for page, lines in sorted(by_page.items())]
 
 
 def _mark_inline_abstract(blocks: list[Block]) -> list[Block]:

@@ -68,7 +68,7 @@ def read_pdf(data: bytes, name: str) -> PdfPages:
             try:
                 width, height = page.get_size()
                 lines.extend(_page_lines(page, index + 1))
-            except pdfium.PdfiumError as err:  # one broken page does not lose the paper
+            except Exception as err:  # one broken page does not lose the paper
                 log.debug("%s: page %d unreadable: %s", name, index + 1, err)
             finally:
                 page.close()
