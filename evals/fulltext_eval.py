@@ -24,6 +24,7 @@ import json
 import random
 import re
 import time
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -66,22 +67,59 @@ def ingest(client: Any, pdfs: list[str]) -> tuple[dict[str, str], list[float]]:
     return ids, seconds
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^\w%.\-+ ]", " ", text.lower()).split())
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+%/][a-z0-9%+]+)*[%+]?")
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "and",
+        "or",
+        "there",
+        "are",
+        "is",
+        "was",
+        "were",
+        "have",
+        "has",
+        "be",
+    ]
+)
+MATCH_SHARE = 0.6  # share of an option's words the answer must state
 
 
-def mentions(text: str, option: str) -> bool:
-    """The option, as words (so "10%" is not found in "110%")."""
-    return re.search(rf"(?<![\w.]){re.escape(_norm(option))}(?![\w])", _norm(text)) is not None
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("\u2013", "-").replace("\u2212", "-"))
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or one a plural of the other, or a near spelling (the data set has typos:
+    "ciproflaxin")."""
+    if a == b or a.rstrip("s") == b.rstrip("s"):
+        return True
+    return min(len(a), len(b)) >= 6 and SequenceMatcher(None, a, b).ratio() >= 0.8
+
+
+def option_score(answer: str, option: str) -> float:
+    """Share of the option's words (fillers aside) that the answer states."""
+    words = [t for t in _tokens(option) if t not in _FILLER] or _tokens(option)
+    said = _tokens(answer)
+    return sum(any(_same_word(w, t) for t in said) for w in words) / max(1, len(words))
 
 
 def grade(item: dict[str, Any], answer: AskOut) -> str:
-    """ "right", "wrong" or "unsure" (abstained), as LitQA2 grades."""
+    """ "right", "wrong" or "unsure" (abstained). An open answer is mapped to the option it
+    states: right when it states the ideal answer (most of its words) more fully than any
+    distractor; a deterministic stand-in for LitQA2's multiple-choice grading."""
     if answer.abstained:
         return "unsure"
-    ideal = mentions(answer.answer, item["ideal"])
-    distractor = any(mentions(answer.answer, d) for d in item["distractors"])
-    return "right" if ideal and not distractor else "wrong"
+    ideal = option_score(answer.answer, item["ideal"])
+    distractor = max((option_score(answer.answer, d) for d in item["distractors"]), default=0.0)
+    return "right" if ideal >= MATCH_SHARE and ideal > distractor else "wrong"
 
 
 def key_sentences(item: dict[str, Any]) -> list[str]:

@@ -1,0 +1,51 @@
+"""The full-text suite's grader: an open answer is mapped to the LitQA2 option it states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evals.fulltext_eval import grade, holds_key, with_options
+from service.schemas import AskOut, UsageOut
+
+ITEM: dict[str, Any] = {
+    "id": "x",
+    "question": "Which microcin homolog is present in all known E. coli phylogroups?",
+    "ideal": "Microcin V",
+    "distractors": ["Microcin H47", "Microcin M"],
+    "key_passage": "The only microcin homolog identified in all phylogroups was microcin V; it was the most "
+    "enriched in phylogroup A.",
+}
+
+
+def answer(text: str, abstained: bool = False) -> AskOut:
+    return AskOut(
+        answer=text,
+        abstained=abstained,
+        citations=[],
+        dropped=[],
+        cached=False,
+        engine="llm",
+        degraded=False,
+        model="m",
+        prompt_version="v",
+        usage=UsageOut.zero(),
+        timings_ms={},
+    )
+
+
+def test_right_wrong_and_unsure() -> None:
+    assert grade(ITEM, answer("Microcin V is found in every phylogroup [1].")) == "right"
+    assert grade(ITEM, answer("Microcin M is found in every phylogroup [1].")) == "wrong"
+    assert grade(ITEM, answer("Microcins vary between phylogroups [1].")) == "wrong"  # states no option
+    assert grade(ITEM, answer("The indexed papers do not answer this question.", abstained=True)) == "unsure"
+    typo = {**ITEM, "ideal": "ciproflaxin", "distractors": ["gentamicin", "meropenem"]}
+    assert grade(typo, answer("It evolved resistance to ciprofloxacin only [1].")) == "right"
+    yes_no = {**ITEM, "ideal": "no", "distractors": ["yes"]}
+    assert grade(yes_no, answer("Yes, the introns splice in order [1].")) == "wrong"
+
+
+def test_options_are_listed_in_a_stable_order_and_key_passages_match_loosely() -> None:
+    listed = with_options(ITEM)
+    assert listed == with_options(ITEM) and "Microcin V" in listed and "insufficient information" in listed
+    assert holds_key(ITEM, ["The only microcin homolog identified in all phylogroups was microcin V."])
+    assert not holds_key(ITEM, ["Microcins are bacteriocins."])
