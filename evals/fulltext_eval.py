@@ -164,12 +164,14 @@ def run(base_url: str | None, n: int | None = None, baseline: bool = True) -> di
     papers = [client.get(f"/papers/{pid}").json() for pid in ids.values()]
     rows: list[dict[str, Any]] = []
     latencies: list[float] = []
+    answer_models: list[str] = []
     for item in tqdm(items, desc="fulltext qa", unit="q"):
         gold = ids[item["pdf"]]
         hits = SearchOut.model_validate(client.get("/search", params={"q": item["question"], "k": 5}).json())
         t0 = time.perf_counter()
         open_answer = AskOut.model_validate(client.post("/ask", json={"question": item["question"]}).json())
         latencies.append(time.perf_counter() - t0)
+        answer_models.append(open_answer.model)
         choice = AskOut.model_validate(client.post("/ask", json={"question": with_options(item)}).json())
         evidence = evidence_texts(client, item["question"])
         rows.append(
@@ -206,7 +208,12 @@ def run(base_url: str | None, n: int | None = None, baseline: bool = True) -> di
         "citations_with_page": sum(c["page"] is not None for r in rows for c in r["citations"])
         / max(1, sum(len(r["citations"]) for r in rows)),
     }
-    result: dict[str, Any] = {"summary": summary, "rows": rows}
+    models = {a for a in answer_models if a != "extractive"}
+    result: dict[str, Any] = {
+        "summary": summary,
+        "rows": rows,
+        "model": min(models) if models else "extractive",
+    }
     if baseline and base_url is None:
         result["naive_rag"] = _naive(client, items)
     return result

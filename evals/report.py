@@ -51,6 +51,18 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if r := results.get("retrieval"):
         rows += [("retrieval recall@5", _fmt(r["recall@5"])), ("retrieval MRR@10", _fmt(r["mrr@10"]))]
+    if ft := results.get("fulltext"):
+        f = ft["summary"]
+        rows += [
+            (
+                "whole papers (LitQA2 dev): precision / accuracy",
+                f"{f['open']['precision']:.3f} / {f['open']['accuracy']:.3f}",
+            ),
+            (
+                "whole papers: paper recall@5 / key passage in evidence",
+                f"{f['paper_recall_at_5']:.3f} / {_fmt(f['key_passage_in_evidence'])}",
+            ),
+        ]
     if q := results.get("qa"):
         s = q["summary"]
         rows += [
