@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from service.answering.accounting import Timings
-from service.answering.generation import Generator
+from service.answering.generation import Generated, Generator
 from service.answering.paper_text import Sentence, quotable_sentences, story_text
 from service.answering.prompts import load_prompt
 from service.components.embedding.embedder import Embedder
@@ -173,14 +173,20 @@ class CompareService:
                 )
             )
         summary = self._summary(rows, names, usage, timings, use_llm)
-        fell_back = self.generator.fallback("", failed=not use_llm and self.generator.available)
+        # how the cells were made: by the LLM, or extractively (degraded when the LLM failed
+        # midway, or was wanted and is missing)
+        made = (
+            Generated("", "llm", False, self.generator.model)
+            if use_llm
+            else self.generator.fallback("", failed=self.generator.available)
+        )
         return CompareOut(
             aspects=names,
             rows=rows,
             summary=summary,
-            engine="llm" if use_llm else fell_back.engine,
-            degraded=False if use_llm else fell_back.degraded,
-            model=self.generator.model if use_llm else fell_back.model,
+            engine=made.engine,
+            degraded=made.degraded,
+            model=made.model,
             prompt_version=f"{self.cells_prompt.version}+{self.summary_prompt.version}",
             usage=usage,
             timings_ms=timings.as_dict(),
