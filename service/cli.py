@@ -72,7 +72,7 @@ def ingest(
         ingest_files(services.ingest, [(str(f), f.read_bytes) for f in files], on_file)
     typer.echo(
         f"added {len(report.added)}, replaced {len(report.replaced)}, "
-        f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks) from {len(files)} files"
+        f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks) from {len(files)} file(s)"
     )
     if failed:
         typer.secho(f"{len(failed)} file(s) failed:", fg=typer.colors.RED, err=True)
@@ -147,7 +147,8 @@ def ask(
         return
     typer.echo(result.answer)
     for c in result.citations:
-        typer.echo(f'  [{c.n}] {c.title}: "{c.quote}"')
+        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", c.section or "") if x)
+        typer.echo(f'  [{c.n}] {c.title}{f" ({where})" if where else ""}: "{c.quote}"')
     typer.echo(f"({result.engine}{', degraded' if result.degraded else ''}, {result.model})", err=True)
 
 
