@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -29,7 +29,7 @@ def wants_stream(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-def events(run: Callable[[OnDelta], BaseModel]) -> Iterator[dict[str, str]]:
+def events(run: Callable[[OnDelta], BaseModel]) -> Generator[dict[str, str], None, None]:
     """Run `run(on_delta)` in a thread; yield its deltas, then its result as `final`
     (or an `error` event if it failed after the stream had started)."""
     channel: queue.Queue[tuple[str, str]] = queue.Queue()
