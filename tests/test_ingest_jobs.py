@@ -68,6 +68,17 @@ def test_wait_true_keeps_the_synchronous_answer_and_unknown_jobs_are_404(client:
     assert unknown.status_code == 415  # refused before a job is made
 
 
+def test_many_small_files_make_a_job_too(client: TestClient) -> None:
+    files = [
+        ("files", (f"p{i}.md", f"# Paper {i}\n\nIt studies topic {i}. Well.".encode(), "text/markdown"))
+        for i in range(9)
+    ]
+    r = client.post("/papers/upload", files=files)
+    assert r.status_code == 202
+    job = poll(client.get, r.json()["status_url"])
+    assert job["status"] == "done" and job["papers_done"] == 9 and client.get("/papers").json()["total"] == 9
+
+
 def test_a_job_survives_kill_9_of_the_server(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         256 * 1024,
         ge=0,
         description="POST /papers/upload answers 201 after indexing when the files add up to at most this "
-        "many bytes; larger uploads answer 202 with an ingest job at once (?wait=true/false overrides).",
+        "many bytes (and are at most 8); larger uploads answer 202 with an ingest job at once "
+        "(?wait=true/false overrides).",
     )
     max_query_chars: int = Field(
         1000, ge=1, description="Longest search query (/search) or question (/ask, the CLI) accepted."

@@ -15,6 +15,7 @@ from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn,
 from service.server.deps import ServicesDep, SettingsDep
 
 router = APIRouter(prefix="/papers", tags=["papers"])
+SYNC_MAX_FILES = 8  # more files than this in one upload make a job, whatever their size
 
 
 def _ingest_out(report: IngestReport) -> IngestOut:
@@ -64,7 +65,8 @@ async def upload_papers(
             )
         file_format(name, data)  # unknown formats and empty files are refused before anything runs
         received.append((name, data))
-    if wait is False or (wait is None and sum(len(d) for _, d in received) > settings.sync_upload_bytes):
+    large = sum(len(d) for _, d in received) > settings.sync_upload_bytes or len(received) > SYNC_MAX_FILES
+    if wait is False or (wait is None and large):
         if len(received) > settings.max_papers_per_request:
             raise TooLarge(
                 f"{len(received)} files in one request; send at most {settings.max_papers_per_request}"
