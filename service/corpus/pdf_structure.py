@@ -121,8 +121,10 @@ def strip_furniture(pages: PdfPages) -> list[Line]:
         ln.text = _INLINE_STAMP.sub("", ln.text)
     lines = [ln for ln in lines if ln.text]
     edge = pages.page_height * EDGE_SHARE
+    page_ends = _page_ends(lines)
     at_edge = [
-        (ln.size > 0 and (ln.top > pages.page_height - edge or ln.bottom < edge)) or _first_or_last(ln, lines)
+        (ln.size > 0 and (ln.top > pages.page_height - edge or ln.bottom < edge))
+        or (ln.size <= 0 and id(ln) in page_ends)
         for ln in lines
     ]
     pages_of: dict[str, set[int]] = {}
@@ -144,19 +146,21 @@ def _repeat_key(line: Line) -> str:
     return _DIGITS.sub("#", line.text.lower())
 
 
-def _first_or_last(line: Line, lines: list[Line]) -> bool:
-    """Without geometry: the first two and last two lines of a page count as edge lines."""
-    if line.size > 0:
-        return False
-    same = [ln for ln in lines if ln.page == line.page]
-    return line in same[:2] or line in same[-2:]
+def _by_page(lines: list[Line]) -> dict[int, list[Line]]:
+    pages: dict[int, list[Line]] = {}
+    for ln in lines:
+        pages.setdefault(ln.page, []).append(ln)
+    return pages
+
+
+def _page_ends(lines: list[Line]) -> set[int]:
+    """Ids of the first two and last two lines of each page: the edge lines of a page
+    PDFium gave no geometry for."""
+    return {id(ln) for same in _by_page(lines).values() for ln in (*same[:2], *same[-2:])}
 
 
 def _strip_leading_numbers(lines: list[Line]) -> list[Line]:
-    by_page: dict[int, list[Line]] = {}
-    for ln in lines:
-        by_page.setdefault(ln.page, []).append(ln)
-    for page_lines in by_page.values():
+    for page_lines in _by_page(lines).values():
         numbered = [ln for ln in page_lines if _LEADING_NUMBER.match(ln.text)]
         if len(page_lines) >= 10 and len(numbered) >= 0.5 * len(page_lines):
             for ln in numbered:

@@ -25,10 +25,16 @@ MAX_PAPERS_PER_WRITE = 64  # a listing file with many papers is written in batch
 class FileResult:
     name: str
     status: str  # "done" or "failed"
-    paper_ids: list[str] = field(default_factory=list)
-    chunks: int = 0
     error: str | None = None
     report: IngestReport = field(default_factory=IngestReport)
+
+    @property
+    def paper_ids(self) -> list[str]:
+        return self.report.added + self.report.replaced + self.report.unchanged
+
+    @property
+    def chunks(self) -> int:
+        return self.report.n_chunks
 
 
 def _parse(name: str, load: Loader) -> list[Paper]:
@@ -65,5 +71,4 @@ def _ingest_one(service: IngestService, name: str, parsed: Future[list[Paper]]) 
         return FileResult(name, "failed", error=err.message)
     except Exception as err:  # a real paper a library chokes on: reported, never fatal
         return FileResult(name, "failed", error=f"could not read the file ({err.__class__.__name__}: {err})")
-    ids = report.added + report.replaced + report.unchanged
-    return FileResult(name, "done", ids, report.n_chunks, report=report)
+    return FileResult(name, "done", report=report)

@@ -99,17 +99,19 @@ class JobStore:
             ).fetchall()
         if job is None:
             raise NotFound(f"no ingest job {job_id!r}; POST /papers/upload returns the job id")
-        files = [
-            JobFileOut(
-                name=name,
-                status=status,
-                paper_ids=json.loads(ids),
-                paper_id=(json.loads(ids) or [None])[0],
-                chunks=chunks,
-                error=error,
+        files = []
+        for name, status, ids, chunks, error in rows:
+            paper_ids = json.loads(ids)
+            files.append(
+                JobFileOut(
+                    name=name,
+                    status=status,
+                    paper_ids=paper_ids,
+                    paper_id=paper_ids[0] if paper_ids else None,
+                    chunks=chunks,
+                    error=error,
+                )
             )
-            for name, status, ids, chunks, error in rows
-        ]
         return JobOut(
             job_id=job_id,
             status=job[0],
@@ -156,15 +158,6 @@ class JobQueue:
     def get(self, job_id: str) -> JobOut:
         return self.store.get(job_id)
 
-    def wait(self, job_id: str, timeout: float) -> JobOut:
-        """The job once it has ended (or as it is when `timeout` runs out)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.store.get(job_id)
-            if job.status in ("done", "failed") or time.monotonic() > deadline:
-                return job
-            time.sleep(0.05)
-
     def _enqueue(self, job_id: str) -> None:
         with self._wake:
             self._queue.append(job_id)
@@ -188,13 +181,12 @@ class JobQueue:
     def _run(self, job_id: str) -> None:
         self.store.set_status(job_id, "running")
         pending = self.store.pending_files(job_id)
-        by_name = {i: (name, path) for i, name, path in pending}
-        order = list(by_name)
+        indexes = iter([i for i, _, _ in pending])  # results arrive in the order the files go in
 
         def on_file(result: FileResult) -> None:
-            self.store.file_done(job_id, order.pop(0), result)
+            self.store.file_done(job_id, next(indexes), result)
 
-        ingest_files(self.ingest, [(name, path.read_bytes) for name, path in by_name.values()], on_file)
+        ingest_files(self.ingest, [(name, path.read_bytes) for _, name, path in pending], on_file)
         job = self.store.get(job_id)
         failed = all(f.status == "failed" for f in job.files)
         self.store.set_status(job_id, "failed" if failed else "done")
