@@ -27,7 +27,7 @@ from service.core.sentinels import CANNOT_ANSWER, NOT_STATED
 
 PROMPTS = Settings.model_fields["prompts_dir"].default
 
-_EVIDENCE = re.compile(r"^\[(\d+)\] \((.*?)\) (.*)$", re.MULTILINE)
+_EVIDENCE = re.compile(r"^\[(\d+)\] ()(.*)$", re.MULTILINE)
 _WORD = re.compile(r"[a-z0-9]+")
 
 

@@ -122,7 +122,7 @@ def test_generation_streams_counts_usage_and_falls_back_when_retries_run_out(
 def test_sentinels_are_rendered_into_the_prompts_and_read_by_the_checker(
     embedder: OnnxMiniLMEmbedder,
 ) -> None:
-    ask = load_prompt(PROMPTS, "ask").render(evidence="[1] (T) x", question="q")
+    ask = load_prompt(PROMPTS, "ask").render(evidence="[1] x", question="q", form_rule="")
     assert CANNOT_ANSWER in ask[0]["content"] and "{" not in ask[0]["content"]
     compare = load_prompt(PROMPTS, "compare").render(aspect_lines="a: ...", title="T", text="x")
     assert f"write: {NOT_STATED}" in compare[0]["content"]

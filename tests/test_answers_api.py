@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.components.tokens import count_tokens
 from service.container import Container, Services, build_services
+from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import make_settings
+from .conftest import fake_llm_settings, make_settings
 from .fake_llm import FakeLLM, iter_sse, reply, status
 
 CARP_Q = "How much faster is CARP's inference than state-of-the-art policies?"
@@ -195,18 +199,38 @@ def test_summary_streams(llm_client: TestClient) -> None:
     assert any(e == "delta" for e, _ in events[:-1])
 
 
-def test_compare_cells_quote_their_paper(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+def test_compare_cells_quote_their_paper_with_one_call(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     ids = [p["id"] for p in llm_client.get("/papers", params={"limit": 3}).json()["papers"]]
     r = llm_client.post("/compare", json={"paper_ids": ids})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["aspects"] == ["problem", "approach", "evidence", "key result", "limitations"]
     assert [row["paper_id"] for row in body["rows"]] == ids
-    assert body["usage"]["llm_calls"] == len(ids) + 1
+    # extractive cells, one call for the summary: one call per comparison, not per paper
+    assert body["usage"]["llm_calls"] == 1 == len(fake_llm.requests)
+    assert body["engine"] == "llm"
     for row in body["rows"]:
         sentences = paper_sentences(llm_client, row["paper_id"])
         for cell in row["cells"].values():
             assert (cell["text"] == "not stated" and cell["quote"] == "") or cell["quote"] in sentences
+            assert not re.search(r"\b(we|our)\b", cell["text"], re.IGNORECASE), cell["text"]
+        assert row["cells"]["approach"]["quote"]
+    # the summary call sees at most two quotes per paper
+    assert fake_llm.requests[0]["messages"][-1]["content"].count("\n[") <= 2 * len(ids)
+    assert body["summary"]
+
+
+def test_compare_with_llm_cells_makes_one_call_per_paper(
+    tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
+) -> None:
+    services = build_services(fake_llm_settings(tmp_path, fake_llm, compare_cells="llm"), embedder=embedder)
+    services.ingest.ingest(sample_papers[:3])
+    fake_llm.reset()
+    with TestClient(create_app(services.settings, Container.of(services))) as client:
+        ids = [p["id"] for p in client.get("/papers").json()["papers"]]
+        body = client.post("/compare", json={"paper_ids": ids}).json()
+    assert body["usage"]["llm_calls"] == len(ids) == len(fake_llm.requests)
+    for row in body["rows"]:
         assert row["cells"]["problem"]["quote"]  # the fake states the first sentence
         assert row["cells"]["limitations"] == {
             "text": "not stated",

@@ -4,6 +4,11 @@ The chain makes at most one LLM call per question. When retrieval finds nothing
 relevant it abstains without calling the LLM; when the LLM fails after retries the
 extractive engine answers and the response says `degraded`. A question asked again
 while the store, prompt and model are unchanged is answered from the answer cache.
+
+The question's form (`question_plan`) shapes the call and the checked text
+(`ask_rules`): a question naming several papers gets evidence from each of them, a
+yes/no question's verdict is decided by code from the checked evidence, a "which paper"
+answer names the paper, and every answer is rewritten in the third person.
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ from dataclasses import dataclass
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
+from service.answering.ask_rules import NOT_SAID, form_rule, name_the_paper, strip_verdict, yes_no_answer
 from service.answering.extractive import extractive_answer
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.prompts import load_prompt
+from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
+from service.answering.voice import third_person
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.sentinels import ABSTAIN_TEXT
 from service.grounding.attribution import CheckedText, Dropped, check_text
-from service.grounding.evidence import EvidenceSet, select_evidence
+from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
 from service.grounding.question_fit import unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever
@@ -30,6 +38,7 @@ from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
 @dataclass
 class Prepared:
     query: CheckedQuery
+    plan: QuestionPlan
     evidence: EvidenceSet
     timings: Timings
     relevant: bool
@@ -52,6 +61,15 @@ class AskService:
         self.prompt = load_prompt(settings.prompts_dir, "ask")
         self.memory = MemoryBackend(settings.ask_cache_size)
         self.cache = ResultCache(self.memory, AskOut)
+        self._names: tuple[str, PaperNames] | None = None
+
+    def paper_names(self) -> PaperNames:
+        """The names papers go by ("CARP", "PROPS"), rebuilt when the store changes."""
+        generation = self.store.generation.current()
+        if self._names is None or self._names[0] != generation:
+            papers = self.store.papers.page(0, max(1, self.store.papers.count()))
+            self._names = (generation, PaperNames(papers))
+        return self._names[1]
 
     def check(self, request: AskIn) -> CheckedQuery:
         """Validate before any work (a streaming caller still gets a plain 4xx)."""
@@ -77,53 +95,91 @@ class AskService:
         """Retrieval and sentence-level evidence for a checked question (no LLM call)."""
         s = self.settings
         timings = Timings()
+        names = self.paper_names()
+        plan = plan_question(query.text, names)
+        # a question about named papers looks in each of them (within the caller's papers)
+        named = [p for p in plan.named if not query.paper_ids or p in query.paper_ids] if plan.multi else []
         with timings.measure("retrieve"):
             question_vector = self.retriever.embedder.embed([query.text])[0]  # once, for both steps
-            passages = self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
+            groups = [
+                self.retriever.search_by_vector(query.text, question_vector, max(2, query.k // 2), [pid])
+                for pid in named
+            ]
+            if not named:
+                groups.append(
+                    self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
+                )
         overhead = count_tokens(
-            "\n".join(m["content"] for m in self.prompt.render(evidence="", question=query.text))
-        )
-        with timings.measure("evidence"):
-            evidence = select_evidence(
-                query.text,
-                passages,
-                self.retriever.embedder,
-                max_sentences=s.ask_evidence_sentences,
-                token_budget=max(0, s.ask_prompt_tokens - overhead - 16),
-                question_vector=question_vector,
+            "\n".join(
+                m["content"]
+                for m in self.prompt.render(evidence="", question=query.text, form_rule=form_rule(plan))
             )
+        )
+        budget = max(0, s.ask_prompt_tokens - overhead - 16)
+        with timings.measure("evidence"):
+            # each named paper gets its share of the sentences and of the token budget
+            evidence = merge_evidence(
+                [
+                    select_evidence(
+                        query.text,
+                        passages,
+                        self.retriever.embedder,
+                        max_sentences=max(2, s.ask_evidence_sentences // len(groups)),
+                        token_budget=budget // len(groups),
+                        question_vector=question_vector,
+                    )
+                    for passages in groups
+                ]
+            )
+        for e in evidence.items:
+            e.aliases = names.of(e.paper_id)
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
-        return Prepared(query, evidence, timings, relevant)
+        return Prepared(query, plan, evidence, timings, relevant)
 
     def _answer(self, prep: Prepared, on_delta: OnDelta | None) -> AskOut:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
+        plan = prep.plan
         generated = self.generator.generate(
-            self.prompt.render(evidence=prep.evidence.render(), question=prep.query.text),
+            self.prompt.render(
+                evidence=prep.evidence.render(), question=prep.query.text, form_rule=form_rule(plan)
+            ),
             self.settings.ask_max_answer_tokens,
             prep.timings,
             fallback=lambda: extractive_answer(prep.evidence),
             on_delta=on_delta,
         )
         with prep.timings.measure("check"):
+            text = generated.text
+            word = None
+            if plan.form is Form.YES_NO:  # the verdict word is code's to decide, not the model's
+                body = strip_verdict(text)
+                word = text.strip()[:3].rstrip(",. ").capitalize() if body != text.strip() else None
+                text = body
             checked = check_text(
-                generated.text,
-                prep.evidence,
-                self.retriever.embedder,
-                self.settings.support_threshold,
-                prep.query.text,
+                text, prep.evidence, self.retriever.embedder, self.settings.support_threshold, prep.query.text
             )
+            if plan.form is Form.YES_NO:
+                checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
             if not checked.empty:
-                reason = unanswered(prep.query.text, checked.text)
+                cited_papers = {e.paper_id for e in checked.cited}
+                sources = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
+                sources += [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+                reason = unanswered(prep.query.text, checked.text, sources)
                 if reason is not None:  # true sentences, but not the answer: say so instead
                     checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
+            if not checked.empty:
+                if plan.form is Form.WHICH_PAPER:
+                    checked.text = name_the_paper(checked)
+                checked.text = third_person(checked.text)
         return self._result(prep, checked, generated)
 
     def _result(self, prep: Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
         abstained = checked is None or checked.empty
         cited = [] if checked is None or abstained else checked.cited
+        refusal = NOT_SAID if prep.plan.form is Form.YES_NO else ABSTAIN_TEXT
         return AskOut(
-            answer=ABSTAIN_TEXT if checked is None or abstained else checked.text,
+            answer=refusal if checked is None or abstained else checked.text,
             abstained=abstained,
             citations=[
                 CitationOut(

@@ -16,6 +16,7 @@ from service.answering.extractive import extractive_summary
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.paper_text import story_text
 from service.answering.prompts import load_prompt
+from service.answering.voice import third_person
 from service.components.llm.client import Messages
 from service.components.sentences import split_sentences
 from service.components.vector_store.paper_records import StoredPaper
@@ -40,7 +41,7 @@ def clean_summary(summary: str, source: str) -> tuple[str, int]:
         # drop the sentence holding most of the copied phrase
         worst = max(range(len(kept)), key=lambda i: longest_copied_run(kept[i], phrase)[0])
         kept.pop(worst)
-    text = " ".join(kept)
+    text = third_person(" ".join(kept))  # "the authors show", not the paper's "we show"
     return text, longest_copied_run(text, source)[0]
 
 

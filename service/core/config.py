@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         512, ge=0, description="Recent /ask answers kept in memory per process (0 = no answer cache)."
     )
     summary_max_tokens: int = Field(220, ge=32, description="Most tokens a summary may have.")
+    compare_cells: Literal["extractive", "llm"] = Field(
+        "extractive",
+        description="How /compare fills its cells: 'extractive' picks each aspect's sentence from "
+        "the part of the paper where it lives (one LLM call in all, for the summary); 'llm' has the "
+        "model write every paper's cells in one call per paper (slower, plainer wording).",
+    )
     support_threshold: float = Field(
         0.55,
         ge=0,

@@ -19,3 +19,6 @@ ABSTAIN_TEXT = "The indexed papers do not answer this question."
 
 PROMPT_SENTINELS: dict[str, str] = {"cannot_answer": CANNOT_ANSWER, "not_stated": NOT_STATED}
 """Rendered into every prompt template that names them."""
+
+NOT_SAID_PREFIX = "The papers do not say"
+"""How a yes/no answer opens when the evidence neither confirms nor denies (an abstention)."""

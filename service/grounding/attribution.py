@@ -10,7 +10,9 @@ For every sentence of a generated text:
   as "CARP") can only be supported by that paper's sentences, and an acronym-like name
   it uses (DEIS, GPT-4) must occur in the supporting paper's evidence or title;
 - a sentence no evidence supports is dropped, and so is one whose numbers appear in no
-  supporting evidence sentence.
+  supporting evidence sentence;
+- a sentence that a supporting sentence contradicts (a flipped negation or direction,
+  see `entailment`) is dropped, with the sentence that says otherwise.
 Citations are renumbered in order of first use and markers moved to sentence ends.
 Nothing left means the caller abstains.
 """
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
 from service.core.sentinels import CANNOT_ANSWER
+from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.numbers import unsupported_numbers
+from service.grounding.numbers import numbers_in, unsupported_numbers
 from service.grounding.similarity import containment, cosine_matrix
 from service.grounding.similarity import support as support_score
 
@@ -42,6 +45,7 @@ POINTER_MATCH = 0.75
 class Dropped:
     sentence: str
     reason: str
+    contradicted_by: Evidence | None = None  # the evidence sentence that says otherwise
 
 
 @dataclass
@@ -73,25 +77,47 @@ def _split_with_markers(text: str) -> list[tuple[str, list[int]]]:
 _ACRONYM = re.compile(r"(?<![\w-])([A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9*\-]*)(?![\w-])")
 
 
-def _paper_names(items: list[Evidence]) -> dict[str, re.Pattern[str]]:
-    """Names that identify one paper among the evidence: the short name before the colon
-    of its title ("CARP: Visuomotor ..." -> CARP) and acronyms such as DEIS or BESO that
-    occur in that paper's evidence sentences and in no other paper's."""
-    names: dict[str, set[str]] = {}
+def _pattern(names: set[str]) -> re.Pattern[str]:
+    return re.compile("|".join(rf"(?<![\w-]){re.escape(n)}(?![\w-])" for n in sorted(names)), re.IGNORECASE)
+
+
+@dataclass
+class _PaperNames:
+    """Names that identify one paper among the evidence. Strong: the short name before the
+    colon of its title ("CARP: Visuomotor ..." -> CARP) and the names it goes by in the
+    corpus (`Evidence.aliases`). Weak: acronyms such as GPT-style or MuJoCo that occur in
+    that paper's evidence sentences and in no other paper's. A claim that uses a strong
+    name is about that paper, whatever weak names it also uses."""
+
+    strong: dict[str, re.Pattern[str]]
+    weak: dict[str, re.Pattern[str]]
+
+    def named_in(self, claim: str) -> set[str]:
+        strong = {pid for pid, p in self.strong.items() if p.search(claim)}
+        return strong or {pid for pid, p in self.weak.items() if p.search(claim)}
+
+    def count_in(self, claim: str) -> int:
+        return len({pid for table in (self.strong, self.weak) for pid, p in table.items() if p.search(claim)})
+
+
+def _paper_names(items: list[Evidence]) -> _PaperNames:
+    strong: dict[str, set[str]] = {}
+    weak: dict[str, set[str]] = {}
     owners: dict[str, set[str]] = {}
     for e in items:
         head, sep, _ = e.title.partition(":")
         if sep and 2 <= len(head.strip()) <= 30:
-            names.setdefault(e.paper_id, set()).add(head.strip())
+            strong.setdefault(e.paper_id, set()).add(head.strip())
+        strong.setdefault(e.paper_id, set()).update(e.aliases)
         for acronym in _ACRONYM.findall(e.text):
             owners.setdefault(acronym, set()).add(e.paper_id)
     for acronym, papers in owners.items():
         if len(papers) == 1 and len(acronym) >= 3:
-            names.setdefault(next(iter(papers)), set()).add(acronym)
-    return {
-        pid: re.compile("|".join(rf"(?<![\w-]){re.escape(n)}(?![\w-])" for n in sorted(ns)), re.IGNORECASE)
-        for pid, ns in names.items()
-    }
+            weak.setdefault(next(iter(papers)), set()).add(acronym)
+    return _PaperNames(
+        {pid: _pattern(ns) for pid, ns in strong.items() if ns},
+        {pid: _pattern(ns) for pid, ns in weak.items() if ns},
+    )
 
 
 _CLAUSE = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.IGNORECASE)
@@ -106,16 +132,22 @@ def _support_for(
     markers: list[int],
     items: list[Evidence],
     sims: Vectors,
-    names: dict[str, re.Pattern[str]],
+    names: _PaperNames,
     threshold: float,
 ) -> list[int] | Dropped:
     """Indexes of the evidence that supports `claim`, or why nothing does."""
     support = [support_score(float(sims[i]), claim, items[i].text) for i in range(len(items))]
     # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
-    named = {pid for pid, pattern in names.items() if pattern.search(claim)}
+    named = names.named_in(claim)
     if named:
         support = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
     cited = sorted({m - 1 for m in markers if 1 <= m <= len(items)})
+    # Similar is not the same as entailed: a sentence that says the opposite drops the claim.
+    for i in sorted(range(len(items)), key=lambda i: -support[i]):
+        if support[i] < threshold:
+            break
+        if judge(claim, items[i].text) is Verdict.CONTRADICTS:
+            return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
     supporting = [i for i in cited if support[i] >= threshold]
     if supporting and _grounded(claim, supporting, items):
         return supporting
@@ -124,6 +156,9 @@ def _support_for(
     best = next((i for i in ranked if _grounded(claim, [i], items)), None)
     if best is not None:
         return [best]
+    anchored = _number_anchored(claim, items, named)
+    if anchored is not None:
+        return anchored
     if ranked:
         missing = unsupported_numbers(claim, [items[i].text for i in ranked])
         if missing:
@@ -134,11 +169,31 @@ def _support_for(
     return Dropped(claim, "no evidence supports it")
 
 
+NUMBER_ANCHOR_CONTAINMENT = 0.5
+"""A claim whose numbers all occur in one evidence sentence needs only this share of its
+content words there (not the cosine): "TACO gives a 40% performance boost in online RL on
+the DeepMind Control tasks" and "For online RL, TACO achieves 40% performance boost ...
+Deepmind Control Suite" share 8 of 12 words, and the number pins the sentence down."""
+
+
+def _number_anchored(claim: str, items: list[Evidence], named: set[str]) -> list[int] | Dropped | None:
+    if not numbers_in(claim):
+        return None
+    for i, e in enumerate(items):
+        if named and e.paper_id not in named:
+            continue
+        if containment(claim, e.text) >= NUMBER_ANCHOR_CONTAINMENT and _grounded(claim, [i], items):
+            if judge(claim, e.text) is Verdict.CONTRADICTS:
+                return Dropped(claim, f"the evidence says otherwise: {e.text!r}", e)
+            return [i]
+    return None
+
+
 def _unknown_names(claim: str, supporting: list[int], items: list[Evidence]) -> set[str]:
     """Acronym-like names in the claim (DEIS, MT-pi, GPT-4) that neither the supporting
-    papers' evidence sentences nor their titles contain."""
+    papers' evidence sentences, titles nor names contain."""
     papers = {items[i].paper_id for i in supporting}
-    context = " ".join(e.text + " " + e.title for e in items if e.paper_id in papers)
+    context = " ".join(f"{e.text} {e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
     return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n not in context}
 
 
@@ -179,7 +234,7 @@ def check_text(
     kept: list[tuple[str, list[int]]] = []
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
-        clauses = _clauses(claim) if sum(bool(p.search(claim)) for p in names.values()) > 1 else [claim]
+        clauses = _clauses(claim) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
             parts = [check_text(c, evidence, embedder, support_threshold) for c in clauses]

@@ -9,11 +9,15 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
   needs a number in the answer; a percentage question needs a percentage.
 - An either-or question about a direction ("increase or decrease", "higher or lower")
   needs one of the two in the answer.
+- A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
+  "A6000", "ImageNet") must occur in the cited papers' evidence sentences or titles: an
+  answer about another model or dataset is a neighbouring fact, not the answer.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import stem_words
@@ -37,12 +41,28 @@ _EITHER_OR = re.compile(
 )
 
 
+_NAME = re.compile(
+    r"(?<![\w-])([A-Za-z]*[A-Z][A-Za-z]*[-\d][\w*-]*|[A-Z][a-z]+[A-Z][\w*-]*|[A-Z]{3,}[\w*-]*)(?![\w-])"
+)
 _MARKERS = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
-def unanswered(question: str, answer: str) -> str | None:
-    """Why `answer` does not answer `question`, or None when its form fits."""
+def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
+    """Names in `question` that no text of `evidence` contains (case aside)."""
+    context = " ".join(evidence).lower()
+    # "AURORA-finetuned" is about AURORA: its head must be there, not the whole compound
+    heads = {n: n.split("-")[0] if len(n.split("-")[0]) >= 3 else n for n in _NAME.findall(question)}
+    return [n for n, head in heads.items() if head.lower().rstrip("s") not in context]
+
+
+def unanswered(question: str, answer: str, evidence: Sequence[str] = ()) -> str | None:
+    """Why `answer` does not answer `question`, or None when its form fits. `evidence`:
+    the cited sentences and their papers' titles."""
     stem = question.split(" Options:", 1)[0]
+    if evidence:
+        missing = missing_names(stem, evidence)
+        if missing:
+            return f"the question asks about {', '.join(missing)}, which the cited evidence does not mention"
     answer = _MARKERS.sub("", answer)  # "[1]" is a citation, not a number
     if _QUANTITY.search(stem):
         found = numbers_in(answer)

@@ -90,6 +90,8 @@ _STOP = frozenset(
         "all",
         "any",
         "some",
+        "author",  # "the authors show ...": how an answer refers to a paper, never in its text
+        "authors",
     }
 )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from service.components.vector_store.records import Metadata, Record, RecordCollection
 from service.core.errors import NotFound
+from service.corpus.names import paper_names
 from service.corpus.paper import TextBlock, paper_body
 
 
@@ -27,6 +28,7 @@ class StoredPaper:
     source: str | None = None
     doi: str | None = None
     blocks: list[TextBlock] | None = None  # structured full texts only
+    names: list[str] = field(default_factory=list)  # see corpus.names; [] = compute from the text
 
     @property
     def pages(self) -> int | None:
@@ -43,6 +45,7 @@ class StoredPaper:
             "content_hash": self.content_hash,
             "n_chunks": self.n_chunks,
             "authors": json.dumps(self.authors),
+            "names": json.dumps(self.names or paper_names(self.title, self.abstract)),
         }
         for key in ("year", "url", "arxiv_id", "source", "doi"):
             if getattr(self, key) is not None:
@@ -77,6 +80,9 @@ class StoredPaper:
             source=text_of("source"),
             doi=text_of("doi"),
             blocks=[TextBlock.model_validate(b) for b in body["blocks"]] if body.get("blocks") else None,
+            # stores written before names were kept: what the title alone says (or the abstract, if read)
+            names=json.loads(text_of("names") or "null")
+            or paper_names(str(meta["title"]), body.get("abstract")),
         )
 
 

@@ -1,0 +1,138 @@
+"""What a question's form adds to /ask: one prompt rule, and a rewrite of the checked text.
+
+- yes/no: the model is asked to open with Yes or No; code then decides the word from the
+  evidence sentence that speaks most to the question's statement (its polarity and
+  direction against the question's), so the verdict always agrees with the evidence;
+  when the model's checked sentence says otherwise, that evidence sentence is the answer.
+  No sentence speaks to it: the model's checked sentence decides; nothing left: "The
+  papers do not say."
+- which paper: the answer must name the paper; when the model wrote "The work that ...
+  is [1]" or a bare verb phrase, code names the first cited paper by its title.
+- several papers: the model is asked to answer for each named paper in its own sentence
+  (evidence for each comes from `AskService`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from service.answering.question_plan import Form, QuestionPlan
+from service.core.sentinels import NOT_SAID_PREFIX
+from service.grounding.attribution import CheckedText
+from service.grounding.entailment import MIN_SHARED, Verdict, judge
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.similarity import content_words
+
+RULES = {
+    Form.YES_NO: "\n- Start the answer with Yes or No, then give the fact from the evidence that decides it.",
+}
+# No rule for "which paper": asked to lead with a title, the model writes a title sentence
+# that no evidence sentence supports; code names the paper instead (`name_the_paper`).
+MULTI_RULE = "\n- The question is about several papers: answer for each paper in its own sentence, naming it."
+NOT_SAID = f"{NOT_SAID_PREFIX}."
+DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
+
+_VERDICT = re.compile(r"^\s*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)
+_AUX = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\s+",
+    re.IGNORECASE,
+)
+_EMPTY_NAMING = re.compile(r"^[^.]*\b(is|are)\s*(\[\d+\])+\.\s*", re.IGNORECASE)
+
+
+def form_rule(plan: QuestionPlan) -> str:
+    return RULES.get(plan.form, "") + (MULTI_RULE if plan.multi and plan.form is Form.OPEN else "")
+
+
+def strip_verdict(text: str) -> str:
+    """The model's text without its opening Yes/No (checked on its own)."""
+    body = _VERDICT.sub("", text, count=1)
+    return body[:1].upper() + body[1:] if body else body
+
+
+def proposition(question: str) -> str:
+    """ "Does X need Y?" -> "X need Y": what a Yes asserts."""
+    return _AUX.sub("", question).rstrip(" ?")
+
+
+def verdict(question: str, sentence: str, min_shared: float = MIN_SHARED) -> str | None:
+    """Yes or No as `sentence` answers the yes/no `question`; None when it does not speak
+    to the question's statement."""
+    match judge(proposition(question), re.sub(r"\s*\[\d+\]", "", sentence), min_shared):
+        case Verdict.ENTAILS:
+            return "Yes"
+        case Verdict.CONTRADICTS:
+            return "No"
+        case _:
+            return None
+
+
+def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
+    """The evidence sentence that decides a yes/no question: the one holding most of the
+    question's distinctive words. Words are weighted by how few evidence sentences hold
+    them: the topic ("video generation models") is in every sentence of the paper, the
+    point asked about ("out-of-distribution") only in the one that decides it."""
+    claim = proposition(question)
+    words = content_words(claim)
+    texts = [content_words(e.text) for e in evidence.items]
+    weight = {w: math.log(1 + len(texts) / (1 + sum(w in t for t in texts))) for w in words}
+    total = sum(weight.values()) or 1.0
+    scored = [
+        (sum(weight[w] for w in words & t) / total, e) for t, e in zip(texts, evidence.items, strict=True)
+    ]
+    best = max(scored, key=lambda se: (se[0], se[1].score), default=None)
+    if best is None or best[0] < DECIDING_SHARE:
+        return None
+    return best[1]
+
+
+def cited_once(sentence: str) -> str:
+    """`sentence` with the marker [1] before its closing punctuation."""
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in (".", "!", "?") else "."
+    return f"{body.rstrip('.!?')} [1]{end}"
+
+
+def yes_no_answer(
+    question: str, checked: CheckedText, evidence: EvidenceSet, model_word: str | None
+) -> CheckedText:
+    """The checked answer led by a verdict that agrees with the evidence.
+
+    The verdict is read from the checked sentence (its polarity against the question's);
+    the model's own Yes/No counts only when the sentence does not settle it. An evidence
+    sentence that says No (a negation or opposite direction on the question's point) wins
+    over a checked sentence that does not: absent a "not", a sentence is weak evidence
+    of Yes, while an explicit "not" on the point asked about is strong evidence of No."""
+    deciding = deciding_evidence(question, evidence)
+    decided = verdict(question, deciding.text, DECIDING_SHARE) if deciding else None
+    said = verdict(question, checked.text) if not checked.empty else None
+    if deciding is not None and decided is not None and (checked.empty or (decided == "No" and said != "No")):
+        return CheckedText(f"{decided}. {cited_once(deciding.text)}", [deciding], checked.dropped)
+    word = said or model_word
+    if checked.empty or word is None:
+        return checked
+    return CheckedText(f"{word}. {checked.text}", checked.cited, checked.dropped)
+
+
+def names_a_paper(text: str, checked: CheckedText) -> bool:
+    """Whether `text` names a cited paper: its title, or the short name before its colon."""
+    low = text.lower()
+    for e in checked.cited:
+        head, sep, _ = e.title.partition(":")
+        if e.title.lower() in low or (sep and len(head.strip()) <= 30 and head.strip().lower() in low):
+            return True
+    return False
+
+
+def name_the_paper(checked: CheckedText) -> str:
+    """`checked.text`, led by the first cited paper's title when it names none."""
+    text = checked.text
+    if not checked.cited or names_a_paper(text, checked):
+        return text
+    first = checked.cited[0]
+    lead = f"The paper is “{first.title}” [1]."
+    rest = _EMPTY_NAMING.sub("", text, count=1).strip()
+    if rest and rest[0].islower():  # "projects the backward gradient ..." has lost its subject
+        rest = f"It {rest}"
+    return f"{lead} {rest}".strip()

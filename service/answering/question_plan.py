@@ -1,0 +1,100 @@
+"""What kind of answer a question wants, read from its wording (no LLM call).
+
+- a yes/no question ("Does X need Y?") is answered Yes, No or "The papers do not say";
+- a "which paper" question ("Which work uses A* search ...?") must name the paper;
+- a question about several papers (two or more papers named, or "both", "each",
+  "compare", "versus" with one named) gets evidence from every named paper and an answer
+  per paper.
+
+Papers are recognised by the names users call them (`corpus.names`, kept with each
+paper). Matching is case-sensitive, so "props" in a sentence does not name a paper.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Named(Protocol):
+    """What naming reads of a paper."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def names(self) -> list[str]: ...
+
+
+class Form(StrEnum):
+    OPEN = "open"
+    YES_NO = "yes_no"
+    WHICH_PAPER = "which_paper"
+
+
+_YES_NO = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b",
+    re.IGNORECASE,
+)
+# "Is X better or worse ...?" offers a choice: an open question, not a yes/no one
+_CHOICE = re.compile(r"\bor\b(?!\s+(not|no|any|other|more|less|fewer)\b)", re.IGNORECASE)
+# "Which (offline RL) method/work ...", "What paper ...": not "What planning approaches do X use?"
+_WHICH_PAPER = re.compile(
+    r"^\s*(?:which\s+(?:\S+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?|publications?|methods?"
+    r"|approach(?:es)?|frameworks?|techniques?|algorithms?)|what\s+(?:papers?|works?|stud(?:y|ies)|articles?))\b",
+    re.IGNORECASE,
+)
+_SEVERAL = re.compile(
+    r"\b(both|each|compare[sd]?|comparison|versus|vs\.?|differ(?:s|ent|ence)?)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class QuestionPlan:
+    form: Form
+    named: list[str] = field(default_factory=list)  # ids of the papers the question names
+    several: bool = False  # asks about more than one paper
+
+    @property
+    def multi(self) -> bool:
+        return self.several or len(self.named) > 1
+
+
+class PaperNames:
+    """Name -> paper ids for a set of papers; a name two papers share names neither."""
+
+    def __init__(self, papers: Iterable[Named]) -> None:
+        owners: dict[str, set[str]] = {}
+        for p in papers:
+            for name in p.names:
+                owners.setdefault(name, set()).add(p.id)
+        self.owner = {n: next(iter(ids)) for n, ids in owners.items() if len(ids) == 1}
+        by_paper: dict[str, list[str]] = {}
+        for name, pid in sorted(self.owner.items()):
+            by_paper.setdefault(pid, []).append(name)
+        self._by_paper = {pid: tuple(ns) for pid, ns in by_paper.items()}
+        alternation = "|".join(re.escape(n) for n in sorted(self.owner, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?<![\w-])({alternation})(?![\w-])") if alternation else None
+
+    def of(self, paper_id: str) -> tuple[str, ...]:
+        """The names `paper_id` goes by (only those no other paper shares)."""
+        return self._by_paper.get(paper_id, ())
+
+    def named_in(self, text: str) -> list[str]:
+        """Ids of the papers `text` names, in order of first mention."""
+        if self._pattern is None:
+            return []
+        return list(dict.fromkeys(self.owner[m.group(1)] for m in self._pattern.finditer(text)))
+
+
+def plan_question(question: str, names: PaperNames | None = None) -> QuestionPlan:
+    named = names.named_in(question) if names else []
+    if _WHICH_PAPER.match(question):
+        form = Form.WHICH_PAPER
+    elif _YES_NO.match(question) and not _CHOICE.search(question):
+        form = Form.YES_NO
+    else:
+        form = Form.OPEN
+    return QuestionPlan(form, named, several=bool(_SEVERAL.search(question)) and form is not Form.WHICH_PAPER)

@@ -1,0 +1,127 @@
+"""Does a cited sentence entail a claim, or contradict it? Polarity and direction checks.
+
+Support (`similarity.support`) says a claim and a sentence are about the same thing; it
+cannot see "does not require" against "requires", or "slower" against "faster": the
+embedding of a sentence barely moves when its polarity flips. This module reads the
+clause of the evidence that the claim matches and compares:
+
+- negation: an odd number of negation cues on one side only ("not", "no", "without",
+  "fails to", "cannot", "unable", "never", "bypasses", "eliminates", "avoids") flips the
+  statement;
+- direction: a comparative or change word in the claim whose opposite is in the clause
+  and which is not there itself ("faster" / "slower", "increases" / "decreases",
+  "outperforms" / "underperforms"); "more" / "less" are left out, as they qualify
+  whichever noun follows and so flip too often between clauses that agree.
+
+A contradicted claim is dropped however similar it is. A claim that matches its clause
+with the same polarity and direction is entailed; `entails` is what the attribution
+check keeps. This is a rule-based stand-in for a trained NLI model: no NLI or
+cross-encoder weights can be installed offline from the pinned package index these
+machines reach, and the rules are cheap (microseconds per sentence pair).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from service.grounding.similarity import content_words
+
+_NEGATION = re.compile(
+    r"\b(not|no|never|none|neither|nor|without|cannot|unable|fail(?:s|ed|ing|ures?)?|lacks?|lacking"
+    r"|\w+n't|insufficient|unnecessary|rather than|instead of|bypass(?:es|ed|ing)?|eliminat(?:es?|ed|ing)"
+    r"|avoid(?:s|ed|ing)?|free of)\b",
+    re.IGNORECASE,
+)
+# negation words that do not negate the claim they sit in
+_NOT_NEGATING = re.compile(
+    r"\b(not only|no longer than|no more than|not least|without (loss of generality|sacrificing|compromising|"
+    r"degrading|losing|hurting|introducing))\b",
+    re.IGNORECASE,
+)
+_OPPOSITES = [
+    ("increase", "decrease"),
+    ("increase", "reduce"),
+    ("higher", "lower"),
+    ("larger", "smaller"),
+    ("faster", "slower"),
+    ("better", "worse"),
+    ("improve", "worsen"),
+    ("improve", "degrade"),
+    ("improve", "hurt"),
+    ("outperform", "underperform"),
+    ("superior", "inferior"),
+    ("gain", "loss"),
+    ("positive", "negative"),
+    ("above", "below"),
+    ("succeed", "fail"),
+    ("success", "failure"),
+    ("accurate", "inaccurate"),
+    ("efficient", "inefficient"),
+    ("stronger", "weaker"),
+    ("upregulate", "downregulate"),
+    ("activate", "inhibit"),
+    ("benefit", "harm"),
+]
+_WORD = re.compile(r"[a-z]+")
+_CLAUSE = re.compile(
+    r"[;:]|,\s+(?:but|while|whereas|although|though|yet)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
+)
+
+
+MIN_SHARED = 0.5
+"""Least share of the claim's content words the evidence must hold for polarity to count:
+below it the two sentences are about different things, and a "not" in one says nothing
+about the other."""
+
+
+class Verdict(StrEnum):
+    ENTAILS = "entails"
+    NEUTRAL = "neutral"
+    CONTRADICTS = "contradicts"
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "d"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _directions(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower())}
+
+
+def negated(text: str) -> bool:
+    """An odd number of negation cues (after removing those that do not negate)."""
+    cleaned = _NOT_NEGATING.sub(" ", text)
+    return len(_NEGATION.findall(cleaned)) % 2 == 1
+
+
+def matching_clause(claim: str, evidence: str) -> str:
+    """The clause of `evidence` that shares most content words with `claim`."""
+    clauses = [c for c in _CLAUSE.split(evidence) if c and c.strip()]
+    if len(clauses) <= 1:
+        return evidence
+    words = content_words(claim)
+    return max(clauses, key=lambda c: len(words & content_words(c)))
+
+
+def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
+    """ENTAILS / CONTRADICTS by polarity and direction; NEUTRAL when the texts share too
+    little to be about the same statement (the similarity check decides those)."""
+    words = content_words(claim)
+    shared = words & content_words(evidence)
+    if len(shared) < 2 or len(shared) < min_shared * len(words):
+        return Verdict.NEUTRAL
+    clause = matching_clause(claim, evidence)
+    if negated(claim) != negated(clause):
+        return Verdict.CONTRADICTS
+    mine, theirs = _directions(claim), _directions(clause)
+    for a, b in _OPPOSITES:
+        sa, sb = _stem(a), _stem(b)
+        if (sa in mine and sb in theirs and sa not in theirs) or (
+            sb in mine and sa in theirs and sb not in theirs
+        ):
+            return Verdict.CONTRADICTS
+    return Verdict.ENTAILS
