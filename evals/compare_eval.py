@@ -65,6 +65,9 @@ def run(base_url: str | None) -> dict[str, Any]:
             "cells_filled": filled / cells,
             "quotes_exact": valid / max(1, filled),
             "latency_p50_s": median(latencies),
+            "latency_p50_s_3_papers": median(
+                [t for t, g in zip(latencies, GROUPS, strict=True) if len(g) == 3]
+            ),
             "latency_per_paper_s": sum(latencies) / n_papers,
         },
         "rows": rows,

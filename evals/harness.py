@@ -27,6 +27,7 @@ from evals import (
     qa_eval,
     retrieval_eval,
     summary_eval,
+    user_eval,
 )
 from evals.report import write_report
 
@@ -35,7 +36,8 @@ RESULTS = Path(__file__).parent / "results"
 QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
 QUICK_PAPERQA = {"q01", "q09", "u01"}
 PAPERQA_BUDGET_S = 60 * 60  # full mode: ~100 s per question here, so about 35 of the 39
-SUITES = ("retrieval", "qa", "fulltext", "summaries", "pubmedqa", "compare", "speed")
+SUITES = ("retrieval", "qa", "user", "fulltext", "summaries", "pubmedqa", "compare", "speed")
+QUICK_USER = {"s01", "s05", "s11", "y01", "y05", "w01", "w05", "m01", "m05", "u01", "u05"}  # dev only
 
 
 class _Results(dict[str, Any]):
@@ -77,6 +79,15 @@ def plan(mode: str, base_url: str | None, suites: tuple[str, ...]) -> list[tuple
         jobs.append(("retrieval", lambda: retrieval_eval.run(base_url, 5)))
     if "qa" in suites:
         jobs.append(("qa", lambda: qa_eval.run(base_url, QUICK_QA if quick else None, baseline=True)))
+    if "user" in suites:  # quick: a dev subset; full: dev, then the test split the report quotes
+        jobs.append(
+            (
+                "user",
+                lambda: user_eval.run(
+                    base_url, ("dev",) if quick else user_eval.SPLITS, QUICK_USER if quick else None
+                ),
+            )
+        )
     if "fulltext" in suites:
         jobs.append(("fulltext", lambda: fulltext_eval.run(base_url, 6 if quick else None, baseline=True)))
     if "summaries" in suites:

@@ -5,11 +5,15 @@ restricted to that document, and the grounded answer is read as a decision: an a
 that opens with "yes" or "no" is that decision, an abstention or anything else is
 "maybe". Accuracy is against the gold `final_decision`.
 
-    python -m evals.pubmedqa_eval [--n 50] [--base-url URL]
+    python -m evals.pubmedqa_eval [--n 60] [--offset 0] [--base-url URL]
+
+The report scores the first 60 items; the yes/no rules were tuned on items 100-159
+(`--offset 100`), never on those 60.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import time
@@ -21,7 +25,7 @@ from tqdm import tqdm
 
 from evals.client import open_client
 from evals.metrics import median
-from evals.results_io import main_with_n
+from evals.results_io import save_and_print
 
 DATA = Path(__file__).parent / "data" / "pubmedqa-dev.json"
 _DECISION = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
@@ -35,7 +39,7 @@ def decision(answer: str, abstained: bool) -> str:
     return m.group(1).lower() if m else "maybe"
 
 
-def load_items(n: int) -> list[dict[str, Any]]:
+def load_items(n: int, offset: int = 0) -> list[dict[str, Any]]:
     data = json.loads(DATA.read_text())
     return [
         {
@@ -44,13 +48,15 @@ def load_items(n: int) -> list[dict[str, Any]]:
             "contexts": item["CONTEXTS"],
             "gold": item["final_decision"],
         }
-        for pmid, item in list(data.items())[:n]
+        for pmid, item in list(data.items())[offset : offset + n]
     ]
 
 
-def run(n: int, base_url: str | None) -> dict[str, Any]:
+def run(n: int, base_url: str | None, offset: int = 0) -> dict[str, Any]:
+    """`n` items from `offset`: the report scores items 0-59; items from TUNE_OFFSET on are
+    the ones rules and thresholds were tuned on."""
     client = open_client(base_url)
-    items = load_items(n)
+    items = load_items(n, offset)
     papers = [
         {"id": i["id"], "title": f"PubMed {i['id'][9:]}", "abstract": " ".join(i["contexts"])} for i in items
     ]
@@ -86,8 +92,16 @@ def run(n: int, base_url: str | None) -> dict[str, Any]:
     }
 
 
+TUNE_OFFSET = 100
+
+
 def main() -> None:
-    main_with_n("pubmedqa", run, __doc__)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=60, help="how many items")
+    parser.add_argument("--offset", type=int, default=0, help=f"first item ({TUNE_OFFSET}: the tuning items)")
+    parser.add_argument("--base-url", default=None, help="a running paperlens server")
+    args = parser.parse_args()
+    save_and_print("pubmedqa", run(args.n, args.base_url, args.offset))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,18 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if r := results.get("retrieval"):
         rows += [("retrieval recall@5", _fmt(r["recall@5"])), ("retrieval MRR@10", _fmt(r["mrr@10"]))]
+    if (u := results.get("user")) and "test" in u:
+        t = u["test"]
+        rows += [
+            (
+                "user-worded questions (test): false abstention / wrong answers",
+                f"{t['false_abstention_rate']:.3f} / {t['wrong_answer_rate']:.3f}",
+            ),
+            (
+                "user-worded (test): multi-paper cite all / which-paper named",
+                f"{t['multi_cites_every_paper']:.3f} / {t['which_names_paper']:.3f}",
+            ),
+        ]
     if ft := results.get("fulltext"):
         f = ft["summary"]
         rows += [
@@ -224,6 +236,83 @@ def fulltext_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+USER_TARGETS = {
+    "false_abstention_rate": ("false abstention", "<= 0.05"),
+    "wrong_answer_rate": ("wrong answers (of answers given)", "<= 0.05"),
+    "multi_cites_every_paper": ("multi-paper questions citing every paper", ">= 0.80"),
+    "which_names_paper": ('"which paper" answers naming the paper', ">= 0.90"),
+    "yesno_right": ("yes/no answers with the right Yes/No", ""),
+    "unanswerable_declined": ("unanswerable questions declined", "1.00"),
+    "invented_numbers": ("invented numbers", "0"),
+    "accuracy": ("accuracy (all questions)", ""),
+    "latency_p50_s": ("/ask p50 s", "<= 5"),
+}
+
+
+def user_table(results: dict[str, Any]) -> list[str]:
+    """Questions worded the way users ask them: test split (quoted), dev split (tuned on)."""
+    u = results.get("user")
+    if not u:
+        return []
+    splits = [s for s in ("test", "dev") if s in u]
+    lines = [
+        "",
+        "## Questions worded like users' (evals/data/user_questions.jsonl)",
+        "",
+        "| figure | " + " | ".join(f"{s} ({u[s]['n_questions']} q)" for s in splits) + " | target |",
+        "|---|" + "---:|" * len(splits) + "---|",
+    ]
+    for key, (label, target) in USER_TARGETS.items():
+        lines.append(f"| {label} | " + " | ".join(_fmt(u[s][key]) for s in splits) + f" | {target} |")
+    lines += [
+        "",
+        "Rules and thresholds were tuned on the dev split only; the test split is the figure to "
+        "quote. A wrong answer is an answer given that misses a gold fact, names the wrong paper, "
+        "opens with the wrong Yes/No, or answers an unanswerable question.",
+    ]
+    return lines
+
+
+def previous_full(out_dir: Path, stem: str) -> dict[str, Any] | None:
+    """The newest full report before this one (for the speed table's 'before' column)."""
+    older = sorted(p for p in out_dir.glob("*-full.json") if p.stem < stem)
+    return json.loads(older[-1].read_text()) if older else None
+
+
+def speed_table(results: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
+    """Request latency now and in the previous full report (same machine kind)."""
+
+    def figures(r: dict[str, Any]) -> dict[str, float | None]:
+        compare = (r.get("compare") or {}).get("summary") or {}
+        return {
+            "/ask p50 s (QA suite)": ((r.get("qa") or {}).get("summary") or {}).get("latency_p50_s"),
+            "/ask p50 s (user-worded, test)": ((r.get("user") or {}).get("test") or {}).get("latency_p50_s"),
+            "/compare p50 s (3 papers)": compare.get("latency_p50_s_3_papers"),
+            "/compare p50 s (all groups)": compare.get("latency_p50_s"),
+            "/compare LLM calls per request": compare.get("llm_calls_per_request"),
+            "summary p50 s": ((r.get("summaries") or {}).get("summary") or {}).get("latency_p50_s"),
+        }
+
+    now, then = figures(results), figures(before or {})
+    if all(v is None for v in now.values()):
+        return []
+    lines = [
+        "",
+        "## Speed: this run and the previous full report",
+        "",
+        "| request | now | before |",
+        "|---|---:|---:|",
+    ]
+    for key, value in now.items():
+        cells = [_fmt(v) if v is not None else "n/a" for v in (value, then.get(key))]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        "Targets: /ask p50 <= 5 s, /compare p50 <= 15 s for 3 papers, on 2 vCPUs with the embedded model.",
+    ]
+    return lines
+
+
 def baseline_table(results: dict[str, Any]) -> list[str]:
     """paperlens and each baseline in adjacent columns, with ratios, same run."""
     qa = results.get("qa") or {}
@@ -341,14 +430,18 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
         "",
     ]
     lines += baseline_table(results)
+    lines += user_table(results)
     lines += fulltext_table(results)
+    lines += speed_table(results, previous_full(out_dir, stem) if mode == "full" else None)
     lines += latency_table(results)
     lines += runs_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]
-    for suite in ("retrieval", "qa", "fulltext", "summaries", "pubmedqa", "compare", "speed"):
+    for suite in ("retrieval", "qa", "user", "fulltext", "summaries", "pubmedqa", "compare", "speed"):
         if suite in results:
             data = results[suite]
             summary = data.get("summary", data) if isinstance(data, dict) else data
+            if suite == "user":
+                summary = {k: v for k, v in data.items() if k in ("dev", "test")}
             lines += ["", f"## {suite}", "", "```json", json.dumps(summary, indent=2, default=str), "```"]
     path = out_dir / f"{stem}.md"
     path.write_text("\n".join(lines) + "\n")

@@ -173,3 +173,19 @@ def test_question_fit_needs_the_kind_of_answer_the_question_asks_for() -> None:
     assert unanswered("Which protein binds DNA?", "RexA binds DNA [1].") is None
     # listed options are not part of the question's form
     assert unanswered("Which drug? Options: how many; 10%", "Ciprofloxacin [1].") is None
+
+
+def test_question_fit_needs_the_questions_names_and_conditions_in_the_evidence() -> None:
+    q = "What FID does rectified flow reach on ImageNet at 256 resolution?"
+    cited = ["DDO reduces FID scores to 1.30/0.97 on CIFAR-10/ImageNet-64."]
+    assert "256" in (unanswered(q, "Rectified flow reaches 1.30 [1].", cited, cited) or "")
+    assert (
+        unanswered(q, "It reaches 2.1 [1].", ["Rectified flow reaches 2.1 FID on ImageNet 256."], cited)
+        is None
+    )
+    q = "How long did it take to collect the GF-Minecraft dataset?"
+    other = ["It takes about 3 minutes on one A6000 GPU to generate 50k images."]
+    assert "GF-Minecraft" in (unanswered(q, "About 3 minutes [1].", other, other) or "")
+    # a compound name is about its head: "AURORA-finetuned" needs AURORA
+    q = "Did human raters prefer the AURORA-finetuned model?"
+    assert unanswered(q, "Yes [1].", ["Raters preferred it."], ["We curate the AURORA Dataset."]) is None

@@ -184,3 +184,12 @@ def test_a_name_the_evidence_lacks_is_not_answered_by_a_neighbouring_fact(
     ).json()
     assert body["abstained"]
     assert any("GF-Minecraft" in d["reason"] for d in body["dropped"])
+
+
+def test_a_negation_about_something_else_does_not_flip_the_claim() -> None:
+    evidence = (
+        "However, the lack of paired motion data with both music and text modalities "
+        "limits the ability to generate dance movements that integrate both."
+    )
+    assert judge("TM2D generates 3D dance movements from both music and text", evidence) is Verdict.ENTAILS
+    assert judge("Paired motion data with music and text is plentiful", evidence) is Verdict.CONTRADICTS

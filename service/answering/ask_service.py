@@ -105,7 +105,7 @@ class AskService:
                 self.retriever.search_by_vector(query.text, question_vector, max(2, query.k // 2), [pid])
                 for pid in named
             ]
-            if not named:
+            if len(named) < 2:  # papers the question describes without naming them
                 groups.append(
                     self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
                 )
@@ -163,9 +163,9 @@ class AskService:
                 checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
             if not checked.empty:
                 cited_papers = {e.paper_id for e in checked.cited}
-                sources = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
-                sources += [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
-                reason = unanswered(prep.query.text, checked.text, sources)
+                context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
+                context += [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+                reason = unanswered(prep.query.text, checked.text, [e.text for e in checked.cited], context)
                 if reason is not None:  # true sentences, but not the answer: say so instead
                     checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
             if not checked.empty:

@@ -75,7 +75,13 @@ class PaperNames:
         for name, pid in sorted(self.owner.items()):
             by_paper.setdefault(pid, []).append(name)
         self._by_paper = {pid: tuple(ns) for pid, ns in by_paper.items()}
-        alternation = "|".join(re.escape(n) for n in sorted(self.owner, key=len, reverse=True))
+        # acronyms match as written ("props" is a word); longer names in any case
+        # ("the streaming diffusion policy" names "Streaming Diffusion Policy")
+        self._folded = {n.lower(): pid for n, pid in self.owner.items() if not _exact(n)}
+        alternation = "|".join(
+            re.escape(n) if _exact(n) else f"(?i:{re.escape(n)})"
+            for n in sorted(self.owner, key=len, reverse=True)
+        )
         self._pattern = re.compile(rf"(?<![\w-])({alternation})(?![\w-])") if alternation else None
 
     def of(self, paper_id: str) -> tuple[str, ...]:
@@ -86,7 +92,17 @@ class PaperNames:
         """Ids of the papers `text` names, in order of first mention."""
         if self._pattern is None:
             return []
-        return list(dict.fromkeys(self.owner[m.group(1)] for m in self._pattern.finditer(text)))
+        return list(
+            dict.fromkeys(
+                self.owner.get(m.group(1)) or self._folded[m.group(1).lower()]
+                for m in self._pattern.finditer(text)
+            )
+        )
+
+
+def _exact(name: str) -> bool:
+    """Acronym-like names (CARP, A2PR, D-PoT) match only as written."""
+    return name.upper() == name or len(name) <= 5 or (" " not in name and sum(c.isupper() for c in name) > 1)
 
 
 def plan_question(question: str, names: PaperNames | None = None) -> QuestionPlan:

@@ -103,28 +103,39 @@ class _PaperNames:
 def _paper_names(items: list[Evidence]) -> _PaperNames:
     strong: dict[str, set[str]] = {}
     weak: dict[str, set[str]] = {}
-    owners: dict[str, set[str]] = {}
     for e in items:
         head, sep, _ = e.title.partition(":")
         if sep and 2 <= len(head.strip()) <= 30:
             strong.setdefault(e.paper_id, set()).add(head.strip())
         strong.setdefault(e.paper_id, set()).update(e.aliases)
-        for acronym in _ACRONYM.findall(e.text):
-            owners.setdefault(acronym, set()).add(e.paper_id)
-    for acronym, papers in owners.items():
-        if len(papers) == 1 and len(acronym) >= 3:
-            weak.setdefault(next(iter(papers)), set()).add(acronym)
+    texts: dict[str, str] = {}
+    for e in items:
+        texts[e.paper_id] = f"{texts.get(e.paper_id, '')} {e.text}".lower()
+    for acronym in {a for e in items for a in _ACRONYM.findall(e.text) if len(a) >= 3}:
+        # owned by the papers whose sentences use it in any case ("DeepMind", "Deepmind")
+        word = re.compile(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])")
+        owners = [pid for pid, text in texts.items() if word.search(text)]
+        if len(owners) == 1:
+            weak.setdefault(owners[0], set()).add(acronym)
     return _PaperNames(
         {pid: _pattern(ns) for pid, ns in strong.items() if ns},
         {pid: _pattern(ns) for pid, ns in weak.items() if ns},
     )
 
 
-_CLAUSE = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.IGNORECASE)
+_PIECE = re.compile(r",\s+(?:and\s+)?|;\s+|\s+(?:while|whereas)\s+|,?\s+but\s+", re.IGNORECASE)
 
 
-def _clauses(claim: str) -> list[str]:
-    return [c.strip() for c in _CLAUSE.split(claim) if c and c.strip()]
+def _clauses(claim: str, names: _PaperNames) -> list[str]:
+    """A sentence about several papers cut where each paper's part starts: "A does X, B
+    does Y, and C does Z" -> three clauses; a piece naming no paper stays with the one before."""
+    out: list[str] = []
+    for piece in (p.strip() for p in _PIECE.split(claim) if p and p.strip()):
+        if out and not names.named_in(piece):
+            out[-1] = f"{out[-1]}, {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def _support_for(
@@ -194,7 +205,8 @@ def _unknown_names(claim: str, supporting: list[int], items: list[Evidence]) -> 
     papers' evidence sentences, titles nor names contain."""
     papers = {items[i].paper_id for i in supporting}
     context = " ".join(f"{e.text} {e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
-    return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n not in context}
+    context = context.lower()
+    return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower() not in context}
 
 
 def _grounded(claim: str, supporting: list[int], items: list[Evidence]) -> bool:
@@ -234,7 +246,7 @@ def check_text(
     kept: list[tuple[str, list[int]]] = []
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
-        clauses = _clauses(claim) if names.count_in(claim) > 1 else [claim]
+        clauses = _clauses(claim, names) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
             parts = [check_text(c, evidence, embedder, support_threshold) for c in clauses]

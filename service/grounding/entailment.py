@@ -92,10 +92,21 @@ def _directions(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower())}
 
 
-def negated(text: str) -> bool:
-    """An odd number of negation cues (after removing those that do not negate)."""
+NEGATION_SCOPE = 6  # words after a negation cue that it applies to
+
+
+def negated(text: str, about: set[str] | None = None) -> bool:
+    """An odd number of negation cues (after removing those that do not negate). With
+    `about` (stemmed content words), only cues followed within NEGATION_SCOPE words by
+    one of them count: in "the lack of paired data limits the ability to generate
+    dance", "lack" negates the data, not the dance generation a claim is about."""
     cleaned = _NOT_NEGATING.sub(" ", text)
-    return len(_NEGATION.findall(cleaned)) % 2 == 1
+    count = 0
+    for m in _NEGATION.finditer(cleaned):
+        window = " ".join(cleaned[m.end() :].split()[:NEGATION_SCOPE])
+        if about is None or content_words(window) & about:
+            count += 1
+    return count % 2 == 1
 
 
 def matching_clause(claim: str, evidence: str) -> str:
@@ -115,7 +126,7 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     if len(shared) < 2 or len(shared) < min_shared * len(words):
         return Verdict.NEUTRAL
     clause = matching_clause(claim, evidence)
-    if negated(claim) != negated(clause):
+    if negated(claim, shared) != negated(clause, shared):
         return Verdict.CONTRADICTS
     mine, theirs = _directions(claim), _directions(clause)
     for a, b in _OPPOSITES:

@@ -9,6 +9,8 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
   needs a number in the answer; a percentage question needs a percentage.
 - An either-or question about a direction ("increase or decrease", "higher or lower")
   needs one of the two in the answer.
+- A number in the question is a condition ("on ImageNet at 256 resolution", "with 10
+  steps"): the cited sentences must state it, or the answer is about another setting.
 - A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
   "A6000", "ImageNet") must occur in the cited papers' evidence sentences or titles: an
   answer about another model or dataset is a neighbouring fact, not the answer.
@@ -55,14 +57,20 @@ def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
     return [n for n, head in heads.items() if head.lower().rstrip("s") not in context]
 
 
-def unanswered(question: str, answer: str, evidence: Sequence[str] = ()) -> str | None:
-    """Why `answer` does not answer `question`, or None when its form fits. `evidence`:
-    the cited sentences and their papers' titles."""
+def unanswered(
+    question: str, answer: str, cited: Sequence[str] = (), context: Sequence[str] = ()
+) -> str | None:
+    """Why `answer` does not answer `question`, or None when its form fits. `cited`: the
+    cited sentences; `context`: the cited papers' evidence sentences, titles and names."""
     stem = question.split(" Options:", 1)[0]
-    if evidence:
-        missing = missing_names(stem, evidence)
+    if context:
+        missing = missing_names(stem, [*cited, *context])
         if missing:
             return f"the question asks about {', '.join(missing)}, which the cited evidence does not mention"
+    if cited:
+        conditions = numbers_in(stem) - numbers_in(" ".join(cited))
+        if conditions:
+            return f"the question's condition {sorted(conditions)} is not in the cited evidence"
     answer = _MARKERS.sub("", answer)  # "[1]" is a citation, not a number
     if _QUANTITY.search(stem):
         found = numbers_in(answer)
