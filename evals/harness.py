@@ -5,7 +5,7 @@ Runs the suites against an in-process paperlens (the embedded model) or a deploy
 Quick mode is a small fixed subset of each suite (a few minutes on 2 cores) so that two
 runs can be compared; full mode runs everything.
 
-    python -m evals.harness --mode quick|full [--base-url URL] [--suites qa,summaries]
+    python -m evals.harness --mode quick|full [--base-url URL] [--suites qa,summaries] [--no-paperqa]
 """
 
 from __future__ import annotations
@@ -111,7 +111,11 @@ def measured(job: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
 
 
 def run_suites(
-    mode: str, base_url: str | None, suites: tuple[str, ...], checkpoint: Path | None = None
+    mode: str,
+    base_url: str | None,
+    suites: tuple[str, ...],
+    checkpoint: Path | None = None,
+    paperqa: bool = True,
 ) -> dict[str, Any]:
     quick = mode == "quick"
     results = _Results(checkpoint)
@@ -122,7 +126,7 @@ def run_suites(
         results[name] = value
         if name in ("qa", "fulltext") and "llm_model" not in results:
             results["llm_model"] = value["model"]
-    if "qa" in suites and base_url is None:
+    if "qa" in suites and base_url is None and paperqa:
         # Last, as the longest: PaperQA2 makes ~10 LLM calls and takes ~100 s per question
         # here, so quick mode asks 3 questions and full mode what fits in its time budget.
         pqa, runs["paperqa2"] = measured(
@@ -141,10 +145,15 @@ def main() -> None:
     parser.add_argument("--mode", choices=("quick", "full"), default="quick")
     parser.add_argument("--base-url", default=None, help="measure a deployed paperlens instead")
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
+    parser.add_argument(
+        "--no-paperqa", action="store_true", help="skip the PaperQA2 baseline (about an hour in full mode)"
+    )
     args = parser.parse_args()
     suites = tuple(s for s in args.suites.split(",") if s in SUITES)
     stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
-    results = run_suites(args.mode, args.base_url, suites, RESULTS / f"{stem}-partial.json")
+    results = run_suites(
+        args.mode, args.base_url, suites, RESULTS / f"{stem}-partial.json", not args.no_paperqa
+    )
     # In-process runs hold the whole service (embedder, Chroma, embedded LLM): its peak.
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     path = write_report(results, REPORTS, stem, args.mode)

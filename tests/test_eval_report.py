@@ -102,3 +102,36 @@ def test_report_has_the_whole_paper_table_beside_naive_rag_and_paperqa2_publishe
     assert "| precision | 0.800 | 0.750 | 0.300 | 0.852 |" in text
     assert "| accuracy | 0.444 | 0.500 | 0.300 | 0.660 |" in text
     assert "Paper recall@5 0.944" in text and "3.9 pages/s" in text and "27.5 chunks/s" in text
+
+
+def test_report_quotes_the_user_test_split_and_speed_against_the_previous_full_report(tmp_path: Path) -> None:
+    split = {
+        "n_questions": 2,
+        "accuracy": 0.5,
+        "false_abstention_rate": 0.04,
+        "wrong_answer_rate": 0.25,
+        "unanswerable_declined": 1.0,
+        "multi_cites_every_paper": 0.8,
+        "which_names_paper": 1.0,
+        "yesno_right": 0.75,
+        "invented_numbers": 0,
+        "latency_p50_s": 4.6,
+    }
+    before = {"compare": {"summary": {"latency_p50_s": 43.5, "latency_p50_s_3_papers": 45.0}}}
+    (tmp_path / "20260101-000000-full.json").write_text(json.dumps(before))
+    results = {
+        "user": {"dev": {**split, "accuracy": 0.9}, "test": split},
+        "compare": {
+            "summary": {
+                "latency_p50_s": 9.0,
+                "latency_p50_s_3_papers": 11.0,
+                "llm_calls_per_request": 1.0,
+                "cells_filled": 0.9,
+                "quotes_exact": 1.0,
+            }
+        },
+    }
+    text = write_report(results, tmp_path, "20260102-000000-full", "full").read_text()
+    assert "user-worded questions (test): false abstention / wrong answers | 0.040 / 0.250" in text
+    assert "| accuracy (all questions) | 0.500 | 0.900 |" in text  # test first, then dev
+    assert "| /compare p50 s (3 papers) | 11.000 | 45.000 |" in text

@@ -104,6 +104,10 @@ def test_question_forms_and_named_papers() -> None:
     assert not plan_question("How fast is CARP?", names).multi
     assert plan_question("How do CARP and the streaming policy each speed up?", names).multi
     assert plan_question("what do props do?", names).named == []  # acronyms match by case
+    # PubMedQA-style titles: the question after the colon, or no wh-word at all
+    assert plan_question("Nasal fractures: is closed reduction satisfying?").form is Form.YES_NO
+    assert plan_question("The nurse cystoscopist: a feasible option?").form is Form.YES_NO
+    assert plan_question("How far is video generation from a world model?").form is Form.OPEN
 
 
 # --- through HTTP ---------------------------------------------------------------------

@@ -25,7 +25,8 @@ from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.similarity import content_words
 
 RULES = {
-    Form.YES_NO: "\n- Start the answer with Yes or No, then give the fact from the evidence that decides it.",
+    Form.YES_NO: "\n- Start the answer with Yes or No, then give the fact from the evidence that decides it."
+    " Answer No when the evidence shows no effect, no difference, no association or a poor result.",
 }
 # No rule for "which paper": asked to lead with a title, the model writes a title sentence
 # that no evidence sentence supports; code names the paper instead (`name_the_paper`).
@@ -38,6 +39,7 @@ _AUX = re.compile(
     r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\s+",
     re.IGNORECASE,
 )
+_TITLE_PART = re.compile(r"^.*?:\s+(?=\S)")
 _EMPTY_NAMING = re.compile(r"^[^.]*\b(is|are)\s*(\[\d+\])+\.\s*", re.IGNORECASE)
 
 
@@ -53,7 +55,8 @@ def strip_verdict(text: str) -> str:
 
 def proposition(question: str) -> str:
     """ "Does X need Y?" -> "X need Y": what a Yes asserts."""
-    return _AUX.sub("", question).rstrip(" ?")
+    last = _TITLE_PART.sub("", question) if _AUX.match(_TITLE_PART.sub("", question)) else question
+    return _AUX.sub("", last).rstrip(" ?")
 
 
 def verdict(question: str, sentence: str, min_shared: float = MIN_SHARED) -> str | None:

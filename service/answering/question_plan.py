@@ -105,11 +105,24 @@ def _exact(name: str) -> bool:
     return name.upper() == name or len(name) <= 5 or (" " not in name and sum(c.isupper() for c in name) > 1)
 
 
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+
+
+def is_yes_no(question: str) -> bool:
+    """ "Does X need Y?", "Nasal fractures: is closed reduction satisfying?" (the part after
+    a title's colon), "The nurse cystoscopist: a feasible option?" (a question with no
+    wh-word); not "Is X better or worse?" (a choice)."""
+    if _CHOICE.search(question):
+        return False
+    last = re.split(r":\s+|\.\s+", question.strip())[-1]
+    return bool(_YES_NO.match(last)) or (question.rstrip().endswith("?") and not _WH.search(question))
+
+
 def plan_question(question: str, names: PaperNames | None = None) -> QuestionPlan:
     named = names.named_in(question) if names else []
     if _WHICH_PAPER.match(question):
         form = Form.WHICH_PAPER
-    elif _YES_NO.match(question) and not _CHOICE.search(question):
+    elif is_yes_no(question):
         form = Form.YES_NO
     else:
         form = Form.OPEN

@@ -6,8 +6,9 @@ embedding of a sentence barely moves when its polarity flips. This module reads 
 clause of the evidence that the claim matches and compares:
 
 - negation: an odd number of negation cues on one side only ("not", "no", "without",
-  "fails to", "cannot", "unable", "never", "bypasses", "eliminates", "avoids") flips the
-  statement;
+  "fails to", "cannot", "unable", "never", "bypasses", "eliminates", "avoids", and the
+  words results use to deny an outcome: "poor", "inadequate", "ineffective", "unreliable")
+  flips the statement;
 - direction: a comparative or change word in the claim whose opposite is in the clause
   and which is not there itself ("faster" / "slower", "increases" / "decreases",
   "outperforms" / "underperforms"); "more" / "less" are left out, as they qualify
@@ -30,7 +31,8 @@ from service.grounding.similarity import content_words
 _NEGATION = re.compile(
     r"\b(not|no|never|none|neither|nor|without|cannot|unable|fail(?:s|ed|ing|ures?)?|lacks?|lacking"
     r"|\w+n't|insufficient|unnecessary|rather than|instead of|bypass(?:es|ed|ing)?|eliminat(?:es?|ed|ing)"
-    r"|avoid(?:s|ed|ing)?|free of)\b",
+    r"|avoid(?:s|ed|ing)?|free of|poor(?:ly)?|inadequate(?:ly)?|ineffective|unreliable|unsuccessful"
+    r"|impossible|unlikely)\b",
     re.IGNORECASE,
 )
 # negation words that do not negate the claim they sit in
