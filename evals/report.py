@@ -273,39 +273,44 @@ def user_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def previous_full(out_dir: Path, stem: str) -> dict[str, Any] | None:
-    """The newest full report before this one (for the speed table's 'before' column)."""
-    older = sorted(p for p in out_dir.glob("*-full.json") if p.stem < stem)
-    return json.loads(older[-1].read_text()) if older else None
+def previous_full(out_dir: Path, stem: str) -> list[dict[str, Any]]:
+    """Earlier full reports, newest first (the speed table takes each figure from the
+    newest one that has it: a run of some suites leaves the others' figures out)."""
+    older = sorted((p for p in out_dir.glob("*-full.json") if p.stem < stem), reverse=True)
+    return [{**json.loads(p.read_text()), "_report": p.stem} for p in older]
 
 
-def speed_table(results: dict[str, Any], before: dict[str, Any] | None) -> list[str]:
-    """Request latency now and in the previous full report (same machine kind)."""
+def _speed_figures(r: dict[str, Any]) -> dict[str, float | None]:
+    compare = (r.get("compare") or {}).get("summary") or {}
+    return {
+        "/ask p50 s (QA suite)": ((r.get("qa") or {}).get("summary") or {}).get("latency_p50_s"),
+        "/ask p50 s (user-worded, test)": ((r.get("user") or {}).get("test") or {}).get("latency_p50_s"),
+        "/compare p50 s (3 papers)": compare.get("latency_p50_s_3_papers"),
+        "/compare p50 s (all groups)": compare.get("latency_p50_s"),
+        "/compare LLM calls per request": compare.get("llm_calls_per_request"),
+        "summary p50 s": ((r.get("summaries") or {}).get("summary") or {}).get("latency_p50_s"),
+    }
 
-    def figures(r: dict[str, Any]) -> dict[str, float | None]:
-        compare = (r.get("compare") or {}).get("summary") or {}
-        return {
-            "/ask p50 s (QA suite)": ((r.get("qa") or {}).get("summary") or {}).get("latency_p50_s"),
-            "/ask p50 s (user-worded, test)": ((r.get("user") or {}).get("test") or {}).get("latency_p50_s"),
-            "/compare p50 s (3 papers)": compare.get("latency_p50_s_3_papers"),
-            "/compare p50 s (all groups)": compare.get("latency_p50_s"),
-            "/compare LLM calls per request": compare.get("llm_calls_per_request"),
-            "summary p50 s": ((r.get("summaries") or {}).get("summary") or {}).get("latency_p50_s"),
-        }
 
-    now, then = figures(results), figures(before or {})
+def speed_table(results: dict[str, Any], before: list[dict[str, Any]]) -> list[str]:
+    """Request latency now and in the previous full reports (same machine kind)."""
+    now = _speed_figures(results)
     if all(v is None for v in now.values()):
         return []
     lines = [
         "",
-        "## Speed: this run and the previous full report",
+        "## Speed: this run and the previous full reports",
         "",
-        "| request | now | before |",
-        "|---|---:|---:|",
+        "| request | now | before | from report |",
+        "|---|---:|---:|---|",
     ]
     for key, value in now.items():
-        cells = [_fmt(v) if v is not None else "n/a" for v in (value, then.get(key))]
-        lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
+        old, source = next(
+            ((_speed_figures(b)[key], b["_report"]) for b in before if _speed_figures(b)[key] is not None),
+            (None, ""),
+        )
+        cells = [_fmt(v) if v is not None else "n/a" for v in (value, old)]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} | {source} |")
     lines += [
         "",
         "Targets: /ask p50 <= 5 s, /compare p50 <= 15 s for 3 papers, on 2 vCPUs with the embedded model.",
@@ -432,7 +437,7 @@ def write_report(results: dict[str, Any], out_dir: Path, stem: str, mode: str) -
     lines += baseline_table(results)
     lines += user_table(results)
     lines += fulltext_table(results)
-    lines += speed_table(results, previous_full(out_dir, stem) if mode == "full" else None)
+    lines += speed_table(results, previous_full(out_dir, stem) if mode == "full" else [])
     lines += latency_table(results)
     lines += runs_table(results)
     lines += [""] + [f"![{name}]({name})" for name in images]

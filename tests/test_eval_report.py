@@ -134,4 +134,4 @@ def test_report_quotes_the_user_test_split_and_speed_against_the_previous_full_r
     text = write_report(results, tmp_path, "20260102-000000-full", "full").read_text()
     assert "user-worded questions (test): false abstention / wrong answers | 0.040 / 0.250" in text
     assert "| accuracy (all questions) | 0.500 | 0.900 |" in text  # test first, then dev
-    assert "| /compare p50 s (3 papers) | 11.000 | 45.000 |" in text
+    assert "| /compare p50 s (3 papers) | 11.000 | 45.000 | 20260101-000000-full |" in text

@@ -38,8 +38,13 @@ _YES_NO = re.compile(
     r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b",
     re.IGNORECASE,
 )
-# "Is X better or worse ...?" offers a choice: an open question, not a yes/no one
-_CHOICE = re.compile(r"\bor\b(?!\s+(not|no|any|other|more|less|fewer)\b)", re.IGNORECASE)
+# "Is X better or worse ...?" offers a choice between two directions: an open question.
+# ("Does BESO need hierarchical policies or extra clustering?" is still a yes/no question.)
+_CHOICE = re.compile(
+    r"\b(\w+er|more|less|fewer|increase[sd]?|decrease[sd]?|positive(?:ly)?|negative(?:ly)?|up|down)"
+    r"\s+or\s+\w+",
+    re.IGNORECASE,
+)
 # "Which (offline RL) method/work ...", "What paper ...": not "What planning approaches do X use?"
 _WHICH_PAPER = re.compile(
     r"^\s*(?:which\s+(?:\S+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?|publications?|methods?"
