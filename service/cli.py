@@ -11,8 +11,9 @@ import typer
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
-from service.core.errors import PaperlensError
+from service.core.errors import BadInput, PaperlensError
 
 app = typer.Typer(help="paperlens: grounded answers about research papers.", no_args_is_help=True)
 
@@ -93,12 +94,83 @@ def serve(
     from service.server.app import create_app
 
     settings = get_settings()
+    bind = host or settings.host
+    if settings.api_keys_file is None and not settings.open_access and not is_loopback(bind):
+        typer.secho(
+            f"error: refusing to serve {bind} without API keys: set PAPERLENS_API_KEYS_FILE "
+            "(and `paperlens keys add NAME`), or PAPERLENS_OPEN_ACCESS=true if open access is intended",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(code=2)
     uvicorn.run(
         create_app(settings),
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         log_level="info",
     )
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+keys_app = typer.Typer(help="API keys (kept hashed in PAPERLENS_API_KEYS_FILE).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _keys() -> ApiKeys:
+    settings = get_settings()
+    if settings.api_keys_file is None:
+        typer.secho(
+            "error: set PAPERLENS_API_KEYS_FILE to the keys file first", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(code=2)
+    return ApiKeys(settings.api_keys_file)
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="A name for the key (who or what uses it).")],
+    scope: Annotated[
+        str, typer.Option(help="read (search, ask, summaries, compare) or write (everything).")
+    ] = "read",
+) -> None:
+    """Make a key and print it once (only its hash is stored)."""
+    if scope not in ("read", "write"):
+        _fail(BadInput("--scope is read or write"))
+    try:
+        key = _keys().add(name, "write" if scope == "write" else "read")
+    except PaperlensError as err:
+        _fail(err)
+    typer.echo(key)
+    typer.echo(
+        f"(key {name!r}, scope {scope}: shown once; send it as 'Authorization: Bearer <key>')", err=True
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Names, scopes and creation times (never the keys)."""
+    for r in _keys().list():
+        typer.echo(f"{r.name}\t{r.scope}\t{r.created}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Remove a key; a running server stops accepting it at once."""
+    try:
+        _keys().revoke(name)
+    except PaperlensError as err:
+        _fail(err)
+    typer.echo(f"revoked {name}")
 
 
 @app.command()
@@ -191,6 +263,9 @@ def papers(
     typer.echo(f"{len(rows)} papers", err=True)
 
 
+SECRET_WORDS = ("api_key", "token", "password", "secret")  # settings whose names end so
+
+
 @app.command()
 def config(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
@@ -205,6 +280,8 @@ def config(
             sys.stdout.write(f"| `PAPERLENS_{name.upper()}` | `{default}` | {field.description} |\n")
             continue
         value = getattr(current, name)
+        if value not in (None, "", "none") and name.endswith(SECRET_WORDS):  # never print a secret
+            value = "****"
         sys.stdout.write(f"PAPERLENS_{name.upper()}={value if value is not None else ''}\n")
         sys.stdout.write(f"    {field.description}\n")
 

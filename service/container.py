@@ -16,6 +16,7 @@ from service.answering.generation import Generator
 from service.answering.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
+from service.components.llm.gate import LLMGate
 from service.components.llm.llm_handle import LLMHandle, open_llm
 from service.components.tokens import install_tiktoken_cache
 from service.components.vector_store.chroma_client import open_chroma
@@ -70,7 +71,9 @@ def build_services(
         candidate_multiplier=settings.candidate_multiplier,
     )
     llm = llm or (open_llm(settings) if with_llm else LLMHandle(None, "extractive", "off"))
-    generator = Generator(llm)
+    generator = Generator(
+        llm, LLMGate(settings.llm_concurrency, settings.llm_queue_size, settings.llm_queue_wait_s)
+    )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)
     return Services(

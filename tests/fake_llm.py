@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
@@ -33,7 +33,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 @dataclass
 class Action:
-    kind: str  # "status", "sleep", "reply"
+    kind: str  # "status", "sleep", "reply", "cut", "malformed"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -50,6 +50,16 @@ def sleep(seconds: float) -> Action:
 
 def reply(text: str) -> Action:
     return Action("reply", text=text)
+
+
+def cut() -> Action:
+    """A stream that stops after three pieces, without finish_reason or [DONE]."""
+    return Action("cut")
+
+
+def malformed() -> Action:
+    """A body (or SSE data) that is not JSON."""
+    return Action("malformed")
 
 
 def prompt_of(system: str) -> str:
@@ -103,8 +113,12 @@ class FakeLLM:
         body = await request.json()
         self.requests.append(body)
         text = default_reply(body["messages"])
+        kind = ""
         if self.script:
             action = self.script.pop(0)
+            kind = action.kind
+            if action.kind == "malformed" and not body.get("stream"):
+                return Response("{this is not json", media_type="application/json")
             if action.kind == "status":
                 return JSONResponse({"error": {"message": "scripted"}}, action.status, headers=action.headers)
             if action.kind == "sleep":
@@ -118,7 +132,7 @@ class FakeLLM:
             "total_tokens": prompt_tokens + len(text.split()),
         }
         if body.get("stream"):
-            return StreamingResponse(self._stream(text, usage), media_type="text/event-stream")
+            return StreamingResponse(self._stream(text, usage, kind), media_type="text/event-stream")
         return {
             "id": "fake",
             "object": "chat.completion",
@@ -130,20 +144,29 @@ class FakeLLM:
             "usage": usage,
         }
 
-    async def _stream(self, text: str, usage: dict[str, int]) -> AsyncIterator[str]:
-        def chunk(delta: dict[str, str] | None, use: dict[str, int] | None = None) -> str:
+    async def _stream(self, text: str, usage: dict[str, int], kind: str = "") -> AsyncIterator[str]:
+        def chunk(
+            delta: dict[str, str] | None, use: dict[str, int] | None = None, finish: str | None = None
+        ) -> str:
             payload = {
                 "id": "fake",
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": "fake",
-                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": None}],
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
                 "usage": use,
             }
             return f"data: {json.dumps(payload)}\n\n"
 
-        for piece in re.findall(r"\S+\s*", text):
+        pieces = re.findall(r"\S+\s*", text)
+        if kind == "malformed":
+            yield "data: {this is not json\n\n"
+            return
+        for i, piece in enumerate(pieces):
+            if kind == "cut" and i == 3:  # the server goes away: no finish_reason, no [DONE]
+                return
             yield chunk({"content": piece})
+        yield chunk({}, finish="stop")
         yield chunk(None, usage)
         yield "data: [DONE]\n\n"
 

@@ -21,5 +21,8 @@ class Timings:
         finally:
             self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 2)
 
+    def add(self, name: str, seconds: float) -> None:
+        self.ms[name] = round(self.ms.get(name, 0.0) + seconds * 1000, 2)
+
     def as_dict(self) -> dict[str, float]:
         return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}

@@ -93,6 +93,7 @@ class AskService:
 
     def prepare(self, query: CheckedQuery) -> Prepared:
         """Retrieval and sentence-level evidence for a checked question (no LLM call)."""
+        self.generator.check_capacity()  # a full LLM queue: 503 now, not after retrieval
         s = self.settings
         timings = Timings()
         names = self.paper_names()

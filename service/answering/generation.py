@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from service.answering.accounting import Timings
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
+from service.components.llm.gate import LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.schemas import UsageOut
 
@@ -38,8 +39,9 @@ class Generated:
 
 
 class Generator:
-    def __init__(self, llm: LLMHandle) -> None:
+    def __init__(self, llm: LLMHandle, gate: LLMGate | None = None) -> None:
         self.llm = llm
+        self.gate = gate or LLMGate(1, 1_000_000, 3600.0)
 
     @property
     def available(self) -> bool:
@@ -49,6 +51,11 @@ class Generator:
     def model(self) -> str:
         """The model answers come from now: the LLM's name, or "extractive" without one."""
         return self.llm.model if self.llm.client is not None else EXTRACTIVE
+
+    def check_capacity(self) -> None:
+        """Fail fast (LLMBusy, a 503) when an LLM call now would find the queue full."""
+        if self.llm.client is not None:
+            self.gate.check()
 
     def no_call(self) -> Generated:
         """Nothing generated because nothing needed to be (e.g. no relevant evidence)."""
@@ -72,7 +79,8 @@ class Generator:
             return self.fallback(fallback())
         state = StreamState()
         try:
-            with timings.measure("llm"):
+            with self.gate.slot() as waited, timings.measure("llm"):  # a full queue: LLMBusy, a 503
+                timings.add("llm_wait", waited)
                 for piece in client.stream(messages, max_tokens, state):
                     if on_delta is not None:
                         on_delta(piece)

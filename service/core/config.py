@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `paperlens serve` listens on.")
 
     # --- limits ------------------------------------------------------------------
+    api_keys_file: Path | None = Field(
+        None,
+        description="JSON file of hashed API keys (`paperlens keys add`). Set: every route but /healthz and "
+        "/readyz needs 'Authorization: Bearer <key>'. Unset: open access (loopback only, see OPEN_ACCESS).",
+    )
+    open_access: bool = Field(
+        False, description="Let `paperlens serve` bind a non-loopback address without API keys."
+    )
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest file accepted by POST /papers/upload, in bytes."
     )
@@ -138,12 +146,36 @@ class Settings(BaseSettings):
     )
     llm_ctx_tokens: int = Field(4096, ge=512, description="Context window of the embedded model.")
     llm_threads: int = Field(0, ge=0, description="Threads for the embedded model (0 = all cores).")
-    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM call, in seconds.")
+    llm_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Most seconds one LLM call may take: the smaller of this and the time its prompt "
+        "and answer need at LLM_PROMPT_TOKENS_PER_S and LLM_OUTPUT_TOKENS_PER_S, plus 5 s.",
+    )
+    llm_prompt_tokens_per_s: float = Field(
+        40.0,
+        gt=0,
+        description="Slowest prompt processing to allow for (the embedded model does ~60 on 2 vCPUs).",
+    )
+    llm_output_tokens_per_s: float = Field(
+        12.0, gt=0, description="Slowest generation to allow for (the embedded model does ~22 on 2 vCPUs)."
+    )
     llm_retry_total_s: float = Field(
         90.0, gt=0, description="Give up retrying an LLM call after this many seconds in total."
     )
     llm_max_attempts: int = Field(5, ge=1, description="Most attempts per LLM call.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    llm_concurrency: int = Field(
+        1,
+        ge=1,
+        description="LLM calls run at once (the embedded model has one slot; a remote server may take more).",
+    )
+    llm_queue_size: int = Field(
+        8, ge=0, description="LLM calls that may wait for a slot; one more gets 503 with Retry-After at once."
+    )
+    llm_queue_wait_s: float = Field(
+        30.0, gt=0, description="Longest wait for an LLM slot before the request gets 503 with Retry-After."
+    )
 
     # --- answers -----------------------------------------------------------------
     ask_k: int = Field(8, ge=1, le=50, description="Passages retrieved for a question.")

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.container import Container
+from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
+from service.server.auth import install_auth
 from service.server.errors import install_error_handlers
 from service.server.routes import answers, health, jobs, papers, search
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     install_error_handlers(app)
+    if settings.api_keys_file is not None:
+        install_auth(app, ApiKeys(settings.api_keys_file))
     for router in (health.router, papers.router, jobs.router, search.router, answers.router):
         app.include_router(router)
     return app

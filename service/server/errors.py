@@ -53,7 +53,9 @@ def describe_request_errors(errors: list[Any]) -> tuple[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PaperlensError)
     async def _paperlens(_: Request, exc: PaperlensError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 503
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -63,7 +65,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed
+        return response
+
+    @app.exception_handler(RecursionError)
+    async def _nested(_: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(400, "invalid_json", "the request body is nested too deeply; flatten it")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -4,10 +4,16 @@ Retries (tenacity) cover 429, 5xx, timeouts and connection errors: exponential b
 with jitter, or the server's `Retry-After` when it sends one, within a total time
 budget and a per-call timeout. Anything else (a 400, a bad key) fails at once. When the
 retries run out, `LLMUnavailable` tells the caller to fall back to the extractive engine.
+
+A reply is complete only when the server says so: a stream must end with a chunk that
+carries a `finish_reason` (the server's "[DONE]" follows it), a plain reply must carry
+one too. A stream the server cuts, or a body that is not the JSON the API promises, is a
+failed call (`LLMUnavailable`), never an answer, so it is never cached and never a 500.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +34,10 @@ Messages = list[dict[str, str]]
 
 class LLMUnavailable(Exception):
     """The LLM could not answer after retries (or is switched off)."""
+
+
+# What a malformed reply raises inside the SDK: bad JSON, missing fields, wrong types.
+MALFORMED = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
 @dataclass
@@ -78,9 +88,14 @@ class LLMClient:
         max_attempts: int = 5,
         temperature: float = 0.0,
         backoff_max_s: float = 8.0,
+        prompt_tokens_per_s: float = 40.0,
+        output_tokens_per_s: float = 12.0,
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self.timeout_s = timeout_s
+        self.prompt_tokens_per_s = prompt_tokens_per_s
+        self.output_tokens_per_s = output_tokens_per_s
         self.temperature = temperature
         self.retry_total_s = retry_total_s
         self.max_attempts = max_attempts
@@ -100,8 +115,17 @@ class LLMClient:
             reraise=True,
         )
 
+    def call_timeout(self, messages: Messages, max_tokens: int) -> float:
+        """Seconds one call may take: what its prompt (about 4 characters a token) and its
+        answer need at the slowest expected speeds, plus 5 s, and never more than
+        `timeout_s`. A short question fails in seconds, not a minute."""
+        prompt_tokens = sum(len(m["content"]) for m in messages) / 4
+        needed = 5.0 + prompt_tokens / self.prompt_tokens_per_s + max_tokens / self.output_tokens_per_s
+        return min(self.timeout_s, needed)
+
     def _request(self, messages: Messages, max_tokens: int, stream: bool) -> Any:
         kwargs: dict[str, Any] = {
+            "timeout": self.call_timeout(messages, max_tokens),
             "model": self.model,
             "messages": messages,
             "max_tokens": max_tokens,
@@ -120,13 +144,21 @@ class LLMClient:
                     resp = self._request(messages, max_tokens, stream=False)
         except openai.OpenAIError as err:
             raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
-        usage = resp.usage
-        return Completion(
-            text=(resp.choices[0].message.content or "") if resp.choices else "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            attempts=attempts,
-        )
+        except MALFORMED as err:
+            raise LLMUnavailable(f"the LLM server's reply is malformed: {err}") from err
+        try:
+            choice = resp.choices[0]
+            if not choice.finish_reason:
+                raise LLMUnavailable("the LLM server's reply has no finish_reason (cut short)")
+            usage = resp.usage
+            return Completion(
+                text=choice.message.content or "",
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                attempts=attempts,
+            )
+        except MALFORMED as err:
+            raise LLMUnavailable(f"the LLM server's reply is malformed: {err}") from err
 
     def stream(self, messages: Messages, max_tokens: int, state: StreamState) -> Iterator[str]:
         """Yield text deltas. Opening the stream is retried; a stream that breaks after
@@ -140,17 +172,30 @@ class LLMClient:
                     first = next(iterator, None)
         except openai.OpenAIError as err:
             raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
+        except MALFORMED as err:
+            raise LLMUnavailable(f"the LLM server's stream is malformed: {err}") from err
+        finished = False
+        deadline = time.monotonic() + self.call_timeout(messages, max_tokens)
         try:
             for chunk in _chain(first, iterator):
+                if time.monotonic() > deadline:  # a server that trickles tokens forever
+                    chunks.close()
+                    raise LLMUnavailable("the LLM call took longer than its time budget")
                 if chunk.usage:
                     state.prompt_tokens = chunk.usage.prompt_tokens
                     state.completion_tokens = chunk.usage.completion_tokens
-                if chunk.choices and chunk.choices[0].delta.content:
-                    piece = chunk.choices[0].delta.content
-                    state.text += piece
-                    yield piece
+                if chunk.choices:
+                    finished = finished or bool(chunk.choices[0].finish_reason)
+                    piece = chunk.choices[0].delta.content if chunk.choices[0].delta else None
+                    if piece:
+                        state.text += piece
+                        yield piece
         except openai.OpenAIError as err:
             raise LLMUnavailable(f"the stream broke: {err}") from err
+        except MALFORMED as err:
+            raise LLMUnavailable(f"the LLM server's stream is malformed: {err}") from err
+        if not finished:
+            raise LLMUnavailable("the stream ended without a finish_reason (cut short)")
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

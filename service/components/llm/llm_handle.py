@@ -31,15 +31,19 @@ class LLMHandle:
         return self.status != "off"
 
 
-def client_for(settings: Settings, base_url: str, model: str) -> LLMClient:
+def client_for(settings: Settings, base_url: str, model: str, retries: bool = True) -> LLMClient:
+    """`retries=False` for the embedded model: a call that timed out there would only
+    queue again behind the work that made it slow."""
     return LLMClient(
         base_url,
         settings.llm_api_key,
         model,
         timeout_s=settings.llm_timeout_s,
         retry_total_s=settings.llm_retry_total_s,
-        max_attempts=settings.llm_max_attempts,
+        max_attempts=settings.llm_max_attempts if retries else 1,
         temperature=settings.llm_temperature,
+        prompt_tokens_per_s=settings.llm_prompt_tokens_per_s,
+        output_tokens_per_s=settings.llm_output_tokens_per_s,
     )
 
 
@@ -59,5 +63,8 @@ def open_llm(settings: Settings) -> LLMHandle:
         log.error("embedded LLM unavailable: %s", err)
         return LLMHandle(None, "extractive", f"unavailable: {err}")
     return LLMHandle(
-        client_for(settings, server.base_url, server.model_name), server.model_name, "embedded", server
+        client_for(settings, server.base_url, server.model_name, retries=False),
+        server.model_name,
+        "embedded",
+        server,
     )

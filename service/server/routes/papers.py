@@ -22,6 +22,9 @@ def _ingest_out(report: IngestReport) -> IngestOut:
     return IngestOut(added=report.added, unchanged=report.unchanged, replaced=report.replaced)
 
 
+MAX_OFFSET = 2**31 - 1  # the store's integer range; larger offsets are a 422, not a 500
+
+
 def _check_count(n: int, limit: int) -> None:
     if n == 0:
         raise BadInput("no papers given: send at least one")
@@ -82,15 +85,16 @@ async def upload_papers(
 @router.get("", response_model=PaperListOut, summary="List papers")
 def list_papers(
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PaperListOut:
-    rows = services.store.papers.page(offset, limit)
+    total = services.store.papers.count()
+    rows = services.store.papers.page(offset, limit) if offset < total else []  # past the end: empty
     return PaperListOut(
         papers=[
             PaperSummaryOut(id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks) for p in rows
         ],
-        total=services.store.papers.count(),
+        total=total,
     )
 
 

@@ -1,0 +1,96 @@
+"""A bounded queue in front of the LLM: a busy model means a fast, honest 503.
+
+The embedded model has one llama.cpp slot; every call beyond it waits. Without a bound, a
+burst of requests waits minutes and then times out into the extractive fallback. The
+gate lets `concurrency` calls run and at most `queue_size` wait; a caller that would be
+one too many, or that has waited `max_wait_s` without getting a slot, gets `LLMBusy`
+(HTTP 503 with `Retry-After`: the expected time for the queue ahead of it to drain,
+from the running mean of call durations).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.core.errors import PaperlensError
+
+
+class LLMBusy(PaperlensError):
+    code = "llm_busy"
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class LLMGate:
+    def __init__(self, concurrency: int, queue_size: int, max_wait_s: float) -> None:
+        self.concurrency = concurrency
+        self.queue_size = queue_size
+        self.max_wait_s = max_wait_s
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self.waiting = 0
+        self.running = 0
+        self._mean_call_s = 5.0  # until measured
+        self.waited_s: list[float] = []  # recent waits, for the metrics
+
+    def retry_after(self) -> int:
+        ahead = self.waiting + self.running
+        return max(1, math.ceil(self._mean_call_s * ahead / self.concurrency))
+
+    def check(self) -> None:
+        """LLMBusy now if a call would have to queue and the queue is full: lets a request
+        fail fast, before retrieval and evidence selection."""
+        with self._lock:
+            if self.running >= self.concurrency and self.waiting >= self.queue_size:
+                raise LLMBusy(
+                    f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
+                    f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
+                    self.retry_after(),
+                )
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold one LLM slot for the block; yields the seconds waited for it."""
+        with self._lock:
+            if self.waiting >= self.queue_size:
+                raise LLMBusy(
+                    f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
+                    f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
+                    self.retry_after(),
+                )
+            self.waiting += 1
+        t0 = time.monotonic()
+        try:
+            got = self._slots.acquire(timeout=self.max_wait_s)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        waited = time.monotonic() - t0
+        if not got:
+            raise LLMBusy(
+                f"the model stayed busy for {self.max_wait_s:.0f} s "
+                "(PAPERLENS_LLM_QUEUE_WAIT_S); retry later",
+                self.retry_after(),
+            )
+        with self._lock:
+            self.running += 1
+            self.waited_s = [*self.waited_s[-999:], waited]
+        started = time.monotonic()
+        try:
+            yield waited
+        finally:
+            with self._lock:
+                self.running -= 1
+                self._mean_call_s = 0.8 * self._mean_call_s + 0.2 * (time.monotonic() - started)
+            self._slots.release()

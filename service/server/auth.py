@@ -1,0 +1,58 @@
+"""API-key checks for every route but the health probes (when a keys file is set).
+
+No key, or one the file does not hold: 401. A `read` key on a route that changes the
+store (ingest, delete, a summary refresh): 403. Both in the error shape. Keys are never
+logged; the request log names the key's name only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from service.core.api_keys import ApiKeys, Scope
+from service.server.errors import error_response
+
+PUBLIC = frozenset({"/healthz", "/readyz"})
+READ_POSTS = frozenset({"/search", "/ask", "/compare", "/v1/chat/completions"})
+
+
+def needed_scope(method: str, path: str, refresh: bool) -> Scope | None:
+    """The scope a request needs; None for the public health probes."""
+    if path in PUBLIC:
+        return None
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return "write" if refresh else "read"
+    return "read" if method == "POST" and path in READ_POSTS else "write"
+
+
+def install_auth(app: FastAPI, keys: ApiKeys) -> None:
+    @app.middleware("http")
+    async def _auth(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
+        scope = needed_scope(request.method, request.url.path, refresh)
+        if scope is None:
+            return await call_next(request)
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        record = keys.check(token) if token else None
+        if record is None:
+            response = error_response(
+                401,
+                "unauthorized",
+                "send an API key as 'Authorization: Bearer <key>' (`paperlens keys add NAME` makes one)"
+                if not token
+                else "this API key is not valid (revoked, or never issued)",
+            )
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        if scope == "write" and record.scope != "write":
+            return error_response(
+                403,
+                "forbidden",
+                f"key {record.name!r} has scope 'read'; "
+                f"{request.method} {request.url.path} needs a 'write' key",
+            )
+        request.state.key_name = record.name
+        return await call_next(request)
