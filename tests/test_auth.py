@@ -3,6 +3,7 @@ health probes open, keys never printed by `config` or stored in clear."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from service.server.app import create_app
 @pytest.fixture
 def keyed(
     services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[TestClient, dict[str, str]]:
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
     keys_file = tmp_path / "keys.json"
     monkeypatch.setenv("PAPERLENS_API_KEYS_FILE", str(keys_file))
     get_settings.cache_clear()

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.components.llm.gate import LLMBusy, LLMGate
 from service.container import Container, build_services
 from service.corpus.paper import Paper
 from service.server.app import create_app
@@ -92,8 +93,10 @@ def test_a_full_llm_queue_answers_503_with_retry_after_at_once(
         question = {"question": "How much faster is CARP's inference?"}
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(client.post, "/ask", json=question)
-            while not fake_llm.requests:  # the first call is at the model
+            deadline = time.monotonic() + 30
+            while not fake_llm.requests and time.monotonic() < deadline:  # the first call is at the model
                 time.sleep(0.02)
+            assert fake_llm.requests, "the first call never reached the model"
             t0 = time.monotonic()
             busy = client.post("/ask", json={"question": "What does CARP decouple?"})
             busy_s = time.monotonic() - t0
@@ -120,3 +123,19 @@ def test_a_hanging_llm_call_ends_within_its_time_budget(
     assert body["degraded"]
     assert elapsed < 15.0, body["timings_ms"]  # not the fake's 30 s, nor 30 s per attempt
     fake_llm.reset()
+
+
+def test_the_gate_lets_concurrency_plus_queue_in_and_refuses_the_next() -> None:
+    gate = LLMGate(concurrency=1, queue_size=1, max_wait_s=0.2)
+    with gate.slot():
+        gate.check()  # one more may wait...
+        with pytest.raises(LLMBusy) as waited, gate.slot():  # ...and gives up after 0.2 s
+            pass
+        assert "stayed busy" in waited.value.message
+    no_queue = LLMGate(concurrency=1, queue_size=0, max_wait_s=5.0)
+    with no_queue.slot():
+        with pytest.raises(LLMBusy) as full:
+            no_queue.check()
+        assert int(full.value.headers["Retry-After"]) >= 1
+    with no_queue.slot():  # free again
+        pass

@@ -44,6 +44,10 @@ class LLMGate:
         self._mean_call_s = 5.0  # until measured
         self.waited_s: list[float] = []  # recent waits, for the metrics
 
+    def _full(self) -> bool:
+        """No free slot and no room to wait (callers hold the lock)."""
+        return self.running + self.waiting >= self.concurrency + self.queue_size
+
     def retry_after(self) -> int:
         ahead = self.waiting + self.running
         return max(1, math.ceil(self._mean_call_s * ahead / self.concurrency))
@@ -52,7 +56,7 @@ class LLMGate:
         """LLMBusy now if a call would have to queue and the queue is full: lets a request
         fail fast, before retrieval and evidence selection."""
         with self._lock:
-            if self.running >= self.concurrency and self.waiting >= self.queue_size:
+            if self._full():
                 raise LLMBusy(
                     f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
                     f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
@@ -63,7 +67,7 @@ class LLMGate:
     def slot(self) -> Iterator[float]:
         """Hold one LLM slot for the block; yields the seconds waited for it."""
         with self._lock:
-            if self.waiting >= self.queue_size:
+            if self._full():
                 raise LLMBusy(
                     f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
                     f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
