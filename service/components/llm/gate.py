@@ -52,27 +52,26 @@ class LLMGate:
         ahead = self.waiting + self.running
         return max(1, math.ceil(self._mean_call_s * ahead / self.concurrency))
 
+    def _refuse_if_full(self) -> None:
+        """LLMBusy when no slot is free and no room is left to wait (the lock is held)."""
+        if self._full():
+            raise LLMBusy(
+                f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
+                f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
+                self.retry_after(),
+            )
+
     def check(self) -> None:
         """LLMBusy now if a call would have to queue and the queue is full: lets a request
         fail fast, before retrieval and evidence selection."""
         with self._lock:
-            if self._full():
-                raise LLMBusy(
-                    f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
-                    f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
-                    self.retry_after(),
-                )
+            self._refuse_if_full()
 
     @contextmanager
     def slot(self) -> Iterator[float]:
         """Hold one LLM slot for the block; yields the seconds waited for it."""
         with self._lock:
-            if self._full():
-                raise LLMBusy(
-                    f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
-                    f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
-                    self.retry_after(),
-                )
+            self._refuse_if_full()
             self.waiting += 1
         t0 = time.monotonic()
         try:
