@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
+from service.answering.ask_rules import split_verdict
 from service.answering.question_plan import Form, PaperNames, plan_question
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.core.sentinels import NOT_SAID_PREFIX
@@ -197,3 +198,13 @@ def test_a_negation_about_something_else_does_not_flip_the_claim() -> None:
     )
     assert judge("TM2D generates 3D dance movements from both music and text", evidence) is Verdict.ENTAILS
     assert judge("Paired motion data with music and text is plentiful", evidence) is Verdict.CONTRADICTS
+
+
+def test_the_models_verdict_word_is_read_only_when_it_opens_the_answer() -> None:
+    assert split_verdict("No, the approach does not need data [1].") == (
+        "No",
+        "The approach does not need data [1].",
+    )
+    assert split_verdict("yes. It does [2].") == ("Yes", "It does [2].")
+    assert split_verdict("the approach needs data [1].") == (None, "the approach needs data [1].")
+    assert split_verdict("Nobody knows [1].") == (None, "Nobody knows [1].")

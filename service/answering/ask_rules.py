@@ -47,10 +47,14 @@ def form_rule(plan: QuestionPlan) -> str:
     return RULES.get(plan.form, "") + (MULTI_RULE if plan.multi and plan.form is Form.OPEN else "")
 
 
-def strip_verdict(text: str) -> str:
-    """The model's text without its opening Yes/No (checked on its own)."""
-    body = _VERDICT.sub("", text, count=1)
-    return body[:1].upper() + body[1:] if body else body
+def split_verdict(text: str) -> tuple[str | None, str]:
+    """The model's opening "Yes" or "No" (None without one), and the rest of its text,
+    which is checked on its own."""
+    m = _VERDICT.match(text)
+    if m is None:
+        return None, text
+    body = text[m.end() :]
+    return m.group(1).capitalize(), body[:1].upper() + body[1:]
 
 
 def proposition(question: str) -> str:

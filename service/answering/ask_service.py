@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
-from service.answering.ask_rules import NOT_SAID, form_rule, name_the_paper, strip_verdict, yes_no_answer
+from service.answering.ask_rules import NOT_SAID, form_rule, name_the_paper, split_verdict, yes_no_answer
 from service.answering.extractive import extractive_answer
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.prompts import load_prompt
@@ -151,12 +151,9 @@ class AskService:
             on_delta=on_delta,
         )
         with prep.timings.measure("check"):
-            text = generated.text
-            word = None
+            word, text = None, generated.text
             if plan.form is Form.YES_NO:  # the verdict word is code's to decide, not the model's
-                body = strip_verdict(text)
-                word = text.strip()[:3].rstrip(",. ").capitalize() if body != text.strip() else None
-                text = body
+                word, text = split_verdict(text)
             checked = check_text(
                 text, prep.evidence, self.retriever.embedder, self.settings.support_threshold, prep.query.text
             )
