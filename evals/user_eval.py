@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.metrics import median, percentile
+from evals.qa_eval import has_fact
 from evals.results_io import save_and_print
 from service.core.sentinels import NOT_SAID_PREFIX
 from service.grounding.numbers import unsupported_numbers
@@ -46,11 +47,6 @@ _FIRST_WORD = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 def load_items(split: str, only: set[str] | None = None) -> list[dict[str, Any]]:
     items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     return [i for i in items if (split == "all" or i["split"] == split) and (not only or i["id"] in only)]
-
-
-def has_fact(text: str, alternatives: list[str]) -> bool:
-    low = text.lower()
-    return any(alt.lower() in low for alt in alternatives)
 
 
 def abstained(item: dict[str, Any], answer: AskOut) -> bool:

@@ -151,6 +151,15 @@ def fake_llm_settings(data_dir: Path, fake: FakeLLM, **overrides: object) -> Set
     return make_settings(data_dir, **values)
 
 
+def fake_llm_services(
+    data_dir: Path, embedder: OnnxMiniLMEmbedder, papers: list[Paper], fake: FakeLLM, **overrides: object
+) -> Services:
+    """Services of their own behind the fake LLM (settings `overrides`), holding `papers`."""
+    services = build_services(fake_llm_settings(data_dir, fake, **overrides), embedder=embedder)
+    services.ingest.ingest(papers)
+    return services
+
+
 @pytest.fixture(scope="session")
 def llm_services(
     tmp_path_factory: pytest.TempPathFactory,
@@ -159,10 +168,7 @@ def llm_services(
     fake_llm: FakeLLM,
 ) -> Services:
     """The sample corpus behind the fake LLM (reset the fake's script in each test)."""
-    settings = fake_llm_settings(tmp_path_factory.mktemp("llm"), fake_llm)
-    services = build_services(settings, embedder=embedder)
-    services.ingest.ingest(sample_papers)
-    return services
+    return fake_llm_services(tmp_path_factory.mktemp("llm"), embedder, sample_papers, fake_llm)
 
 
 @pytest.fixture

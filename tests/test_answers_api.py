@@ -15,7 +15,7 @@ from service.container import Container, Services, build_services
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import fake_llm_settings, make_settings
+from .conftest import fake_llm_services, make_settings
 from .fake_llm import FakeLLM, iter_sse, reply, status
 
 CARP_Q = "How much faster is CARP's inference than state-of-the-art policies?"
@@ -223,8 +223,7 @@ def test_compare_cells_quote_their_paper_with_one_call(llm_client: TestClient, f
 def test_compare_with_llm_cells_makes_one_call_per_paper(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
 ) -> None:
-    services = build_services(fake_llm_settings(tmp_path, fake_llm, compare_cells="llm"), embedder=embedder)
-    services.ingest.ingest(sample_papers[:3])
+    services = fake_llm_services(tmp_path, embedder, sample_papers[:3], fake_llm, compare_cells="llm")
     fake_llm.reset()
     with TestClient(create_app(services.settings, Container.of(services))) as client:
         ids = [p["id"] for p in client.get("/papers").json()["papers"]]

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.llm.gate import LLMBusy, LLMGate
-from service.container import Container, build_services
+from service.container import Container
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import fake_llm_settings
+from .conftest import fake_llm_services
 from .fake_llm import Action, FakeLLM, cut, iter_sse, malformed, sleep
 
 CARP_Q = "How much faster is CARP's inference than state-of-the-art policies?"
@@ -85,9 +85,10 @@ def test_sse_ends_with_a_degraded_final_event(
 def test_a_full_llm_queue_answers_503_with_retry_after_at_once(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
 ) -> None:
-    settings = fake_llm_settings(tmp_path, fake_llm, llm_queue_size=0, llm_timeout_s=10.0)
-    services = build_services(settings, embedder=embedder)
-    services.ingest.ingest(sample_papers[:5])
+    services = fake_llm_services(
+        tmp_path, embedder, sample_papers[:5], fake_llm, llm_queue_size=0, llm_timeout_s=10.0
+    )
+    settings = services.settings
     fake_llm.reset(sleep(5.0))  # the first call holds the only slot for 5 s
     with TestClient(create_app(settings, Container.of(services))) as client:
         question = {"question": "How much faster is CARP's inference?"}
@@ -112,9 +113,10 @@ def test_a_hanging_llm_call_ends_within_its_time_budget(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
 ) -> None:
     # 2 s at most for this short prompt (5 s + tokens at the rates, capped by LLM_TIMEOUT_S)
-    settings = fake_llm_settings(tmp_path, fake_llm, llm_timeout_s=2.0, llm_retry_total_s=1.0)
-    services = build_services(settings, embedder=embedder)
-    services.ingest.ingest(sample_papers[:5])
+    services = fake_llm_services(
+        tmp_path, embedder, sample_papers[:5], fake_llm, llm_timeout_s=2.0, llm_retry_total_s=1.0
+    )
+    settings = services.settings
     fake_llm.reset(*[sleep(30.0)] * 5)
     with TestClient(create_app(settings, Container.of(services))) as client:
         t0 = time.monotonic()

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import re
 
-from service.answering.question_plan import Form, QuestionPlan
+from service.answering.question_plan import AUXILIARIES, Form, QuestionPlan
 from service.core.sentinels import NOT_SAID_PREFIX
+from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText
 from service.grounding.entailment import MIN_SHARED, Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
@@ -35,10 +36,7 @@ NOT_SAID = f"{NOT_SAID_PREFIX}."
 DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
 
 _VERDICT = re.compile(r"^\s*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)
-_AUX = re.compile(
-    r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\s+",
-    re.IGNORECASE,
-)
+_AUX = re.compile(rf"^\s*({AUXILIARIES})\s+", re.IGNORECASE)
 _TITLE_PART = re.compile(r"^.*?:\s+(?=\S)")
 _EMPTY_NAMING = re.compile(r"^[^.]*\b(is|are)\s*(\[\d+\])+\.\s*", re.IGNORECASE)
 
@@ -59,7 +57,8 @@ def split_verdict(text: str) -> tuple[str | None, str]:
 
 def proposition(question: str) -> str:
     """ "Does X need Y?" -> "X need Y": what a Yes asserts."""
-    last = _TITLE_PART.sub("", question) if _AUX.match(_TITLE_PART.sub("", question)) else question
+    after_title = _TITLE_PART.sub("", question)
+    last = after_title if _AUX.match(after_title) else question
     return _AUX.sub("", last).rstrip(" ?")
 
 
@@ -126,8 +125,8 @@ def names_a_paper(text: str, checked: CheckedText) -> bool:
     """Whether `text` names a cited paper: its title, or the short name before its colon."""
     low = text.lower()
     for e in checked.cited:
-        head, sep, _ = e.title.partition(":")
-        if e.title.lower() in low or (sep and len(head.strip()) <= 30 and head.strip().lower() in low):
+        head = title_head(e.title)
+        if e.title.lower() in low or (head is not None and len(head) <= 30 and head.lower() in low):
             return True
     return False
 

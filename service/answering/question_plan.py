@@ -34,10 +34,9 @@ class Form(StrEnum):
     WHICH_PAPER = "which_paper"
 
 
-_YES_NO = re.compile(
-    r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must)\b",
-    re.IGNORECASE,
-)
+AUXILIARIES = r"is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must"
+"""The words a yes/no question opens with (ask_rules strips them to read its statement)."""
+_YES_NO = re.compile(rf"^\s*({AUXILIARIES})\b", re.IGNORECASE)
 # "Is X better or worse ...?" offers a choice between two directions: an open question.
 # ("Does BESO need hierarchical policies or extra clustering?" is still a yes/no question.)
 _CHOICE = re.compile(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
 from service.core.sentinels import CANNOT_ANSWER
+from service.corpus.names import title_head
 from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.numbers import numbers_in, unsupported_numbers
@@ -104,9 +105,9 @@ def _paper_names(items: list[Evidence]) -> _PaperNames:
     strong: dict[str, set[str]] = {}
     weak: dict[str, set[str]] = {}
     for e in items:
-        head, sep, _ = e.title.partition(":")
-        if sep and 2 <= len(head.strip()) <= 30:
-            strong.setdefault(e.paper_id, set()).add(head.strip())
+        head = title_head(e.title)
+        if head is not None and 2 <= len(head) <= 30:
+            strong.setdefault(e.paper_id, set()).add(head)
         strong.setdefault(e.paper_id, set()).update(e.aliases)
     texts: dict[str, str] = {}
     for e in items:
