@@ -92,9 +92,12 @@ def serve(
     import uvicorn
 
     from service.server.app import create_app
+    from service.server.guards import is_loopback
+    from service.server.observability import configure_logging
 
     settings = get_settings()
     bind = host or settings.host
+    settings = settings.model_copy(update={"host": bind})
     if settings.api_keys_file is None and not settings.open_access and not is_loopback(bind):
         typer.secho(
             f"error: refusing to serve {bind} without API keys: set PAPERLENS_API_KEYS_FILE "
@@ -103,23 +106,15 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
+    configure_logging(settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=bind,
         port=port or settings.port,
-        log_level="info",
+        log_config=None,  # keep the handlers configure_logging set (text or JSON)
+        access_log=False,  # paperlens.access logs each request, with its id
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 keys_app = typer.Typer(help="API keys (kept hashed in PAPERLENS_API_KEYS_FILE).", no_args_is_help=True)

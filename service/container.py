@@ -7,6 +7,7 @@ background thread: `/healthz` answers at once, `/readyz` says 503 until it is do
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
 
 log = logging.getLogger(__name__)
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.~+-]+){2,}[/\\]?")  # kept out of /readyz
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Services:
     retriever: HybridRetriever
     ingest: IngestService
     llm: LLMHandle
+    generator: Generator
     jobs: JobQueue
     check: RequestCheck
     ask: AskService
@@ -84,6 +87,7 @@ def build_services(
         retriever,
         ingest,
         llm,
+        generator,
         JobQueue(ingest, settings.data_dir),
         check,
         AskService(retriever, store, generator, check, settings),
@@ -101,40 +105,61 @@ class Container:
         self._error: str | None = None
         self._done = threading.Event()
         self._started = threading.Lock()
+        self._stopping = threading.Event()
+        self._owned = True  # built here, so closed here at shutdown
 
     @classmethod
     def of(cls, services: Services) -> Container:
         """A container around services that are already built."""
         container = cls(services.settings)
         container._started.acquire()
+        container._owned = False  # the caller built them and closes them
         container._services = services
         container._done.set()
         return container
 
-    def load(self) -> None:
-        """Build the services (once; later calls wait for the first)."""
+    def load(self, retry: bool = False) -> None:
+        """Build the services (once; later calls wait for the first). With `retry`, a failed
+        start (a Chroma or embeddings server that is down) is tried again every
+        STARTUP_RETRY_S until it works or the service stops; /readyz says why meanwhile."""
         if not self._started.acquire(blocking=False):
             self._done.wait()
             return
         try:
-            self._services = build_services(self.settings)
-            self._services.jobs.resume()  # uploads a previous process left unfinished
-        except Exception as err:  # reported by /readyz, not raised into the server loop
-            log.exception("paperlens failed to start")
-            self._error = f"{err.__class__.__name__}: {err}"
+            while True:
+                try:
+                    services = build_services(self.settings)
+                    services.ingest.repair()  # what a crash mid-write left
+                    services.jobs.resume()  # uploads a previous process left unfinished
+                    self._services, self._error = services, None
+                    return
+                except Exception as err:  # reported by /readyz, not raised into the server loop
+                    log.exception("paperlens failed to start")
+                    self._error = f"{err.__class__.__name__}: {err}"
+                    if not retry or self._stopping.wait(self.settings.startup_retry_s):
+                        return
+                    log.info("retrying start-up")
         finally:
             self._done.set()
 
+    def shutdown(self) -> None:
+        """Stop start-up retries and refuse new LLM calls; in-flight ones end with their
+        time budget (their worker threads do not keep the process alive)."""
+        self._stopping.set()
+        if self._services is not None and self._owned:
+            self._services.generator.close()
+
     def load_in_background(self) -> None:
         if not self._started.locked():
-            threading.Thread(target=self.load, name="paperlens-load", daemon=True).start()
+            threading.Thread(target=self.load, args=(True,), name="paperlens-load", daemon=True).start()
 
     @property
     def status(self) -> tuple[bool, str]:
         if self._services is not None:
             return True, "ready"
         if self._error is not None:
-            return False, f"start-up failed: {self._error}"
+            again = "" if self._done.is_set() else f"; retrying every {self.settings.startup_retry_s:g} s"
+            return False, f"start-up failed: {_PATH.sub('<path>', self._error)}{again}"
         return False, "loading the store and the embedding model"
 
     @property

@@ -17,6 +17,7 @@ from service.core.config import Settings
 from service.corpus.loader import load_paths
 from service.corpus.paper import Paper
 from service.server.app import create_app
+from service.server.guards import LOOPBACK_NAMES
 
 from .fake_llm import FakeLLM
 
@@ -35,8 +36,17 @@ def sample_papers() -> list[Paper]:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Test settings: no LLM unless a test asks for one (then usually the fake server)."""
-    return Settings.model_validate({"data_dir": data_dir, "llm": "none", **overrides})
+    """Test settings: no LLM unless a test asks for one (then usually the fake server).
+    TestClient sends `Host: testserver`, so that name is allowed beside the loopback ones;
+    rate limits are off except in the tests of them (one client makes every request)."""
+    base = {
+        "data_dir": data_dir,
+        "llm": "none",
+        "allowed_hosts": [*LOOPBACK_NAMES, "testserver"],
+        "rate_limit_per_s": 0,
+        "llm_rate_limit_per_min": 0,
+    }
+    return Settings.model_validate({**base, **overrides})
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from service.cli import app as cli
-from service.cli import is_loopback
 from service.container import Container, Services
 from service.core.config import get_settings
 from service.server.app import create_app
+from service.server.guards import is_loopback
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ def bag_of_words(text: str) -> list[float]:
     return vec.tolist()
 
 
-@pytest.fixture(scope="module")
-def embeddings_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+@contextmanager
+def serve_embeddings(port: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A fake OpenAI-compatible embeddings server on loopback `port` (bag-of-words vectors)."""
     app = FastAPI()
     requests: list[dict[str, Any]] = []
 
@@ -48,15 +50,22 @@ def embeddings_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             "usage": {"prompt_tokens": 1, "total_tokens": 1},
         }
 
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", requests
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", requests
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def embeddings_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    with serve_embeddings(free_port()) as served:
+        yield served
 
 
 def test_remote_embeddings_index_and_search(

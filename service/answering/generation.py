@@ -17,6 +17,7 @@ from service.answering.accounting import Timings
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
 from service.components.llm.gate import LLMGate
 from service.components.llm.llm_handle import LLMHandle
+from service.core.errors import NotReady
 from service.schemas import UsageOut
 
 OnDelta = Callable[[str], None]
@@ -38,10 +39,29 @@ class Generated:
         return self.engine == "llm"
 
 
+@dataclass
+class LLMStats:
+    """Running totals since start, read by /metrics."""
+
+    calls: int = 0
+    failed: int = 0
+    degraded: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class Generator:
     def __init__(self, llm: LLMHandle, gate: LLMGate | None = None) -> None:
         self.llm = llm
         self.gate = gate or LLMGate(1, 1_000_000, 3600.0)
+        self.stats = LLMStats()
+        self.closed = False
+
+    def close(self) -> None:
+        """At shutdown: new calls get 503; open connections are closed so streams end now."""
+        self.closed = True
+        if self.llm.client is not None:
+            self.llm.client.close()
 
     @property
     def available(self) -> bool:
@@ -63,7 +83,9 @@ class Generator:
 
     def fallback(self, text: str, failed: bool = False) -> Generated:
         """`text` from the extractive engine; degraded when an LLM was wanted (or just failed)."""
-        return Generated(text, EXTRACTIVE, failed or self.llm.wanted, EXTRACTIVE)
+        degraded = failed or self.llm.wanted
+        self.stats.degraded += degraded
+        return Generated(text, EXTRACTIVE, degraded, EXTRACTIVE)
 
     def generate(
         self,
@@ -77,6 +99,8 @@ class Generator:
         client = self.llm.client
         if client is None:
             return self.fallback(fallback())
+        if self.closed:
+            raise NotReady("paperlens is shutting down; retry on another instance or after restart")
         state = StreamState()
         try:
             with self.gate.slot() as waited, timings.measure("llm"):  # a full queue: LLMBusy, a 503
@@ -85,7 +109,11 @@ class Generator:
                     if on_delta is not None:
                         on_delta(piece)
         except LLMUnavailable:
+            self.stats.failed += 1
             return self.fallback(fallback(), failed=True)
+        self.stats.calls += 1
+        self.stats.prompt_tokens += state.prompt_tokens
+        self.stats.completion_tokens += state.completion_tokens
         usage = UsageOut(
             llm_calls=1, prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens
         )

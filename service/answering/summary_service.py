@@ -4,11 +4,16 @@ The LLM writes 3-5 sentences; code then drops sentences with numbers the paper d
 contain and checks that no run of more than 15 words is copied from the paper. A copy
 gets one retry that names the copied phrase; what still copies is dropped. Only when
 nothing is left does the extractive summary (quoted sentences, flagged degraded) stand in.
+Sentences of the paper that address a language model are not shown to it, and a draft
+that still does what such a sentence asked is replaced by the extractive summary
+(degraded, so never cached): the paper is data, not instructions.
 The result is cached in the store under (paper content, prompt version, model), so every
 replica shares it and a repeat costs one lookup.
 """
 
 from __future__ import annotations
+
+import logging
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import ResultCache, cache_key
@@ -23,8 +28,11 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.copying import longest_copied_run
+from service.grounding.injection import follows_injection, strip_instructions
 from service.grounding.numbers import unsupported_numbers
 from service.schemas import SummaryOut
+
+log = logging.getLogger(__name__)
 
 MAX_COPIED_WORDS = 15
 PAPER_TEXT_TOKENS = 900  # of the paper shown to the model: an abstract fits; a long paper, its story
@@ -72,7 +80,8 @@ class SummaryService:
         )
 
     def _messages(self, paper: StoredPaper, extra: str = "") -> Messages:
-        messages = self.prompt.render(title=paper.title, text=story_text(paper, PAPER_TEXT_TOKENS))
+        text = strip_instructions(story_text(paper, PAPER_TEXT_TOKENS))
+        messages = self.prompt.render(title=paper.title, text=text)
         if extra:
             messages[-1]["content"] += f"\n\n{extra}"
         return messages
@@ -82,7 +91,7 @@ class SummaryService:
         source = paper.body
 
         def extractive() -> str:
-            return extractive_summary(source)
+            return extractive_summary(strip_instructions(source))
 
         limit = self.settings.summary_max_tokens
         draft = self.generator.generate(
@@ -98,6 +107,9 @@ class SummaryService:
             if retry.from_llm:
                 draft.text = retry.text
         text, _ = clean_summary(draft.text, source)
+        if follows_injection(draft.text, source):
+            log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
+            text = ""
         if not text:  # nothing the checks could keep: quote the paper instead
             fallback = self.generator.fallback(extractive(), failed=True)
             fallback.usage = draft.usage

@@ -53,6 +53,45 @@ class Settings(BaseSettings):
     open_access: bool = Field(
         False, description="Let `paperlens serve` bind a non-loopback address without API keys."
     )
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host header values accepted (JSON list; '*' = any). Unset: loopback names only when "
+        "HOST is a loopback address (so a web page elsewhere cannot reach a local instance through DNS "
+        "rebinding), any host otherwise.",
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description="Browser origins allowed to call the API from other sites (JSON list). Empty: CORS off.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or as one JSON object per line (with request ids)."
+    )
+    rate_limit_per_s: float = Field(
+        20.0,
+        ge=0,
+        description="Requests per second one API key (or one client address without keys) may make, "
+        "sustained; RATE_LIMIT_BURST more may come at once. Over it: 429 with Retry-After. 0 = no limit.",
+    )
+    rate_limit_burst: int = Field(60, ge=1, description="Requests a client may make at once (token bucket).")
+    llm_rate_limit_per_min: float = Field(
+        60.0,
+        ge=0,
+        description="LLM requests (/ask, summaries, /compare, /v1/chat/completions) per minute per key or "
+        "client, sustained, with LLM_RATE_LIMIT_BURST at once. 0 = no limit.",
+    )
+    llm_rate_limit_burst: int = Field(20, ge=1, description="LLM requests a client may make at once.")
+    shutdown_grace_s: int = Field(
+        10,
+        ge=1,
+        description="On SIGTERM, in-flight requests get this long to finish; LLM work still running "
+        "then is cancelled.",
+    )
+    startup_retry_s: float = Field(
+        5.0,
+        gt=0,
+        description="When a dependency (Chroma server, embeddings server) is down at start-up, retry "
+        "this often until it answers (/readyz says 503 with the reason meanwhile).",
+    )
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest file accepted by POST /papers/upload, in bytes."
     )

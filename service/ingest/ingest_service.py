@@ -8,6 +8,7 @@ lands whole or leaves the store exactly as it was.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ from service.corpus.paper import Paper
 from service.retrieval.lexical_index import LexicalIndex
 
 Progress = Callable[[int], object]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -129,6 +133,14 @@ class IngestService:
             blocks=paper.blocks,
         )
         return PaperWrite(stored, records, vectors)
+
+    def repair(self) -> int:
+        """Sweep what a crash mid-write left (see `PaperStore.repair`); run at start-up."""
+        removed = self.store.repair()
+        if removed:
+            log.warning("removed %d chunks a crash left behind (unlisted or replaced)", removed)
+            self.lexical.invalidate()
+        return removed
 
     def delete(self, paper_id: str) -> bool:
         deleted = self.store.delete_paper(paper_id)

@@ -90,6 +90,12 @@ class JobStore:
             ).fetchall()
         return [str(r[0]) for r in rows]
 
+    def counts(self) -> dict[str, int]:
+        """Jobs by status (for /metrics)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {str(status): int(n) for status, n in rows}
+
     def get(self, job_id: str) -> JobOut:
         with self._lock:
             job = self._db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()

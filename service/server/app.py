@@ -1,17 +1,28 @@
-"""The FastAPI application: routers, error handlers and background start-up."""
+"""The FastAPI application: routers, middleware, error handlers and background start-up.
+
+Middleware, outermost first: request id + access log + metrics, Host check, CORS, API
+keys, rate limits. The API page (/docs) is served from the bundled Swagger UI files, so
+it works offline.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from service.container import Container
 from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
 from service.server.auth import install_auth
 from service.server.errors import install_error_handlers
+from service.server.guards import install_cors, install_host_check, install_rate_limits
+from service.server.observability import install_observability, metrics_response
 from service.server.routes import answers, health, jobs, papers, search
 
 
@@ -26,17 +37,40 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if not ready:
             container.load_in_background()
         yield
+        container.shutdown()
 
     app = FastAPI(
         title="paperlens",
         version="0.1.0",
         description="Grounded questions, summaries and comparisons over research papers.",
         lifespan=lifespan,
+        docs_url=None,
     )
     app.state.container = container
     install_error_handlers(app)
+    install_rate_limits(app, settings)
     if settings.api_keys_file is not None:
         install_auth(app, ApiKeys(settings.api_keys_file))
+    install_cors(app, settings)
+    install_host_check(app, settings)
+    registry = install_observability(app, container)
     for router in (health.router, papers.router, jobs.router, search.router, answers.router):
         app.include_router(router)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    def metrics() -> Response:
+        return metrics_response(registry)
+
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="paperlens API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
     return app

@@ -102,6 +102,9 @@ class LLMClient:
         self._backoff = wait_random_exponential(multiplier=0.25, max=backoff_max_s)
         self._client = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
 
+    def close(self) -> None:
+        self._client.close()
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         hinted = retry_after_seconds(exc)

@@ -42,7 +42,10 @@ class LLMGate:
         self.waiting = 0
         self.running = 0
         self._mean_call_s = 5.0  # until measured
-        self.waited_s: list[float] = []  # recent waits, for the metrics
+        self.waited_s: list[float] = []  # recent waits
+        self.wait_total_s = 0.0  # all waits and their count, for /metrics
+        self.waits = 0
+        self.refused = 0
 
     def _full(self) -> bool:
         """No free slot and no room to wait (callers hold the lock)."""
@@ -55,6 +58,7 @@ class LLMGate:
     def _refuse_if_full(self) -> None:
         """LLMBusy when no slot is free and no room is left to wait (the lock is held)."""
         if self._full():
+            self.refused += 1
             raise LLMBusy(
                 f"the model is busy: {self.running} call(s) running and {self.waiting} waiting "
                 f"(PAPERLENS_LLM_QUEUE_SIZE={self.queue_size}); retry later",
@@ -81,6 +85,8 @@ class LLMGate:
                 self.waiting -= 1
         waited = time.monotonic() - t0
         if not got:
+            with self._lock:
+                self.refused += 1
             raise LLMBusy(
                 f"the model stayed busy for {self.max_wait_s:.0f} s "
                 "(PAPERLENS_LLM_QUEUE_WAIT_S); retry later",
@@ -89,6 +95,8 @@ class LLMGate:
         with self._lock:
             self.running += 1
             self.waited_s = [*self.waited_s[-999:], waited]
+            self.wait_total_s += waited
+            self.waits += 1
         started = time.monotonic()
         try:
             yield waited

@@ -101,6 +101,16 @@ class ChunkStore:
         """Every chunk id (ids only: cheap even at 100k chunks)."""
         return list(self.collection.get(include=[])["ids"])
 
+    def owners(self) -> dict[str, tuple[str, str]]:
+        """chunk id -> (paper id, content hash it was written for), for every chunk."""
+        out: dict[str, tuple[str, str]] = {}
+        total = self.count()
+        for offset in range(0, total, self._batch):
+            got = self.collection.get(offset=offset, limit=self._batch, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                out[cid] = (str(meta.get("paper_id", "")), str(meta.get("content_hash", "")))
+        return out
+
     def texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Title plus text of the given chunks, for the lexical index."""
         out: dict[str, str] = {}

@@ -108,9 +108,11 @@ class PaperRecords:
         return [StoredPaper.from_record(r) for r in self.records.page(offset, limit)]
 
     def content_hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
-        return {
-            r.id: str(r.metadata["content_hash"]) for r in self.records.get(paper_ids, with_documents=False)
-        }
+        out: dict[str, str] = {}
+        for b in range(0, len(paper_ids), 1000):  # SQLite caps the variables in one query
+            got = self.records.get(paper_ids[b : b + 1000], with_documents=False)
+            out.update({r.id: str(r.metadata["content_hash"]) for r in got})
+        return out
 
     def existing(self, paper_ids: Sequence[str]) -> set[str]:
         return self.records.existing(paper_ids)

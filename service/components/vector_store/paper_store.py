@@ -11,6 +11,14 @@ Chroma has no transactions. `write_papers` first upserts the new chunks (their i
 contain the content hash, so they never overwrite the old ones) and paper records, and
 only then deletes the replaced chunks. Any failure undoes what was written, so a
 failed ingest leaves the store exactly as it was.
+
+A crash (kill -9) can stop either write between two steps, where no undo runs. The write
+orders make every such point repairable by one rule, applied by `repair()` at start-up:
+a chunk is kept only when its paper is listed *and* it was written for the content the
+paper record names (its `content_hash`). Ingest: chunks first, the record second, old
+chunks last, so a crash leaves unlisted new chunks, or old chunks the record no longer
+names; both are swept. Delete: the record first, then the summaries, then the chunks, so
+a crash leaves unlisted chunks (swept), never a listed paper without its chunks.
 """
 
 from __future__ import annotations
@@ -81,11 +89,26 @@ class PaperStore:
         self.generation.bump()
 
     def delete_paper(self, paper_id: str) -> bool:
+        """Remove the paper and everything of it; True when there was anything (a record, or
+        chunks a crash left without one)."""
         with self._lock:
-            if not self.papers.existing([paper_id]):
+            listed = bool(self.papers.existing([paper_id]))
+            if not listed and not self.chunks.ids_of([paper_id]):
                 return False
-            self.chunks.delete_paper(paper_id)
+            self.papers.records.delete(ids=[paper_id])  # first: the paper stops being listed
             self.summaries.drop_owner(paper_id)
-            self.papers.records.delete(ids=[paper_id])
+            self.chunks.delete_paper(paper_id)
             self.generation.bump()
             return True
+
+    def repair(self) -> int:
+        """Delete chunks whose paper is not listed or whose content the record does not name
+        (what a crash mid-write leaves); returns how many were removed."""
+        with self._lock:
+            owners = self.chunks.owners()
+            hashes = self.papers.content_hashes(sorted({pid for pid, _ in owners.values()}))
+            stale = sorted(cid for cid, (pid, digest) in owners.items() if hashes.get(pid) != digest)
+            if stale:
+                self.chunks.delete(stale)
+                self.generation.bump()
+            return len(stale)

@@ -1,0 +1,171 @@
+"""Request ids, one log line per request (text or JSON), and Prometheus metrics.
+
+Every response carries `X-Request-ID` (the caller's, when it sent a sane one). The access
+log names the route template, status, time and the API key's *name* (never the key).
+`GET /metrics` serves the standard Prometheus text format from the official client:
+request counters and latency histograms recorded here, and gauges read at scrape time
+from the services (LLM queue, tokens, degraded answers, ingest jobs, store size).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from service.container import Container
+from service.server.errors import error_response
+
+access_log = logging.getLogger("paperlens.access")
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and any extras."""
+
+    EXTRAS = ("method", "route", "path", "status", "ms", "key")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id.get(),
+        }
+        out.update({k: getattr(record, k) for k in self.EXTRAS if hasattr(record, k)})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(fmt: str) -> None:
+    """Root logging for `paperlens serve`: text lines, or JSON lines."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+class ServiceCollector(Collector):
+    """Figures read from the services when Prometheus scrapes (nothing when not ready)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    def collect(self) -> Iterable[Metric]:
+        ready, _ = self.container.status
+        yield GaugeMetricFamily("paperlens_ready", "1 when the store and models are loaded", value=int(ready))
+        if not ready:
+            return
+        s = self.container.services
+        gate, stats = s.generator.gate, s.generator.stats
+        yield GaugeMetricFamily(
+            "paperlens_llm_queue_waiting", "LLM calls waiting for a slot", value=gate.waiting
+        )
+        yield GaugeMetricFamily("paperlens_llm_running", "LLM calls running", value=gate.running)
+        wait = CounterMetricFamily("paperlens_llm_queue_wait_seconds", "Seconds LLM calls waited for a slot")
+        wait.add_metric([], gate.wait_total_s)
+        yield wait
+        yield CounterMetricFamily("paperlens_llm_queue_waits", "LLM calls that got a slot", value=gate.waits)
+        yield CounterMetricFamily(
+            "paperlens_llm_refused",
+            "LLM calls refused with 503 (queue full or wait too long)",
+            value=gate.refused,
+        )
+        yield CounterMetricFamily("paperlens_llm_calls", "LLM calls completed", value=stats.calls)
+        yield CounterMetricFamily("paperlens_llm_failed", "LLM calls that failed", value=stats.failed)
+        tokens = CounterMetricFamily("paperlens_llm_tokens", "LLM tokens", labels=["kind"])
+        tokens.add_metric(["prompt"], stats.prompt_tokens)
+        tokens.add_metric(["completion"], stats.completion_tokens)
+        yield tokens
+        yield CounterMetricFamily(
+            "paperlens_degraded_answers",
+            "Answers from the extractive fallback when an LLM was wanted",
+            value=stats.degraded,
+        )
+        jobs = GaugeMetricFamily("paperlens_ingest_jobs", "Ingest jobs by status", labels=["status"])
+        for status, n in sorted(s.jobs.store.counts().items()):
+            jobs.add_metric([status], n)
+        yield jobs
+        yield GaugeMetricFamily("paperlens_store_papers", "Papers in the store", value=s.store.papers.count())
+        yield GaugeMetricFamily("paperlens_store_chunks", "Chunks in the store", value=s.store.chunks.count())
+
+
+def install_observability(app: FastAPI, container: Container) -> CollectorRegistry:
+    """Request ids, access log and metrics; returns the app's own registry (one per app,
+    so several apps in one process, as in the tests, keep separate counts)."""
+    registry = CollectorRegistry()
+    requests = Counter(
+        "paperlens_requests", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "paperlens_request_seconds",
+        "HTTP request latency (to the response head; streams run on)",
+        ["route"],
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        registry=registry,
+    )
+    registry.register(ServiceCollector(container))
+
+    def record(request: Request, response: Response, elapsed: float) -> None:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(elapsed)
+        access_log.info(
+            "%s %s %s %.1f ms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            elapsed * 1000,
+            extra={
+                "method": request.method,
+                "route": route,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+                "key": getattr(request.state, "key_name", None),
+            },
+        )
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id", "")
+        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        try:
+            t0 = time.perf_counter()
+            try:
+                response = await call_next(request)
+            except Exception:  # answered here so the 500 carries the request id and is counted
+                access_log.exception("unhandled error")
+                response = error_response(500, "internal", "internal error; the server log has details")
+            response.headers["X-Request-ID"] = rid
+            record(request, response, time.perf_counter() - t0)
+            return response
+        finally:
+            request_id.reset(token)
+
+    return registry
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
