@@ -24,6 +24,7 @@ from service.components.vector_store.chroma_client import open_chroma
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import NotReady
+from service.corpus.parse_pool import ParsePool
 from service.ingest.ingest_service import IngestService
 from service.ingest.jobs import JobQueue
 from service.retrieval.lexical_index import LexicalIndex
@@ -44,6 +45,7 @@ class Services:
     ingest: IngestService
     llm: LLMHandle
     generator: Generator
+    parser: ParsePool
     jobs: JobQueue
     check: RequestCheck
     ask: AskService
@@ -79,6 +81,7 @@ def build_services(
     )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)
+    parser = ParsePool(settings.parse_workers, settings.parse_timeout_s, settings.max_text_chars)
     return Services(
         settings,
         embedder,
@@ -88,7 +91,8 @@ def build_services(
         ingest,
         llm,
         generator,
-        JobQueue(ingest, settings.data_dir),
+        parser,
+        JobQueue(ingest, settings.data_dir, parser.parse),
         check,
         AskService(retriever, store, generator, check, settings),
         SummaryService(store, generator, settings),

@@ -12,6 +12,8 @@ limits an operator can tune (question length, k) are checked against the setting
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from service.corpus.paper import Paper
@@ -19,11 +21,12 @@ from service.corpus.paper import Paper
 MAX_FILTER_IDS = 500  # paper ids one request may name (each id is at most 128 characters)
 MAX_TEXT_CHARS = 20_000  # hard cap on a question; the tunable limit is PAPERLENS_MAX_QUERY_CHARS
 MAX_ASPECTS = 8
+MAX_HISTORY_TURNS = 40
 
 
 # --- papers ----------------------------------------------------------------------------
 class PapersIn(BaseModel):
-    papers: list[Paper] = Field(description="Papers to add or replace.")
+    papers: list[Paper] = Field(min_length=1, description="Papers to add or replace (at least one).")
 
 
 class IngestOut(BaseModel):
@@ -95,10 +98,21 @@ class SearchOut(BaseModel):
 
 
 # --- generated answers -------------------------------------------------------------------
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_TEXT_CHARS)
+
+
 class AskIn(BaseModel):
     question: str = Field(max_length=MAX_TEXT_CHARS, description="A question about the indexed papers.")
     paper_ids: list[str] | None = Field(None, max_length=MAX_FILTER_IDS, description="Only use these papers.")
     k: int | None = Field(None, description="Passages to retrieve (default 8).")
+    history: list[ChatTurn] | None = Field(
+        None,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of the conversation, oldest first: a follow-up ('and how fast is it?') "
+        "is rewritten into a standalone question about the papers they were about.",
+    )
 
 
 class CompareIn(BaseModel):
@@ -156,6 +170,9 @@ class GeneratedOut(BaseModel):
 
 
 class AskOut(GeneratedOut):
+    question: str | None = Field(
+        None, description="The question answered: a follow-up rewritten to stand alone, else the question."
+    )
     answer: str = Field(description="Carries markers [n] matching citations[].n.")
     abstained: bool
     citations: list[CitationOut]
@@ -191,3 +208,14 @@ class CompareOut(GeneratedOut):
     aspects: list[str]
     rows: list[RowOut]
     summary: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable name, e.g. `bad_input`, `llm_busy`.")
+    message: str = Field(description="What went wrong and what to change.")
+
+
+class ErrorOut(BaseModel):
+    """Every error response has this shape."""
+
+    error: ErrorDetail

@@ -100,6 +100,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.script: list[Action] = []
         self.requests: list[dict[str, Any]] = []
+        self.delay_s = 0.0  # every call takes at least this long (a slow model, for load tests)
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._handle)
         self.base_url = ""
@@ -112,6 +113,8 @@ class FakeLLM:
     async def _handle(self, request: Request) -> Any:
         body = await request.json()
         self.requests.append(body)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         text = default_reply(body["messages"])
         kind = ""
         if self.script:

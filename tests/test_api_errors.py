@@ -27,7 +27,7 @@ def assert_error(r: object, status: int, fragment: str) -> None:
         ({"papers": [{"abstract": "no title here"}]}, 422, "papers[0].title: Field required"),
         ({"papers": [GOOD, {"title": "Empty", "abstract": "  "}]}, 422, "papers[1]: "),
         ({"papers": [{"title": "x", "abstract": "y", "year": "soon"}]}, 422, "papers[0].year"),
-        ({"papers": []}, 400, "at least one"),
+        ({"papers": []}, 422, "at least 1 item"),  # the schema says minItems 1
         ({"nope": 1}, 422, "papers: Field required"),
     ],
 )

@@ -4,10 +4,16 @@ shape, or finishes in bounded time."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
+from service.container import Container, build_services
+from service.server.app import create_app
+
+from .conftest import make_settings
 
 
 def test_sentence_splitting_is_linear_in_the_text() -> None:
@@ -49,3 +55,62 @@ def test_too_many_paper_ids_is_a_4xx(client: TestClient) -> None:
 def test_a_405_says_which_methods_are_allowed(client: TestClient) -> None:
     r = client.delete("/search")
     assert r.status_code == 405 and "GET" in r.headers.get("allow", "")
+
+
+def _text_file(sentences: int) -> bytes:
+    return (
+        b"# Notes on fast models\n\n"
+        + " ".join(
+            f"Sentence {i} says that model {i % 97} is faster than before." for i in range(sentences)
+        ).encode()
+    )
+
+
+def budget_client(tmp_path: Path, embedder: OnnxMiniLMEmbedder, **overrides: object) -> TestClient:
+    services = build_services(make_settings(tmp_path / "data", **overrides), embedder=embedder)
+    return TestClient(create_app(services.settings, Container.of(services)))
+
+
+def test_a_file_whose_text_is_over_the_budget_is_413_naming_it(
+    tmp_path: Path, embedder: OnnxMiniLMEmbedder
+) -> None:
+    with budget_client(tmp_path, embedder, max_text_chars=5000) as c:
+        r = c.post("/papers/upload", files={"files": ("huge-notes.md", _text_file(400), "text/markdown")})
+        assert r.status_code == 413 and "huge-notes.md" in r.json()["error"]["message"]
+        assert "PAPERLENS_MAX_TEXT_CHARS" in r.json()["error"]["message"]
+        assert c.get("/papers").json()["total"] == 0  # nothing written
+
+
+def test_a_file_that_parses_too_long_is_killed_and_413(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -> None:
+    with budget_client(tmp_path, embedder, parse_timeout_s=0.005) as c:
+        t0 = time.monotonic()
+        r = c.post(
+            "/papers/upload",
+            files={"files": ("slow.md", _text_file(50_000), "text/markdown")},
+            params={"wait": "true"},
+        )
+        assert time.monotonic() - t0 < 5
+    assert r.status_code == 413 and "slow.md" in r.json()["error"]["message"]
+    assert "PAPERLENS_PARSE_TIMEOUT_S" in r.json()["error"]["message"]
+
+
+def test_health_answers_at_once_while_a_large_upload_parses(client: TestClient) -> None:
+    """The parse runs in a child process: the event loop and the GIL stay free."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    big = _text_file(60_000)  # about 3.6 MB of text
+    with ThreadPoolExecutor(1) as pool:
+        upload = pool.submit(
+            client.post,
+            "/papers/upload",
+            files={"files": ("big.md", big, "text/markdown")},
+            params={"wait": "true"},
+        )
+        waits = []
+        while not upload.done():
+            t0 = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            waits.append(time.monotonic() - t0)
+            time.sleep(0.02)
+        assert upload.result().status_code in (201, 413)
+    assert len(waits) >= 5 and sorted(waits)[int(len(waits) * 0.9)] < 0.25

@@ -101,12 +101,20 @@ def test_a_full_llm_queue_answers_503_with_retry_after_at_once(
             t0 = time.monotonic()
             busy = client.post("/ask", json={"question": "What does CARP decouple?"})
             busy_s = time.monotonic() - t0
+            opted = client.post("/ask", json=question, headers={"X-On-Busy": "degraded"})
+            summary = client.get(
+                f"/papers/{sample_papers[0].paper_id}/summary", headers={"X-On-Busy": "degraded"}
+            )
             health = client.get("/healthz")
             assert first.result().status_code == 200
     assert busy.status_code == 503, busy.text
     assert busy_s < 2.0  # at once: no retrieval, no waiting
     assert busy.json()["error"]["code"] == "llm_busy" and int(busy.headers["Retry-After"]) >= 1
     assert health.status_code == 200
+    # a caller that asked for it gets the quoted answer at once, flagged and not cached
+    assert opted.status_code == 200 and opted.json()["degraded"] and opted.json()["engine"] == "extractive"
+    assert "10x" in opted.json()["answer"]
+    assert summary.status_code == 200 and summary.json()["degraded"]
 
 
 def test_a_hanging_llm_call_ends_within_its_time_budget(

@@ -15,7 +15,7 @@ from service.core.config import Settings
 from service.server.app import create_app
 
 from .conftest import free_port, make_settings
-from .fake_llm import FakeLLM, reply
+from .fake_llm import FakeLLM, reply, sleep
 from .test_openai_embedder import serve_embeddings
 
 CARP_Q = "How much faster is CARP's inference?"
@@ -170,3 +170,50 @@ def test_request_log_names_the_key_never_the_key_itself(
         import logging
 
         logging.getLogger().handlers.clear()
+
+
+def test_sigterm_ends_the_server_within_the_grace_period_while_an_llm_call_hangs(
+    tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    import subprocess
+
+    import httpx
+
+    from .test_cli_and_server import BIN, cli_env
+    from .test_crash_safety import _quiet_get, wait_ready
+
+    port = free_port()
+    env = {
+        **cli_env(tmp_path / "data"),
+        "PAPERLENS_LLM_BASE_URL": fake_llm.base_url,
+        "PAPERLENS_LLM_MODEL": "fake",
+        "PAPERLENS_SHUTDOWN_GRACE_S": "2",
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "paperlens"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base)
+        paper = {"id": "p1", "title": "Slow", "abstract": "A paper about slow models and their speed."}
+        assert httpx.post(f"{base}/papers", json={"papers": [paper]}).status_code == 201
+        fake_llm.reset(sleep(120))
+        import threading
+
+        threading.Thread(target=lambda: _quiet_get(f"{base}/papers/p1/summary"), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not fake_llm.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake_llm.requests
+        t0 = time.monotonic()
+        proc.send_signal(15)
+        proc.wait(timeout=30)
+        assert time.monotonic() - t0 < 2 + 5, "SIGTERM took longer than the grace period"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

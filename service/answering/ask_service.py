@@ -13,12 +13,13 @@ answer names the paper, and every answer is rewritten in the third person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import NOT_SAID, form_rule, name_the_paper, split_verdict, yes_no_answer
 from service.answering.extractive import extractive_answer
+from service.answering.followup import FollowUps, Turn
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.prompts import load_prompt
 from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
@@ -27,6 +28,7 @@ from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.sentinels import ABSTAIN_TEXT
+from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
 from service.grounding.question_fit import unanswered
@@ -61,19 +63,34 @@ class AskService:
         self.prompt = load_prompt(settings.prompts_dir, "ask")
         self.memory = MemoryBackend(settings.ask_cache_size)
         self.cache = ResultCache(self.memory, AskOut)
-        self._names: tuple[str, PaperNames] | None = None
+        self._names: tuple[str, PaperNames, FollowUps] | None = None
 
-    def paper_names(self) -> PaperNames:
-        """The names papers go by ("CARP", "PROPS"), rebuilt when the store changes."""
+    def _catalogue(self) -> tuple[str, PaperNames, FollowUps]:
         generation = self.store.generation.current()
         if self._names is None or self._names[0] != generation:
             papers = self.store.papers.page(0, max(1, self.store.papers.count()))
-            self._names = (generation, PaperNames(papers))
-        return self._names[1]
+            names = PaperNames(papers)
+            short = {p.id: (names.of(p.id) or (title_head(p.title) or p.title[:60],))[0] for p in papers}
+            followups = FollowUps(names, {p.title: p.id for p in papers}, short)
+            self._names = (generation, names, followups)
+        return self._names
+
+    def paper_names(self) -> PaperNames:
+        """The names papers go by ("CARP", "PROPS"), rebuilt when the store changes."""
+        return self._catalogue()[1]
 
     def check(self, request: AskIn) -> CheckedQuery:
-        """Validate before any work (a streaming caller still gets a plain 4xx)."""
-        return self.request_check.query(QueryKind.QUESTION, request.question, request.k, request.paper_ids)
+        """Validate before any work (a streaming caller still gets a plain 4xx); a follow-up
+        becomes the standalone question it stands for, about the papers it leans on."""
+        query = self.request_check.query(QueryKind.QUESTION, request.question, request.k, request.paper_ids)
+        if not request.history:
+            return query
+        turns = [Turn(t.role, t.content) for t in request.history]
+        standalone = self._catalogue()[2].standalone(query.text, turns)
+        scope = query.paper_ids
+        if standalone.paper_ids and standalone.rewritten:
+            scope = [p for p in standalone.paper_ids if not scope or p in scope] or scope
+        return replace(query, text=standalone.question, paper_ids=scope)
 
     def ask(self, request: AskIn) -> AskOut:
         return self.answer(self.check(request))
@@ -89,11 +106,14 @@ class AskService:
             self.prompt.version,
             self.generator.model,
         )
-        return self.cache.run(key, lambda: self._answer(self.prepare(query), on_delta), on_delta)
+        return self.cache.run(key, lambda: self._admitted(query, on_delta), on_delta)
+
+    def _admitted(self, query: CheckedQuery, on_delta: OnDelta | None) -> AskOut:
+        with self.generator.admission():  # a full LLM queue: 503 now, not after retrieval
+            return self._answer(self.prepare(query), on_delta)
 
     def prepare(self, query: CheckedQuery) -> Prepared:
         """Retrieval and sentence-level evidence for a checked question (no LLM call)."""
-        self.generator.check_capacity()  # a full LLM queue: 503 now, not after retrieval
         s = self.settings
         timings = Timings()
         names = self.paper_names()
@@ -177,6 +197,7 @@ class AskService:
         cited = [] if checked is None or abstained else checked.cited
         refusal = NOT_SAID if prep.plan.form is Form.YES_NO else ABSTAIN_TEXT
         return AskOut(
+            question=prep.query.text,
             answer=refusal if checked is None or abstained else checked.text,
             abstained=abstained,
             citations=[

@@ -10,15 +10,21 @@ and `degraded` set when an LLM was wanted). Callers read `Generated` and never c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from service.answering.accounting import Timings
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
-from service.components.llm.gate import LLMGate
+from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.core.errors import NotReady
 from service.schemas import UsageOut
+
+busy_fallback: ContextVar[bool] = ContextVar("busy_fallback", default=False)
+"""Set per request (header `X-On-Busy: degraded`): a full LLM queue gives the extractive
+answer flagged degraded instead of a 503."""
 
 OnDelta = Callable[[str], None]
 """Receives the model's text as it is written (streaming responses)."""
@@ -72,10 +78,15 @@ class Generator:
         """The model answers come from now: the LLM's name, or "extractive" without one."""
         return self.llm.model if self.llm.client is not None else EXTRACTIVE
 
-    def check_capacity(self) -> None:
-        """Fail fast (LLMBusy, a 503) when an LLM call now would find the queue full."""
-        if self.llm.client is not None:
-            self.gate.check()
+    @contextmanager
+    def admission(self) -> Iterator[None]:
+        """Around a request that will call the LLM: a full queue refuses it now (LLMBusy, a
+        503), before retrieval, and its place is kept for it until its call."""
+        if self.llm.client is None or busy_fallback.get():
+            yield
+            return
+        with self.gate.admission():
+            yield
 
     def no_call(self) -> Generated:
         """Nothing generated because nothing needed to be (e.g. no relevant evidence)."""
@@ -110,6 +121,10 @@ class Generator:
                         on_delta(piece)
         except LLMUnavailable:
             self.stats.failed += 1
+            return self.fallback(fallback(), failed=True)
+        except LLMBusy:
+            if not busy_fallback.get():
+                raise
             return self.fallback(fallback(), failed=True)
         self.stats.calls += 1
         self.stats.prompt_tokens += state.prompt_tokens

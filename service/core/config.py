@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest file accepted by POST /papers/upload, in bytes."
     )
+    parse_timeout_s: float = Field(
+        120.0, gt=0, description="Longest an uploaded file may take to parse; over it: 413 naming the file."
+    )
+    parse_workers: int = Field(
+        2, ge=1, description="Uploaded files parsed at once (each in its own process)."
+    )
+    max_text_chars: int = Field(
+        3_000_000,
+        ge=1000,
+        description="Most characters of text one uploaded file may hold once parsed (a 1,000-page book "
+        "is about 3 million); a file over it is refused with 413.",
+    )
     max_papers_per_request: int = Field(
         500, ge=1, description="Most papers one POST /papers or upload request may add."
     )

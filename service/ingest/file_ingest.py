@@ -18,6 +18,7 @@ from service.corpus.paper import Paper
 from service.ingest.ingest_service import IngestReport, IngestService
 
 Loader = Callable[[], bytes]
+Parser = Callable[[str, bytes], list[Paper]]
 MAX_PAPERS_PER_WRITE = 64  # a listing file with many papers is written in batches of this many
 
 
@@ -37,16 +38,18 @@ class FileResult:
         return self.report.n_chunks
 
 
-def _parse(name: str, load: Loader) -> list[Paper]:
-    return parse_bytes(name, load())
-
-
 def ingest_files(
     service: IngestService,
     files: Sequence[tuple[str, Loader]],
     on_file: Callable[[FileResult], None] | None = None,
+    parse: Parser = parse_bytes,
 ) -> list[FileResult]:
-    """Parse and ingest `files` in order; `on_file` hears each file's result as it lands."""
+    """Parse and ingest `files` in order; `on_file` hears each file's result as it lands.
+    `parse` is the server's bounded parse pool for uploads; the CLI parses in-process."""
+
+    def _parse(name: str, load: Loader) -> list[Paper]:
+        return parse(name, load())
+
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperlens-parse") as parser:
         upcoming: Future[list[Paper]] | None = parser.submit(_parse, *files[0]) if files else None

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from service.core.errors import NotFound
-from service.ingest.file_ingest import FileResult, ingest_files
+from service.corpus.loader import parse_bytes
+from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
 from service.schemas import JobFileOut, JobOut
 
@@ -132,8 +133,9 @@ class JobStore:
 class JobQueue:
     """Accepts jobs and runs them on one background thread, in order."""
 
-    def __init__(self, ingest: IngestService, data_dir: Path) -> None:
+    def __init__(self, ingest: IngestService, data_dir: Path, parse: Parser = parse_bytes) -> None:
         self.ingest = ingest
+        self.parse = parse
         self.files_dir = data_dir / "jobs"
         self.store = JobStore(data_dir / "jobs.sqlite")
         self._queue: list[str] = []
@@ -192,7 +194,9 @@ class JobQueue:
         def on_file(result: FileResult) -> None:
             self.store.file_done(job_id, next(indexes), result)
 
-        ingest_files(self.ingest, [(name, path.read_bytes) for _, name, path in pending], on_file)
+        ingest_files(
+            self.ingest, [(name, path.read_bytes) for _, name, path in pending], on_file, parse=self.parse
+        )
         job = self.store.get(job_id)
         failed = all(f.status == "failed" for f in job.files)
         self.store.set_status(job_id, "failed" if failed else "done")

@@ -20,7 +20,7 @@ from service.container import Container
 from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
 from service.server.auth import install_auth
-from service.server.errors import install_error_handlers
+from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
 from service.server.observability import install_observability, metrics_response
 from service.server.routes import answers, health, jobs, papers, search
@@ -55,9 +55,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_host_check(app, settings)
     registry = install_observability(app, container)
     for router in (health.router, papers.router, jobs.router, search.router, answers.router):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}, **ERROR_RESPONSES},
+    )
     def metrics() -> Response:
         return metrics_response(registry)
 

@@ -14,8 +14,28 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.core.errors import PaperlensError
+from service.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in {
+        400: "Bad input (the message says what to change), or a Host this instance does not serve",
+        401: "No API key, or one that is not valid (when keys are on)",
+        403: "The API key's scope does not cover this route",
+        404: "No such paper, job or route",
+        405: "Method not allowed (the Allow header lists the allowed ones)",
+        413: "Too large: a file, a batch or a request over its limit",
+        415: "Unsupported file format",
+        422: "A field is missing or out of range",
+        429: "Rate limited: retry after the Retry-After header's seconds",
+        500: "Internal error (a bug; the server log has details)",
+        503: "Not ready yet, shutting down, or the model is busy (Retry-After)",
+    }.items()
+}
+"""Declared on every route, so the OpenAPI spec lists every status the service can answer."""
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

@@ -8,6 +8,7 @@ sentences are removed). When the client goes away, the next delta stops the gene
 
 from __future__ import annotations
 
+import contextvars
 import json
 import queue
 import threading
@@ -48,7 +49,8 @@ def events(run: Callable[[OnDelta], BaseModel]) -> Generator[dict[str, str], Non
         except Exception as err:  # reported in the stream: the 200 header is already sent
             channel.put(("error", error_body(err)))
 
-    threading.Thread(target=work, name="paperlens-sse", daemon=True).start()
+    context = contextvars.copy_context()  # the request's settings (e.g. X-On-Busy) go along
+    threading.Thread(target=context.run, args=(work,), name="paperlens-sse", daemon=True).start()
     try:
         while True:
             kind, data = channel.get()

@@ -7,6 +7,7 @@ before loading. Texts are embedded in batches sorted by length, so padding stays
 from __future__ import annotations
 
 import os
+import threading
 
 # onnxruntime otherwise writes a device id under ~/.cache and looks up a telemetry host.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -37,6 +38,9 @@ class OnnxMiniLMEmbedder:
         self._session = ort.InferenceSession(
             str(MINILM_ONNX.verified_path()), options, providers=["CPUExecutionProvider"]
         )
+        # One batch at a time: a batch already uses every core, and fifty concurrent searches
+        # each asking for every core oversubscribe the CPU and starve everything else.
+        self._run_lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -53,9 +57,10 @@ class OnnxMiniLMEmbedder:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        (hidden,) = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        )
+        with self._run_lock:
+            (hidden,) = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return l2_normalise(pooled.astype(np.float32))

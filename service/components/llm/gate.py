@@ -15,8 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from service.core.errors import PaperlensError
+
+_ticket: ContextVar[list[bool] | None] = ContextVar("llm_admission", default=None)
 
 
 class LLMBusy(PaperlensError):
@@ -41,6 +44,7 @@ class LLMGate:
         self._lock = threading.Lock()
         self.waiting = 0
         self.running = 0
+        self.admitted = 0  # requests past admission, not yet at a slot (retrieving)
         self._mean_call_s = 5.0  # until measured
         self.waited_s: list[float] = []  # recent waits
         self.wait_total_s = 0.0  # all waits and their count, for /metrics
@@ -49,10 +53,10 @@ class LLMGate:
 
     def _full(self) -> bool:
         """No free slot and no room to wait (callers hold the lock)."""
-        return self.running + self.waiting >= self.concurrency + self.queue_size
+        return self.running + self.waiting + self.admitted >= self.concurrency + self.queue_size
 
     def retry_after(self) -> int:
-        ahead = self.waiting + self.running
+        ahead = self.waiting + self.running + self.admitted
         return max(1, math.ceil(self._mean_call_s * ahead / self.concurrency))
 
     def _refuse_if_full(self) -> None:
@@ -66,16 +70,38 @@ class LLMGate:
             )
 
     def check(self) -> None:
-        """LLMBusy now if a call would have to queue and the queue is full: lets a request
-        fail fast, before retrieval and evidence selection."""
+        """LLMBusy now if a call would have to queue and the queue is full."""
         with self._lock:
             self._refuse_if_full()
 
     @contextmanager
-    def slot(self) -> Iterator[float]:
-        """Hold one LLM slot for the block; yields the seconds waited for it."""
+    def admission(self) -> Iterator[None]:
+        """Hold a place in the queue from the start of a request (before retrieval), so a
+        burst is refused at once instead of after every request's retrieval. The first
+        `slot()` inside the block uses the place; a request that needs no LLM call gives it back."""
         with self._lock:
             self._refuse_if_full()
+            self.admitted += 1
+        ticket = [True]  # True while the place is held and not yet used by a slot
+        token = _ticket.set(ticket)
+        try:
+            yield
+        finally:
+            _ticket.reset(token)
+            if ticket[0]:
+                with self._lock:
+                    self.admitted -= 1
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold one LLM slot for the block; yields the seconds waited for it."""
+        ticket = _ticket.get()
+        with self._lock:
+            if ticket is not None and ticket[0]:  # admitted earlier: its place is this one
+                ticket[0] = False
+                self.admitted -= 1
+            else:
+                self._refuse_if_full()
             self.waiting += 1
         t0 = time.monotonic()
         try:

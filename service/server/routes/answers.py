@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryOut
-from service.server.deps import ServicesDep
+from service.server.deps import ServicesDep, on_busy
 from service.server.streaming import sse, wants_stream
 
-router = APIRouter(tags=["answers"])
+router = APIRouter(tags=["answers"], dependencies=[Depends(on_busy)])
 
 _SSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE events `delta` then `final`"}

@@ -1,4 +1,8 @@
-"""Liveness and readiness."""
+"""Liveness and readiness.
+
+Both are `async`: they run on the event loop itself, never queued behind the worker
+threads that answers and searches occupy, so they answer at once under any load.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="Store open and embedder loaded (503 until then)")
-def readyz(container: ContainerDep) -> JSONResponse:
+async def readyz(container: ContainerDep) -> JSONResponse:
     ready, detail = container.status
     if not ready:
         return JSONResponse(

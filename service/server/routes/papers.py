@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.core.errors import BadInput, NotFound, TooLarge
-from service.corpus.loader import file_format, parse_bytes
+from service.corpus.loader import file_format
 from service.ingest.ingest_service import IngestReport
 from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
@@ -76,7 +76,9 @@ async def upload_papers(
             )
         job = await run_in_threadpool(services.jobs.submit, received)
         return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
-    papers = [p for name, data in received for p in await run_in_threadpool(parse_bytes, name, data)]
+    papers = [
+        p for name, data in received for p in await run_in_threadpool(services.parser.parse, name, data)
+    ]
     _check_count(len(papers), settings.max_papers_per_request)
     report = await run_in_threadpool(services.ingest.ingest, papers)
     return _ingest_out(report)
