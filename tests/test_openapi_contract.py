@@ -53,7 +53,11 @@ def missing_from(old: Any, new: Any, where: str = "") -> list[str]:
 # Corrections, not removals: the snapshot declared FastAPI's default 422 body
 # (HTTPValidationError), but the service has always answered 422 in its own error shape.
 # Since the schema fuzz (issue 11) the spec says what the service does.
-CORRECTED = ("/components/schemas/HTTPValidationError:", "/components/schemas/ValidationError:", "/responses/422/")
+CORRECTED = (
+    "/components/schemas/HTTPValidationError:",
+    "/components/schemas/ValidationError:",
+    "/responses/422/",
+)
 
 
 def test_openapi_keeps_everything_it_had(tmp_path: Path) -> None:
