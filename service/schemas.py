@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.corpus.paper import Paper
 
@@ -213,9 +213,88 @@ class CompareOut(GeneratedOut):
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable name, e.g. `bad_input`, `llm_busy`.")
     message: str = Field(description="What went wrong and what to change.")
+    type: str = Field(description="OpenAI-style error class (invalid_request_error, rate_limit_error, ...).")
+    param: str | None = Field(None, description="The request field at fault, when one is.")
 
 
 class ErrorOut(BaseModel):
     """Every error response has this shape."""
 
     error: ErrorDetail
+
+
+# --- OpenAI-compatible chat (/v1) ----------------------------------------------------------
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_calls...: accepted and ignored
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatCompletionIn(BaseModel):
+    """The standard body; sampling parameters are accepted and ignored (answers are grounded
+    by the same chain as /ask)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="`paperlens` (GET /v1/models).")
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_HISTORY_TURNS + 10)
+    stream: bool = False
+    stream_options: dict[str, bool] | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    n: int | None = Field(None, ge=1, le=1, description="Only 1.")
+    paper_ids: list[str] | None = Field(
+        None, max_length=MAX_FILTER_IDS, description="paperlens extension: only use these papers."
+    )
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str = Field(description="The answer with [n] markers, then a 'Sources:' list.")
+    question: str | None = Field(None, description="The standalone question answered.")
+    citations: list[CitationOut] = Field(default_factory=list)
+    abstained: bool = False
+    degraded: bool = False
+
+
+class ChatChoiceOut(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatUsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionOut(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoiceOut]
+    usage: ChatUsageOut
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "paperlens"
+
+
+class ModelListOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

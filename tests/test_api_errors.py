@@ -17,7 +17,7 @@ GOOD = {"title": "Good Paper", "abstract": "A fine abstract. Really."}
 def assert_error(r: object, status: int, fragment: str) -> None:
     assert r.status_code == status, r.text  # type: ignore[attr-defined]
     err = r.json()["error"]  # type: ignore[attr-defined]
-    assert set(err) == {"code", "message"}
+    assert set(err) == {"code", "message", "type", "param"}  # paperlens and OpenAI clients read it
     assert fragment in err["message"], err["message"]
 
 

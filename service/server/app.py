@@ -23,7 +23,7 @@ from service.server.auth import install_auth
 from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
 from service.server.observability import install_observability, metrics_response
-from service.server.routes import answers, health, jobs, papers, search
+from service.server.routes import answers, chat, health, jobs, papers, search
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_cors(app, settings)
     install_host_check(app, settings)
     registry = install_observability(app, container)
-    for router in (health.router, papers.router, jobs.router, search.router, answers.router):
+    for router in (health.router, papers.router, jobs.router, search.router, answers.router, chat.router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get(

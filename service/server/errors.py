@@ -38,19 +38,33 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 """Declared on every route, so the OpenAPI spec lists every status the service can answer."""
 
 
+_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    503: "service_unavailable_error",
+}
+
+
+def error_payload(status: int, code: str, message: str) -> dict[str, Any]:
+    """`{"error": {code, message, type, param}}`: paperlens's shape, which is also OpenAI's,
+    so OpenAI clients of /v1 read paperlens errors as their own."""
+    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"code": code, "message": message, "type": kind, "param": None}}
+
+
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_payload(status, code, message), status_code=status)
 
 
 def error_body(exc: Exception) -> str:
     """The error shape as JSON text, for an error that can no longer change the status
     (it happened inside a stream whose 200 header was sent)."""
     if isinstance(exc, PaperlensError):
-        code, message = exc.code, exc.message
-    else:
-        log.exception("unhandled error in a stream", exc_info=exc)
-        code, message = "internal", "internal error; the server log has details"
-    return json.dumps({"error": {"code": code, "message": message}})
+        return json.dumps(error_payload(exc.status, exc.code, exc.message))
+    log.exception("unhandled error in a stream", exc_info=exc)
+    return json.dumps(error_payload(500, "internal", "internal error; the server log has details"))
 
 
 def describe_request_errors(errors: list[Any]) -> tuple[str, str]:

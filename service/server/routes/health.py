@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.server.deps import ContainerDep
+from service.server.errors import error_payload
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +25,7 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     ready, detail = container.status
     if not ready:
         return JSONResponse(
-            {"status": "not_ready", "error": {"code": "not_ready", "message": detail}},
+            {"status": "not_ready", **error_payload(503, "not_ready", detail)},
             status_code=503,
         )
     services = container.services
