@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -24,6 +25,8 @@ from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
 from service.server.observability import install_observability, metrics_response
 from service.server.routes import answers, chat, health, jobs, papers, search
+
+PAGE_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -68,6 +71,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return metrics_response(registry)
 
     app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    app.mount("/app", StaticFiles(directory=str(PAGE_DIR)), name="page")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The research workspace (plain HTML/JS/CSS in service/server/static)."""
+        return FileResponse(PAGE_DIR / "index.html")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

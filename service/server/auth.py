@@ -14,13 +14,14 @@ from fastapi import FastAPI, Request, Response
 from service.core.api_keys import ApiKeys, Scope
 from service.server.errors import error_response
 
-PUBLIC = frozenset({"/healthz", "/readyz"})
+PUBLIC = frozenset({"/healthz", "/readyz", "/", "/docs", "/openapi.json"})
+PUBLIC_PREFIXES = ("/app/", "/static/")  # the page's and the API page's own files
 READ_POSTS = frozenset({"/search", "/ask", "/compare", "/v1/chat/completions"})
 
 
 def needed_scope(method: str, path: str, refresh: bool) -> Scope | None:
     """The scope a request needs; None for the public health probes."""
-    if path in PUBLIC:
+    if path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
         return None
     if method in ("GET", "HEAD", "OPTIONS"):
         return "write" if refresh else "read"

@@ -1,0 +1,200 @@
+"""The workspace page, driven in a real headless Chromium (Debian's package, through
+Playwright) against a running server: upload and see the paper listed, ask and open a
+citation, ask a follow-up, open a summary, build and export a comparison, delete with
+confirmation, keyboard use and a phone-width layout. Screenshots go to tests/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.container import Container
+from service.corpus.paper import Paper
+from service.server.app import create_app
+
+from .conftest import fake_llm_services, free_port
+from .fake_llm import FakeLLM
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "screenshots"
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
+    pytest.skip(
+        "browser tests need Debian's chromium: apt-get install chromium (CI installs it)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+NOTE = b"""# GlowNet: Fast Glow Detection for Night Photos
+
+GlowNet is a small convolutional network that finds lens glow in night photographs.
+It runs at 240 frames per second on a laptop CPU and needs no GPU.
+On the NightGlow benchmark GlowNet reaches 91 percent precision.
+"""
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: OnnxMiniLMEmbedder,
+    sample_papers: list[Paper],
+    fake_llm: FakeLLM,
+) -> Iterator[str]:
+    services = fake_llm_services(tmp_path_factory.mktemp("page"), embedder, sample_papers[:12], fake_llm)
+    app = create_app(services.settings, Container.of(services))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str, fake_llm: FakeLLM) -> Iterator[Page]:
+    fake_llm.reset()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server)
+    expect(pg.locator("#papers li").first).to_be_visible()
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def tick(page: Page, title_start: str) -> None:
+    page.locator("#papers li", has_text=title_start).locator("input[type=checkbox]").check()
+
+
+def test_upload_a_file_and_see_it_listed(page: Page, tmp_path: Path) -> None:
+    note = tmp_path / "glownet.md"
+    note.write_bytes(NOTE)
+    page.set_input_files("#file-input", str(note))
+    expect(page.locator("#uploads li", has_text="glownet.md")).to_contain_text("indexed", timeout=30_000)
+    expect(page.locator("#papers li", has_text="GlowNet")).to_be_visible()
+    bad = tmp_path / "notes.xyz"
+    bad.write_bytes(b"\x00\x01 not a paper")
+    page.set_input_files("#file-input", str(bad))
+    expect(page.locator("#uploads li", has_text="notes.xyz")).to_contain_text(
+        "failed: notes.xyz: unknown format"
+    )
+
+
+def test_ask_then_open_a_citation_then_a_follow_up(page: Page) -> None:
+    page.fill("#question", "What does CARP decouple action generation into?")
+    page.keyboard.press("Enter")  # Enter asks (Shift+Enter is a new line)
+    answer = page.locator("#conversation li.assistant").last
+    expect(answer.locator("a.cite").first).to_be_visible(timeout=30_000)
+    answer.locator(".answer-text a.cite").first.click()
+    dialog = page.locator("#quote-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#quote-title")).to_contain_text("CARP")
+    expect(page.locator("#quote-text")).not_to_be_empty()
+    shot(page, "citation")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.fill("#question", "and how much faster is its inference?")
+    page.click("#ask-button")
+    follow = page.locator("#conversation li.assistant").nth(1)
+    expect(follow.locator(".asked")).to_have_text(
+        "Answered as: And how much faster is CARP's inference?", timeout=30_000
+    )
+    expect(follow.locator(".answer-text")).to_contain_text("10x")
+    shot(page, "workspace")
+
+
+def test_an_unanswerable_question_is_shown_as_such(page: Page) -> None:
+    page.fill("#question", "Who won the football world cup in 1954?")
+    page.click("#ask-button")
+    expect(page.locator("#conversation .badge.abstained")).to_be_visible(timeout=30_000)
+
+
+def test_open_a_summary(page: Page) -> None:
+    page.locator("#papers li", has_text="CARP").get_by_role("button", name="Summary").click()
+    expect(page.locator("#summary-title")).to_contain_text("CARP")
+    expect(page.locator("#summary-text")).not_to_have_text("Writing the summary…", timeout=30_000)
+    expect(page.locator("#summary-text")).to_contain_text("authors")
+
+
+def test_build_and_export_a_comparison(page: Page) -> None:
+    tick(page, "CARP")
+    tick(page, "Streaming Diffusion Policy")
+    page.fill("#aspects", "problem, key result")
+    page.click("#compare-button")
+    table = page.locator("table.compare-table")
+    expect(table).to_be_visible(timeout=30_000)
+    expect(table.locator("thead th")).to_have_count(3)
+    expect(table.locator("tbody tr")).to_have_count(2)
+    table.locator("a.cite").first.click()
+    expect(page.locator("#quote-dialog")).to_be_visible()
+    page.click("#quote-close")
+    shot(page, "compare")
+    with page.expect_download() as got:
+        page.click("#export-csv")
+    rows = list(csv.reader(io.StringIO(Path(got.value.path()).read_text())))
+    assert rows[0] == ["paper", "problem", "problem (quote)", "key result", "key result (quote)"]
+    assert len(rows) == 3 and any(r[0].startswith("CARP") for r in rows[1:])
+    with page.expect_download() as got:
+        page.click("#export-md")
+    md = Path(got.value.path()).read_text()
+    assert md.startswith("| Aspect | ") and "| problem |" in md and "Quotes:" in md
+
+
+def test_delete_asks_for_confirmation(page: Page, tmp_path: Path) -> None:
+    note = tmp_path / "doomed.md"
+    note.write_bytes(
+        b"# Doomed Paper About Nothing\n\nThis paper studies nothing at all, in depth, for testing.\n"
+    )
+    page.set_input_files("#file-input", str(note))
+    row = page.locator("#papers li", has_text="Doomed Paper")
+    expect(row).to_be_visible(timeout=30_000)
+    page.once("dialog", lambda d: d.dismiss())  # "Cancel" keeps it
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_be_visible()
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+
+
+def test_readable_at_phone_width(browser: Browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    pg.goto(server)
+    expect(pg.locator("#papers li").first).to_be_visible()
+    overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    for field in ("#question", "#search-q", "#aspects", "#scope"):  # every field has a label
+        label = pg.evaluate(f"document.querySelector('{field}').labels.length")
+        assert label >= 1, field
+    shot(pg, "phone")
+    context.close()
