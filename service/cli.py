@@ -271,14 +271,27 @@ def config(
         sys.stdout.write("| variable | default | what it does |\n|---|---|---|\n")
     for name, field in Settings.model_fields.items():
         if markdown:
-            default = "" if field.default is None else str(field.default)
-            sys.stdout.write(f"| `PAPERLENS_{name.upper()}` | `{default}` | {field.description} |\n")
+            default = readme_default(name, field.default)
+            sys.stdout.write(f"| `PAPERLENS_{name.upper()}` | {default} | {field.description} |\n")
             continue
         value = getattr(current, name)
         if value not in (None, "", "none") and name.endswith(SECRET_WORDS):  # never print a secret
             value = "****"
         sys.stdout.write(f"PAPERLENS_{name.upper()}={value if value is not None else ''}\n")
         sys.stdout.write(f"    {field.description}\n")
+
+
+def readme_default(name: str, default: object) -> str:
+    """A default as the README shows it: `unset`, `./data`, JSON for lists."""
+    if default is None:
+        return "unset"
+    if name == "prompts_dir":
+        return "`./prompts` (next to `service/`)"
+    if isinstance(default, Path):
+        return f"`./{default}`"
+    if isinstance(default, list):
+        return f"`{json.dumps(default)}`"
+    return f"`{default}`"
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class PaperOut(PaperSummaryOut):
 
 class JobFileOut(BaseModel):
     name: str
-    status: str = Field(description="queued, done or failed.")
+    status: str = Field(description="queued, done, failed or cancelled.")
     paper_id: str | None = Field(None, description="The (first) paper the file added or replaced.")
     paper_ids: list[str] = Field(default_factory=list, description="Every paper the file holds.")
     chunks: int = 0
@@ -69,7 +69,9 @@ class JobFileOut(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
-    status: str = Field(description="queued, running, done (some files may have failed) or failed (all did).")
+    status: str = Field(
+        description="queued, running, done (some files may have failed), failed (all did) or cancelled."
+    )
     status_url: str
     files: list[JobFileOut]
     papers_done: int = Field(description="Files finished (done or failed).")

@@ -120,3 +120,26 @@ def test_a_job_survives_kill_9_of_the_server(tmp_path: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+
+
+def test_a_cancelled_job_skips_the_files_it_had_not_started(client: TestClient) -> None:
+    files = [
+        (
+            "files",
+            (f"note-{i}.md", (f"# Note {i} on fast models\n\n" + f"Model {i} runs fast. " * 300).encode()),
+        )
+        for i in range(12)
+    ]
+    accepted = client.post("/papers/upload", files=files, params={"wait": "false"}).json()
+    cancelled = client.delete(accepted["status_url"])
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    time.sleep(2.0)  # the file being indexed when it was cancelled finishes; nothing after it starts
+    job = client.get(accepted["status_url"]).json()
+    statuses = [f["status"] for f in job["files"]]
+    assert job["status"] == "cancelled" and statuses.count("cancelled") >= 10
+    done = {pid for f in job["files"] if f["status"] == "done" for pid in f["paper_ids"]}
+    assert {p["id"] for p in client.get("/papers").json()["papers"]} <= done
+    assert client.get("/papers").json()["total"] == len(done) <= 2
+    again = client.delete(accepted["status_url"])  # cancelling a finished job changes nothing
+    assert again.status_code == 200 and again.json()["files"] == job["files"]
+    assert client.delete("/jobs/nope").status_code == 404

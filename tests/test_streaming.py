@@ -32,7 +32,12 @@ def test_a_failure_after_the_stream_started_is_an_error_event_in_the_error_shape
     got = list(events(run))
     assert [e["event"] for e in got] == ["delta", "error"]
     assert json.loads(got[-1]["data"]) == {
-        "error": {"code": "not_found", "message": "the paper went away; GET /papers lists the ids"}
+        "error": {
+            "code": "not_found",
+            "message": "the paper went away; GET /papers lists the ids",
+            "type": "not_found_error",
+            "param": None,
+        }
     }
 
 

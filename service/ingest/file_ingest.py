@@ -43,9 +43,11 @@ def ingest_files(
     files: Sequence[tuple[str, Loader]],
     on_file: Callable[[FileResult], None] | None = None,
     parse: Parser = parse_bytes,
+    stop: Callable[[], bool] | None = None,
 ) -> list[FileResult]:
     """Parse and ingest `files` in order; `on_file` hears each file's result as it lands.
-    `parse` is the server's bounded parse pool for uploads; the CLI parses in-process."""
+    `parse` is the server's bounded parse pool for uploads; the CLI parses in-process.
+    `stop` (a cancelled job) is asked before each file: once true, no further file goes in."""
 
     def _parse(name: str, load: Loader) -> list[Paper]:
         return parse(name, load())
@@ -55,6 +57,8 @@ def ingest_files(
         upcoming: Future[list[Paper]] | None = parser.submit(_parse, *files[0]) if files else None
         for index, (name, _) in enumerate(files):
             assert upcoming is not None
+            if stop is not None and stop():
+                break
             current = upcoming
             upcoming = parser.submit(_parse, *files[index + 1]) if index + 1 < len(files) else None
             result = _ingest_one(service, name, current)

@@ -66,6 +66,29 @@ class JobStore:
                 "UPDATE jobs SET status = ?, updated = ? WHERE id = ?", (status, time.time(), job_id)
             )
 
+    def cancel(self, job_id: str) -> bool:
+        """Mark an unfinished job and its unstarted files cancelled; False when it had finished."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            changed = self._db.execute(
+                "UPDATE jobs SET status = 'cancelled', updated = ? "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (time.time(), job_id),
+            ).rowcount
+            if changed:
+                self._db.execute(
+                    "UPDATE files SET status = 'cancelled' "
+                    "WHERE job_id = ? AND status IN ('queued', 'running')",
+                    (job_id,),
+                )
+            self._db.execute("COMMIT")
+        return bool(changed)
+
+    def status_of(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return str(row[0]) if row else None
+
     def file_done(self, job_id: str, idx: int, result: FileResult) -> None:
         with self._lock:
             self._db.execute(
@@ -125,7 +148,7 @@ class JobStore:
             status_url=f"/jobs/{job_id}",
             files=files,
             papers_total=len(files),
-            papers_done=sum(f.status in ("done", "failed") for f in files),
+            papers_done=sum(f.status in ("done", "failed", "cancelled") for f in files),
             chunks_done=sum(f.chunks for f in files),
         )
 
@@ -166,6 +189,16 @@ class JobQueue:
     def get(self, job_id: str) -> JobOut:
         return self.store.get(job_id)
 
+    def cancel(self, job_id: str) -> JobOut:
+        """Stop a job: files not yet started are skipped; the file being indexed finishes (its
+        write is all-or-nothing). Cancelling a finished job changes nothing."""
+        self.store.get(job_id)  # 404 for an unknown id
+        if self.store.cancel(job_id):
+            with self._wake:
+                if job_id in self._queue:
+                    self._queue.remove(job_id)
+        return self.store.get(job_id)
+
     def _enqueue(self, job_id: str) -> None:
         with self._wake:
             self._queue.append(job_id)
@@ -191,12 +224,17 @@ class JobQueue:
         pending = self.store.pending_files(job_id)
         indexes = iter([i for i, _, _ in pending])  # results arrive in the order the files go in
 
-        def on_file(result: FileResult) -> None:
+        def on_file(result: FileResult) -> None:  # a file that landed says so, even if cancelled since
             self.store.file_done(job_id, next(indexes), result)
 
-        ingest_files(
-            self.ingest, [(name, path.read_bytes) for _, name, path in pending], on_file, parse=self.parse
-        )
+        def cancelled() -> bool:
+            return self.store.status_of(job_id) == "cancelled"
+
+        files = [(name, path.read_bytes) for _, name, path in pending]
+        ingest_files(self.ingest, files, on_file, parse=self.parse, stop=cancelled)
+        if cancelled():
+            shutil.rmtree(self.files_dir / job_id, ignore_errors=True)
+            return
         job = self.store.get(job_id)
         failed = all(f.status == "failed" for f in job.files)
         self.store.set_status(job_id, "failed" if failed else "done")
