@@ -158,7 +158,7 @@ def test_request_log_names_the_key_never_the_key_itself(
         with app_client(services) as c:
             c.get("/papers", headers={"X-Request-ID": "log-check-1", "Authorization": "Bearer s3cret-key"})
         err = capsys.readouterr().err
-        line = next(x for x in err.splitlines() if "/papers" in x)
+        line = next(x for x in err.splitlines() if "/papers" in x and "paperlens.access" in x)
         assert "s3cret-key" not in err
         if fmt == "json":
             import json
@@ -217,3 +217,37 @@ def test_sigterm_ends_the_server_within_the_grace_period_while_an_llm_call_hangs
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_client_that_goes_away_stops_its_answer_and_nothing_is_cached(
+    llm_services: Services, fake_llm: FakeLLM
+) -> None:
+    import threading
+
+    import httpx
+    import uvicorn
+
+    app = create_app(llm_services.settings, Container.of(llm_services))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.02)
+    try:
+        llm_services.ask.memory.clear()
+        fake_llm.reset(sleep(2.0))  # the model takes 2 s before its first token
+        question = {"question": "What does CARP decouple action generation into?"}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"http://127.0.0.1:{port}/ask", json=question, timeout=0.5)
+        deadline = time.monotonic() + 10
+        while not fake_llm.requests and time.monotonic() < deadline:  # the call reached the model
+            time.sleep(0.05)
+        while llm_services.generator.gate.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake_llm.requests and llm_services.generator.gate.running == 0  # the slot is free again
+        time.sleep(0.5)
+        fake_llm.reset()
+        again = httpx.post(f"http://127.0.0.1:{port}/ask", json=question, timeout=30).json()
+        assert again["cached"] is False and again["engine"] == "llm"  # the abandoned answer was not kept
+    finally:
+        srv.should_exit = True

@@ -15,6 +15,7 @@ import uuid
 from pydantic import ValidationError
 
 from service.answering.ask_service import AskService
+from service.answering.generation import OnDelta
 from service.core.errors import BadInput, NotFound
 from service.retrieval.request_check import CheckedQuery
 from service.schemas import (
@@ -88,8 +89,8 @@ class ChatService:
             degraded=out.degraded,
         )
 
-    def complete(self, query: CheckedQuery) -> ChatCompletionOut:
-        out = self.ask.answer(query)
+    def complete(self, query: CheckedQuery, on_delta: OnDelta | None = None) -> ChatCompletionOut:
+        out = self.ask.answer(query, on_delta)
         return ChatCompletionOut(
             id=completion_id(),
             created=int(time.time()),

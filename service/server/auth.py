@@ -7,11 +7,10 @@ logged; the request log names the key's name only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request, Response
 
 from service.core.api_keys import ApiKeys, Scope
+from service.server.asgi import CheckMiddleware
 from service.server.errors import error_response
 
 PUBLIC = frozenset({"/healthz", "/readyz", "/", "/docs", "/openapi.json"})
@@ -29,12 +28,11 @@ def needed_scope(method: str, path: str, refresh: bool) -> Scope | None:
 
 
 def install_auth(app: FastAPI, keys: ApiKeys) -> None:
-    @app.middleware("http")
-    async def _auth(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _auth(request: Request) -> Response | None:
         refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
         scope = needed_scope(request.method, request.url.path, refresh)
         if scope is None:
-            return await call_next(request)
+            return None
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         record = keys.check(token) if token else None
@@ -55,5 +53,7 @@ def install_auth(app: FastAPI, keys: ApiKeys) -> None:
                 f"key {record.name!r} has scope 'read'; "
                 f"{request.method} {request.url.path} needs a 'write' key",
             )
-        request.state.key_name = record.name
-        return await call_next(request)
+        request.state.key_name = record.name  # kept in the scope: rate limits and the log read it
+        return None
+
+    app.add_middleware(CheckMiddleware, check=_auth)

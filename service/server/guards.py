@@ -12,13 +12,13 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.core.config import Settings
+from service.server.asgi import CheckMiddleware
 from service.server.errors import error_response
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -82,8 +82,7 @@ def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     general = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
     llm = TokenBuckets(settings.llm_rate_limit_per_min / 60, settings.llm_rate_limit_burst)
 
-    @app.middleware("http")
-    async def _limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _limits(request: Request) -> Response | None:
         path = request.url.path
         if path not in _UNLIMITED:
             client = getattr(request.state, "key_name", None) or (
@@ -103,7 +102,9 @@ def install_rate_limits(app: FastAPI, settings: Settings) -> None:
                     )
                     response.headers["Retry-After"] = str(math.ceil(wait))
                     return response
-        return await call_next(request)
+        return None
+
+    app.add_middleware(CheckMiddleware, check=_limits)
 
 
 def install_host_check(app: FastAPI, settings: Settings) -> None:
@@ -111,8 +112,7 @@ def install_host_check(app: FastAPI, settings: Settings) -> None:
     if "*" in names:
         return
 
-    @app.middleware("http")
-    async def _host(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _host(request: Request) -> Response | None:
         name = host_name(request.headers.get("host", "")).lower()
         if name not in names:
             return error_response(
@@ -121,7 +121,9 @@ def install_host_check(app: FastAPI, settings: Settings) -> None:
                 f"Host {name or '(none)'!r} is not served here; allowed: {', '.join(sorted(names))} "
                 "(set PAPERLENS_ALLOWED_HOSTS to serve other names)",
             )
-        return await call_next(request)
+        return None
+
+    app.add_middleware(CheckMiddleware, check=_host)
 
 
 def install_cors(app: FastAPI, settings: Settings) -> None:

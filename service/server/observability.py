@@ -14,13 +14,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.container import Container
 from service.server.errors import error_response
@@ -126,45 +128,65 @@ def install_observability(app: FastAPI, container: Container) -> CollectorRegist
     )
     registry.register(ServiceCollector(container))
 
-    def record(request: Request, response: Response, elapsed: float) -> None:
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
+    def record(scope: Scope, status: int, elapsed: float) -> None:
+        request = Request(scope)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(status)).inc()
         latency.labels(route).observe(elapsed)
         access_log.info(
             "%s %s %s %.1f ms",
             request.method,
             request.url.path,
-            response.status_code,
+            status,
             elapsed * 1000,
             extra={
                 "method": request.method,
                 "route": route,
                 "path": request.url.path,
-                "status": response.status_code,
+                "status": status,
                 "ms": round(elapsed * 1000, 1),
-                "key": getattr(request.state, "key_name", None),
+                "key": scope.get("state", {}).get("key_name"),
             },
         )
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        given = request.headers.get("x-request-id", "")
+    app.add_middleware(ObservedMiddleware, record=record)
+    return registry
+
+
+class ObservedMiddleware:
+    """Pure ASGI (see `asgi.py`): sets the request id, adds `X-Request-ID` to the response
+    head, and records route, status and time to the head once the app has answered."""
+
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
+        self.app = app
+        self.record = record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
         rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
-        try:
-            t0 = time.perf_counter()
-            try:
-                response = await call_next(request)
-            except Exception:  # answered here so the 500 carries the request id and is counted
-                access_log.exception("unhandled error")
-                response = error_response(500, "internal", "internal error; the server log has details")
-            response.headers["X-Request-ID"] = rid
-            record(request, response, time.perf_counter() - t0)
-            return response
-        finally:
-            request_id.reset(token)
+        t0 = time.perf_counter()
+        head: dict[str, float] = {}
 
-    return registry
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Request-ID", rid)
+                head.update(status=message["status"], at=time.perf_counter())
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:  # answered here so the 500 carries the request id and is counted
+            access_log.exception("unhandled error")
+            if not head:
+                response = error_response(500, "internal", "internal error; the server log has details")
+                await response(scope, receive, send_with_id)
+        finally:
+            self.record(scope, int(head.get("status", 500)), head.get("at", time.perf_counter()) - t0)
+            request_id.reset(token)
 
 
 def metrics_response(registry: CollectorRegistry) -> Response:

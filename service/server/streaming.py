@@ -8,15 +8,18 @@ sentences are removed). When the client goes away, the next delta stops the gene
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import queue
 import threading
 from collections.abc import Callable, Generator
+from typing import TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.answering.generation import OnDelta
 from service.server.errors import error_body
@@ -65,3 +68,28 @@ def events(run: Callable[[OnDelta], BaseModel]) -> Generator[dict[str, str], Non
 
 def sse(run: Callable[[OnDelta], BaseModel]) -> EventSourceResponse:
     return EventSourceResponse(events(run), ping=15)
+
+
+T = TypeVar("T")
+
+
+async def until_gone(request: Request, run: Callable[[OnDelta], T], poll_s: float = 0.25) -> T | Response:
+    """`run(on_delta)` in a worker thread, for a plain (not streamed) response. When the
+    client disconnects first, the next model token stops the generation (ClientGone): the
+    LLM slot frees at once and nothing half-made is cached."""
+    gone = threading.Event()
+
+    def on_delta(_: str) -> None:
+        if gone.is_set():
+            raise ClientGone
+
+    task = asyncio.ensure_future(run_in_threadpool(run, on_delta))
+    while not task.done():
+        await asyncio.wait({task}, timeout=poll_s)
+        if not task.done() and await request.is_disconnected():
+            gone.set()
+            break
+    try:
+        return await task
+    except ClientGone:
+        return Response(status_code=499)  # nobody reads it: the client closed the connection

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryOut
 from service.server.deps import ServicesDep, on_busy
-from service.server.streaming import sse, wants_stream
+from service.server.streaming import sse, until_gone, wants_stream
 
 router = APIRouter(tags=["answers"], dependencies=[Depends(on_busy)])
 
@@ -23,7 +23,7 @@ async def ask(body: AskIn, request: Request, services: ServicesDep) -> Any:
     query = await run_in_threadpool(services.ask.check, body)  # bad input: a plain 4xx, never a stream
     if wants_stream(request):
         return sse(lambda on_delta: services.ask.answer(query, on_delta))
-    return await run_in_threadpool(services.ask.answer, query)
+    return await until_gone(request, lambda on_delta: services.ask.answer(query, on_delta))
 
 
 @router.get(
@@ -41,7 +41,7 @@ async def summary(
     paper = await run_in_threadpool(services.store.papers.require, paper_id)
     if wants_stream(request):
         return sse(lambda on_delta: services.summary.summarise(paper, refresh, on_delta))
-    return await run_in_threadpool(services.summary.summarise, paper, refresh)
+    return await until_gone(request, lambda on_delta: services.summary.summarise(paper, refresh, on_delta))
 
 
 @router.post("/compare", response_model=CompareOut, summary="Papers side by side, every cell quoted")

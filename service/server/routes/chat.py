@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +24,7 @@ from service.core.errors import PaperlensError
 from service.schemas import ChatCompletionIn, ChatCompletionOut, ModelListOut
 from service.server.deps import ServicesDep, on_busy
 from service.server.errors import error_body
+from service.server.streaming import until_gone
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(on_busy)])
 
@@ -41,11 +42,11 @@ def models() -> ModelListOut:
     },
     summary="A grounded chat answer with citations (OpenAI format)",
 )
-async def chat_completions(body: ChatCompletionIn, services: ServicesDep) -> Any:
+async def chat_completions(body: ChatCompletionIn, request: Request, services: ServicesDep) -> Any:
     chat = ChatService(services.ask)
     query = await run_in_threadpool(chat.check, body)  # bad input: a plain 4xx, never a stream
     if not body.stream:
-        return await run_in_threadpool(chat.complete, query)
+        return await until_gone(request, lambda on_delta: chat.complete(query, on_delta))
     if services.generator.available:
         services.generator.gate.check()  # a full queue: a 503 now, not inside a 200 stream
     include_usage = bool((body.stream_options or {}).get("include_usage"))
