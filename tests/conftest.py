@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -83,6 +88,22 @@ def sample_client(sample_services: Services) -> Iterator[TestClient]:
         yield c
 
 
+@contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """`app` served by uvicorn on loopback (a free port unless given) in a thread; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def free_port() -> int:
     import socket
 
@@ -92,8 +113,6 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
-    import time
-
     import httpx
 
     deadline = time.monotonic() + timeout

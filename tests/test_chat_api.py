@@ -6,21 +6,18 @@ rewritten and answered from the right paper, OpenAI-style errors, and the offici
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from langchain_openai import ChatOpenAI
 
 from service.answering.followup import FollowUps, Turn
 from service.container import Container, Services
 from service.server.app import create_app
 
-from .conftest import free_port
+from .conftest import serving
 from .fake_llm import FakeLLM
 
 CARP_Q = "How much faster is CARP's inference?"
@@ -28,16 +25,8 @@ CARP_Q = "How much faster is CARP's inference?"
 
 @pytest.fixture(scope="module")
 def server(llm_services: Services) -> Iterator[str]:
-    app = create_app(llm_services.settings, Container.of(llm_services))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(llm_services.settings, Container.of(llm_services))) as base:
+        yield base
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,13 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from service.container import build_services
 from service.corpus.paper import Paper
 
-from .conftest import free_port, make_settings
+from .conftest import free_port, make_settings, serving
 
 DIM = 64
 
@@ -50,16 +47,8 @@ def serve_embeddings(port: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
             "usage": {"prompt_tokens": 1, "total_tokens": 1},
         }
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/v1", requests
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with serving(app, port) as base:
+        yield f"{base}/v1", requests
 
 
 @pytest.fixture(scope="module")

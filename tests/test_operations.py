@@ -175,35 +175,21 @@ def test_request_log_names_the_key_never_the_key_itself(
 def test_sigterm_ends_the_server_within_the_grace_period_while_an_llm_call_hangs(
     tmp_path: Path, fake_llm: FakeLLM
 ) -> None:
-    import subprocess
+    import threading
 
     import httpx
 
-    from .test_cli_and_server import BIN, cli_env
-    from .test_crash_safety import _quiet_get, wait_ready
+    from .test_crash_safety import _quiet_get, serve, wait_ready
 
     port = free_port()
-    env = {
-        **cli_env(tmp_path / "data"),
-        "PAPERLENS_LLM_BASE_URL": fake_llm.base_url,
-        "PAPERLENS_LLM_MODEL": "fake",
-        "PAPERLENS_SHUTDOWN_GRACE_S": "2",
-    }
-    proc = subprocess.Popen(
-        [str(BIN / "paperlens"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    llm = {"llm": "auto", "llm_base_url": fake_llm.base_url, "llm_model": "fake", "shutdown_grace_s": "2"}
+    proc = serve(tmp_path / "data", port, **llm)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base)
         paper = {"id": "p1", "title": "Slow", "abstract": "A paper about slow models and their speed."}
         assert httpx.post(f"{base}/papers", json={"papers": [paper]}).status_code == 201
         fake_llm.reset(sleep(120))
-        import threading
-
         threading.Thread(target=lambda: _quiet_get(f"{base}/papers/p1/summary"), daemon=True).start()
         deadline = time.monotonic() + 10
         while not fake_llm.requests and time.monotonic() < deadline:
@@ -222,23 +208,16 @@ def test_sigterm_ends_the_server_within_the_grace_period_while_an_llm_call_hangs
 def test_a_client_that_goes_away_stops_its_answer_and_nothing_is_cached(
     llm_services: Services, fake_llm: FakeLLM
 ) -> None:
-    import threading
-
     import httpx
-    import uvicorn
 
-    app = create_app(llm_services.settings, Container.of(llm_services))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    threading.Thread(target=srv.run, daemon=True).start()
-    while not srv.started:
-        time.sleep(0.02)
-    try:
+    from .conftest import serving
+
+    with serving(create_app(llm_services.settings, Container.of(llm_services))) as base:
         llm_services.ask.memory.clear()
         fake_llm.reset(sleep(2.0))  # the model takes 2 s before its first token
         question = {"question": "What does CARP decouple action generation into?"}
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"http://127.0.0.1:{port}/ask", json=question, timeout=0.5)
+            httpx.post(f"{base}/ask", json=question, timeout=0.5)
         deadline = time.monotonic() + 10
         while not fake_llm.requests and time.monotonic() < deadline:  # the call reached the model
             time.sleep(0.05)
@@ -247,7 +226,5 @@ def test_a_client_that_goes_away_stops_its_answer_and_nothing_is_cached(
         assert fake_llm.requests and llm_services.generator.gate.running == 0  # the slot is free again
         time.sleep(0.5)
         fake_llm.reset()
-        again = httpx.post(f"http://127.0.0.1:{port}/ask", json=question, timeout=30).json()
+        again = httpx.post(f"{base}/ask", json=question, timeout=30).json()
         assert again["cached"] is False and again["engine"] == "llm"  # the abandoned answer was not kept
-    finally:
-        srv.should_exit = True

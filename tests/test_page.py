@@ -9,20 +9,17 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.container import Container
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import fake_llm_services, free_port
+from .conftest import fake_llm_services, serving
 from .fake_llm import FakeLLM
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,16 +49,8 @@ def server(
     fake_llm: FakeLLM,
 ) -> Iterator[str]:
     services = fake_llm_services(tmp_path_factory.mktemp("page"), embedder, sample_papers[:12], fake_llm)
-    app = create_app(services.settings, Container.of(services))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(services.settings, Container.of(services))) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
