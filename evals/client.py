@@ -30,11 +30,12 @@ def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
     if base_url:
         return httpx.Client(base_url=base_url, timeout=120.0)
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="paperlens-eval-"))
-    settings = Settings(data_dir=data_dir, _env_file=None)
+    # one caller asking as fast as it can is a benchmark, not a client to rate-limit
+    settings = Settings(data_dir=data_dir, rate_limit_per_s=0, llm_rate_limit_per_min=0, _env_file=None)
     services = build_services(settings, embedder=_SHARED.get("embedder"), llm=_SHARED.get("llm"))
     _SHARED.setdefault("embedder", services.embedder)
     _SHARED.setdefault("llm", services.llm)
-    return TestClient(create_app(settings, Container.of(services)))
+    return TestClient(create_app(settings, Container.of(services)), base_url="http://localhost")
 
 
 def ensure_sample_corpus(client: Any) -> dict[str, str]:

@@ -183,6 +183,8 @@ class AskService:
                 cited_papers = {e.paper_id for e in checked.cited}
                 context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
                 context += [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+                # a whole paper names its setting (a strain, a cell line) far from the cited sentence
+                context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
                 reason = unanswered(prep.query.text, checked.text, [e.text for e in checked.cited], context)
                 if reason is not None:  # true sentences, but not the answer: say so instead
                     checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])

@@ -146,6 +146,7 @@ def _support_for(
     sims: Vectors,
     names: _PaperNames,
     threshold: float,
+    premise: str = "",
 ) -> list[int] | Dropped:
     """Indexes of the evidence that supports `claim`, or why nothing does."""
     support = [support_score(float(sims[i]), claim, items[i].text) for i in range(len(items))]
@@ -161,23 +162,22 @@ def _support_for(
         if judge(claim, items[i].text) is Verdict.CONTRADICTS:
             return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
     supporting = [i for i in cited if support[i] >= threshold]
-    if supporting and _grounded(claim, supporting, items):
+    if supporting and _grounded(claim, supporting, items, premise):
         return supporting
     # The citations do not carry the claim: cite the best evidence sentence that does.
     ranked = sorted((i for i in range(len(items)) if support[i] >= threshold), key=lambda i: -support[i])
-    best = next((i for i in ranked if _grounded(claim, [i], items)), None)
+    best = next((i for i in ranked if _grounded(claim, [i], items, premise)), None)
     if best is not None:
         return [best]
-    anchored = _number_anchored(claim, items, named)
+    anchored = _number_anchored(claim, items, named, premise)
     if anchored is not None:
         return anchored
     if ranked:
-        missing = unsupported_numbers(claim, [items[i].text for i in ranked])
+        missing = unsupported_numbers(claim, [items[i].text for i in ranked] + [premise])
         if missing:
             return Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}")
-        return Dropped(
-            claim, f"name(s) not in the supporting paper: {sorted(_unknown_names(claim, ranked, items))}"
-        )
+        unknown = sorted(_unknown_names(claim, ranked, items, premise))
+        return Dropped(claim, f"name(s) not in the supporting paper: {unknown}")
     return Dropped(claim, "no evidence supports it")
 
 
@@ -188,33 +188,36 @@ the DeepMind Control tasks" and "For online RL, TACO achieves 40% performance bo
 Deepmind Control Suite" share 8 of 12 words, and the number pins the sentence down."""
 
 
-def _number_anchored(claim: str, items: list[Evidence], named: set[str]) -> list[int] | Dropped | None:
-    if not numbers_in(claim):
+def _number_anchored(
+    claim: str, items: list[Evidence], named: set[str], premise: str = ""
+) -> list[int] | Dropped | None:
+    if not numbers_in(claim) - numbers_in(premise):
         return None
     for i, e in enumerate(items):
         if named and e.paper_id not in named:
             continue
-        if containment(claim, e.text) >= NUMBER_ANCHOR_CONTAINMENT and _grounded(claim, [i], items):
+        if containment(claim, e.text) >= NUMBER_ANCHOR_CONTAINMENT and _grounded(claim, [i], items, premise):
             if judge(claim, e.text) is Verdict.CONTRADICTS:
                 return Dropped(claim, f"the evidence says otherwise: {e.text!r}", e)
             return [i]
     return None
 
 
-def _unknown_names(claim: str, supporting: list[int], items: list[Evidence]) -> set[str]:
+def _unknown_names(claim: str, supporting: list[int], items: list[Evidence], premise: str = "") -> set[str]:
     """Acronym-like names in the claim (DEIS, MT-pi, GPT-4) that neither the supporting
-    papers' evidence sentences, titles nor names contain."""
+    papers' evidence sentences, titles nor names contain, nor the question (a claim may
+    restate the question's setting: "in HEK293T cells")."""
     papers = {items[i].paper_id for i in supporting}
     context = " ".join(f"{e.text} {e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
-    context = context.lower()
+    context = f"{context} {premise}".lower()
     return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower() not in context}
 
 
-def _grounded(claim: str, supporting: list[int], items: list[Evidence]) -> bool:
-    """Numbers in the supporting sentences, names in the supporting papers."""
-    return not unsupported_numbers(claim, [items[i].text for i in supporting]) and not _unknown_names(
-        claim, supporting, items
-    )
+def _grounded(claim: str, supporting: list[int], items: list[Evidence], premise: str = "") -> bool:
+    """Numbers in the supporting sentences, names in the supporting papers; a number or name
+    the question itself states is the question's setting restated, not a claim."""
+    texts = [items[i].text for i in supporting] + [premise]
+    return not unsupported_numbers(claim, texts) and not _unknown_names(claim, supporting, items, premise)
 
 
 def check_text(
@@ -250,14 +253,15 @@ def check_text(
         clauses = _clauses(claim, names) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
-            parts = [check_text(c, evidence, embedder, support_threshold) for c in clauses]
+            parts = [check_text(c, evidence, embedder, support_threshold, question) for c in clauses]
             if all(not p.empty for p in parts):
                 kept.append((claim, sorted({items.index(e) for p in parts for e in p.cited})))
             else:
                 reasons = "; ".join(d.reason for p in parts for d in p.dropped)
                 dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
             continue
-        verdict = _support_for(claim, markers, items, sims[row], names, support_threshold)
+        premise = (question or "").split(" Options:", 1)[0]
+        verdict = _support_for(claim, markers, items, sims[row], names, support_threshold, premise)
         if isinstance(verdict, Dropped):
             dropped.append(verdict)
         else:

@@ -67,7 +67,7 @@ _OPPOSITES = [
 ]
 _WORD = re.compile(r"[a-z]+")
 _CLAUSE = re.compile(
-    r"[;:]|,\s+(?:but|while|whereas|although|though|yet)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
+    r"[;:]|,\s+(?:but|while|whereas|although|though|yet|and)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
 )
 
 
@@ -120,21 +120,33 @@ def matching_clause(claim: str, evidence: str) -> str:
     return max(clauses, key=lambda c: len(words & content_words(c)))
 
 
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE.split(text) if c and c.strip()] or [text]
+
+
 def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     """ENTAILS / CONTRADICTS by polarity and direction; NEUTRAL when the texts share too
-    little to be about the same statement (the similarity check decides those)."""
+    little to be about the same statement (the similarity check decides those). Clause by
+    clause: each clause of the claim is read against the evidence clause it matches, so
+    "X rose for A, but not for B" agrees with the same sentence in the paper, and a
+    paper's "no difference in X, and Y does not stem from Z" has two negations, not an even
+    count that cancels out."""
     words = content_words(claim)
     shared = words & content_words(evidence)
     if len(shared) < 2 or len(shared) < min_shared * len(words):
         return Verdict.NEUTRAL
-    clause = matching_clause(claim, evidence)
-    if negated(claim, shared) != negated(clause, shared):
-        return Verdict.CONTRADICTS
-    mine, theirs = _directions(claim), _directions(clause)
-    for a, b in _OPPOSITES:
-        sa, sb = _stem(a), _stem(b)
-        if (sa in mine and sb in theirs and sa not in theirs) or (
-            sb in mine and sa in theirs and sb not in theirs
-        ):
+    for part in _clauses(claim):
+        clause = matching_clause(part, evidence)
+        common = content_words(part) & content_words(clause)
+        if len(common) < 2:
+            continue  # a short aside ("but not for B") is read with the clause it qualifies
+        if negated(part, common) != negated(clause, common):
             return Verdict.CONTRADICTS
+        mine, theirs = _directions(part), _directions(clause)
+        for a, b in _OPPOSITES:
+            sa, sb = _stem(a), _stem(b)
+            if (sa in mine and sb in theirs and sa not in theirs) or (
+                sb in mine and sa in theirs and sb not in theirs
+            ):
+                return Verdict.CONTRADICTS
     return Verdict.ENTAILS

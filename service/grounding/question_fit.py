@@ -12,7 +12,7 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
 - A number in the question is a condition ("on ImageNet at 256 resolution", "with 10
   steps"): the cited sentences must state it, or the answer is about another setting.
 - A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
-  "A6000", "ImageNet") must occur in the cited papers' evidence sentences or titles: an
+  "A6000", "ImageNet") must occur in the cited papers (their text, titles, names): an
   answer about another model or dataset is a neighbouring fact, not the answer.
 """
 
@@ -73,7 +73,7 @@ def unanswered(
             return f"the question's condition {sorted(conditions)} is not in the cited evidence"
     answer = _MARKERS.sub("", answer)  # "[1]" is a citation, not a number
     if _QUANTITY.search(stem):
-        found = numbers_in(answer)
+        found = numbers_in(answer) - numbers_in(stem)  # the question's own numbers are no answer
         if not found:
             return "the question asks for a quantity and the answer states none"
         if _PERCENT.search(stem) and not any(n.endswith("%") for n in found):
