@@ -23,6 +23,7 @@ from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText
 from service.grounding.entailment import MIN_SHARED, Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.markers import strip_markers
 from service.grounding.similarity import content_words
 
 RULES = {
@@ -65,7 +66,7 @@ def proposition(question: str) -> str:
 def verdict(question: str, sentence: str, min_shared: float = MIN_SHARED) -> str | None:
     """Yes or No as `sentence` answers the yes/no `question`; None when it does not speak
     to the question's statement."""
-    match judge(proposition(question), re.sub(r"\s*\[\d+\]", "", sentence), min_shared):
+    match judge(proposition(question), strip_markers(sentence), min_shared):
         case Verdict.ENTAILS:
             return "Yes"
         case Verdict.CONTRADICTS:

@@ -36,6 +36,7 @@ from service.core.sentinels import NOT_STATED
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.markers import strip_markers
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import cosine_matrix, support
 from service.retrieval.request_check import RequestCheck
@@ -251,4 +252,4 @@ class CompareService:
         if checked.empty:
             return fallback, True
         # markers refer to the cells' quotes, which the table already shows: drop them
-        return third_person(re.sub(r"\s*\[\d+\]", "", checked.text)), True
+        return third_person(strip_markers(checked.text)), True

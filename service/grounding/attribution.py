@@ -28,11 +28,11 @@ from service.core.sentinels import CANNOT_ANSWER
 from service.corpus.names import title_head
 from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.markers import MARKERS, strip_markers
 from service.grounding.numbers import numbers_in, unsupported_numbers
 from service.grounding.similarity import containment, cosine_matrix
 from service.grounding.similarity import support as support_score
 
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # The prompt's sentinel (CANNOT_ANSWER), and the ways a small model words the same refusal.
 _ABSTAIN = re.compile(
     rf"{re.escape(CANNOT_ANSWER)}|not in (the )?sources"
@@ -65,8 +65,8 @@ def _split_with_markers(text: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, marker numbers); a marker-only piece joins the previous."""
     out: list[tuple[str, list[int]]] = []
     for sentence in split_sentences(text.replace("\n", " ")):
-        numbers = [int(n) for m in _MARKERS.finditer(sentence) for n in re.split(r"[,;]", m.group(1))]
-        claim = _MARKERS.sub("", sentence).strip()
+        numbers = [int(n) for m in MARKERS.finditer(sentence) for n in re.split(r"[,;]", m.group(1))]
+        claim = strip_markers(sentence).strip()
         if not re.search(r"\w", claim):
             if out:
                 out[-1][1].extend(numbers)
@@ -231,10 +231,10 @@ def check_text(
     if _ABSTAIN.search(raw) and len(raw) < 120:
         return CheckedText("", [], model_abstained=True)
     items = evidence.items
-    if _MARKERS.sub("", raw).strip(" .") == "":
+    if strip_markers(raw).strip(" .") == "":
         # The model only pointed at evidence: answer with those sentences themselves, if
         # they carry the question's terms (a bare pointer is weak evidence of an answer).
-        chosen = [int(n) for m in _MARKERS.finditer(raw) for n in re.split(r"[,;]", m.group(1))]
+        chosen = [int(n) for m in MARKERS.finditer(raw) for n in re.split(r"[,;]", m.group(1))]
         raw = " ".join(
             f"{items[n - 1].text} [{n}]"
             for n in dict.fromkeys(chosen)

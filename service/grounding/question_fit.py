@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import stem_words
 
@@ -46,7 +47,6 @@ _EITHER_OR = re.compile(
 _NAME = re.compile(
     r"(?<![\w-])([A-Za-z]*[A-Z][A-Za-z]*[-\d][\w*-]*|[A-Z][a-z]+[A-Z][\w*-]*|[A-Z]{3,}[\w*-]*)(?![\w-])"
 )
-_MARKERS = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 
 def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
@@ -71,7 +71,7 @@ def unanswered(
         conditions = numbers_in(stem) - numbers_in(" ".join(cited))
         if conditions:
             return f"the question's condition {sorted(conditions)} is not in the cited evidence"
-    answer = _MARKERS.sub("", answer)  # "[1]" is a citation, not a number
+    answer = strip_markers(answer)
     if _QUANTITY.search(stem):
         found = numbers_in(answer) - numbers_in(stem)  # the question's own numbers are no answer
         if not found:
