@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SAMPLE := data/samples/trending-papers.txt
 
-.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries eval eval-quick clean
+.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries eval eval-quick eval-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ eval: install-llm install-dev evals/.paperqa-venv/bin/python
 
 eval-quick: install-llm install-dev evals/.paperqa-venv/bin/python
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.harness --mode quick
+
+# Load test: a real server on loopback, a fake LLM at 2 s a call and the embedded model (~5 min).
+eval-load: install-llm install-dev
+	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.load_eval
 
 eval-qa: install-llm
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.qa_eval
