@@ -46,7 +46,6 @@ class LLMGate:
         self.running = 0
         self.admitted = 0  # requests past admission, not yet at a slot (retrieving)
         self._mean_call_s = 5.0  # until measured
-        self.waited_s: list[float] = []  # recent waits
         self.wait_total_s = 0.0  # all waits and their count, for /metrics
         self.waits = 0
         self.refused = 0
@@ -120,7 +119,6 @@ class LLMGate:
             )
         with self._lock:
             self.running += 1
-            self.waited_s = [*self.waited_s[-999:], waited]
             self.wait_total_s += waited
             self.waits += 1
         started = time.monotonic()
