@@ -78,6 +78,12 @@ class Generator:
         """The model answers come from now: the LLM's name, or "extractive" without one."""
         return self.llm.model if self.llm.client is not None else EXTRACTIVE
 
+    def check_capacity(self) -> None:
+        """LLMBusy (a 503) now when a call would find the queue full, unless the caller
+        opted into the degraded answer; for a stream, whose 200 head goes out before the call."""
+        if self.llm.client is not None and not busy_fallback.get():
+            self.gate.check()
+
     @contextmanager
     def admission(self) -> Iterator[None]:
         """Around a request that will call the LLM: a full queue refuses it now (LLMBusy, a

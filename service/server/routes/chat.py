@@ -47,8 +47,7 @@ async def chat_completions(body: ChatCompletionIn, request: Request, services: S
     query = await run_in_threadpool(chat.check, body)  # bad input: a plain 4xx, never a stream
     if not body.stream:
         return await until_gone(request, lambda on_delta: chat.complete(query, on_delta))
-    if services.generator.available:
-        services.generator.gate.check()  # a full queue: a 503 now, not inside a 200 stream
+    services.generator.check_capacity()  # a full queue: a 503 now, not inside a 200 stream
     include_usage = bool((body.stream_options or {}).get("include_usage"))
     return EventSourceResponse(_chunks(chat, query, include_usage), ping=15)
 
