@@ -175,6 +175,25 @@ def test_question_fit_needs_the_kind_of_answer_the_question_asks_for() -> None:
     assert unanswered("Which drug? Options: how many; 10%", "Ciprofloxacin [1].") is None
 
 
+def test_question_fit_refuses_an_answer_that_only_restates_the_question() -> None:
+    q = "Which real humanoid robot was the agile whole-body skills method tested on?"
+    assert "restates" in (
+        unanswered(q, "The agile whole-body skills method was tested on humanoid robots [1].") or ""
+    )
+    assert unanswered(q, "It was tested on the Unitree G1 humanoid [1].") is None
+    # a yes/no verdict over the question's own statement is an answer
+    assert unanswered("Does UVA decode video?", "Yes. UVA decodes video [1].") is None
+    # "TDP-43" is a name; its number is not a setting the cited sentence must repeat
+    assert (
+        unanswered(
+            "Does TDP-43 type confer a distinct pattern of atrophy?",
+            "Yes. The TDP-43 subtypes showed distinct patterns of atrophy [1].",
+            ["The subtypes showed distinct patterns of atrophy."],
+        )
+        is None
+    )
+
+
 def test_question_fit_needs_the_questions_names_and_conditions_in_the_evidence() -> None:
     q = "What FID does rectified flow reach on ImageNet at 256 resolution?"
     cited = ["DDO reduces FID scores to 1.30/0.97 on CIFAR-10/ImageNet-64."]

@@ -85,6 +85,33 @@ def test_judge_reads_the_clause_the_claim_matches() -> None:
     ) is (Verdict.ENTAILS)
 
 
+def test_judge_reads_findings_not_aims_and_judging_words_backwards() -> None:
+    # a result that judges what precedes it: "agreement ... was poor" says they do not agree
+    agree = "Approved doctors and medical referees agree when assessing a seafarer's fitness"
+    found = (
+        "Overall agreement between approved doctors and medical referees assessing a seafarer's"
+        " fitness was poor."
+    )
+    assert judge(agree, found) is Verdict.CONTRADICTS
+    # "to prevent unreliable results" judges the results after it, not the library before it
+    assert judge(
+        "The paper released the open-source library rliable for deep RL evaluation",
+        "We present an evaluation methodology for deep RL with an open-source library rliable,"
+        " to prevent unreliable results.",
+    ) is (Verdict.ENTAILS)
+    # a study's aim states the question, not its answer: it neither confirms nor denies
+    aim = (
+        "This study aims to investigate the extent of agreement between approved doctors"
+        " and medical referees."
+    )
+    assert judge("Approved doctors and medical referees do not agree", aim) is Verdict.NEUTRAL
+    # one direction word in any inflection: "reduce" is not contradicted by "reduces"
+    assert judge(
+        "High blood pressure reduce the risk of chronic low back pain",
+        "High blood pressure reduces the risk of chronic low back pain (OR 0.93 per 10 mm Hg increase).",
+    ) is (Verdict.ENTAILS)
+
+
 # --- reading the question -------------------------------------------------------------
 
 

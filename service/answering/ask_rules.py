@@ -21,9 +21,10 @@ from service.answering.question_plan import AUXILIARIES, Form, QuestionPlan
 from service.core.sentinels import NOT_SAID_PREFIX
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText
-from service.grounding.entailment import MIN_SHARED, Verdict, judge
+from service.grounding.entailment import MIN_SHARED, Verdict, judge, states_aim
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.markers import strip_markers
+from service.grounding.numbers import numbers_in
 from service.grounding.similarity import content_words
 
 RULES = {
@@ -86,7 +87,9 @@ def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
     weight = {w: math.log(1 + len(texts) / (1 + sum(w in t for t in texts))) for w in words}
     total = sum(weight.values()) or 1.0
     scored = [
-        (sum(weight[w] for w in words & t) / total, e) for t, e in zip(texts, evidence.items, strict=True)
+        (sum(weight[w] for w in words & t) / total, e)
+        for t, e in zip(texts, evidence.items, strict=True)
+        if not states_aim(e.text)  # the question restated is no verdict
     ]
     best = max(scored, key=lambda se: (se[0], se[1].score), default=None)
     if best is None or best[0] < DECIDING_SHARE:
@@ -114,7 +117,16 @@ def yes_no_answer(
     deciding = deciding_evidence(question, evidence)
     decided = verdict(question, deciding.text, DECIDING_SHARE) if deciding else None
     said = verdict(question, checked.text) if not checked.empty else None
-    if deciding is not None and decided is not None and (checked.empty or (decided == "No" and said != "No")):
+    if said == "No" and all(states_aim(e.text) for e in checked.cited):
+        # "X is not sufficient" cited to "we evaluated whether X is sufficient": no finding says No
+        checked, said = CheckedText("", [], checked.dropped), None
+    # the question's numbers ("larger than 7 cm") are its setting: a sentence without them is about another
+    setting = numbers_in(question) - numbers_in(" ".join(e.text for e in checked.cited))
+    if (
+        deciding is not None
+        and decided is not None
+        and (checked.empty or (decided == "No" and said != "No") or bool(setting))
+    ):
         return CheckedText(f"{decided}. {cited_once(deciding.text)}", [deciding], checked.dropped)
     word = said or model_word
     if checked.empty or word is None:

@@ -179,6 +179,8 @@ class AskService:
             )
             if plan.form is Form.YES_NO:
                 checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
+            if not checked.empty and plan.form is Form.WHICH_PAPER:
+                checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
             if not checked.empty:
                 cited_papers = {e.paper_id for e in checked.cited}
                 context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
@@ -189,8 +191,6 @@ class AskService:
                 if reason is not None:  # true sentences, but not the answer: say so instead
                     checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
             if not checked.empty:
-                if plan.form is Form.WHICH_PAPER:
-                    checked.text = name_the_paper(checked)
                 checked.text = third_person(checked.text)
         return self._result(prep, checked, generated)
 

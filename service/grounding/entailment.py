@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+import Stemmer
+
 from service.grounding.similarity import content_words
 
 _NEGATION = re.compile(
@@ -64,11 +66,30 @@ _OPPOSITES = [
     ("upregulate", "downregulate"),
     ("activate", "inhibit"),
     ("benefit", "harm"),
+    ("agree", "disagree"),
 ]
 _WORD = re.compile(r"[a-z]+")
+_stemmer = Stemmer.Stemmer("english")
 _CLAUSE = re.compile(
     r"[;:]|,\s+(?:but|while|whereas|although|though|yet|and)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
 )
+
+
+# a sentence that states what a study set out to learn ("To evaluate whether NT predicts
+# GDM", "the impact on survival remains unclear") holds the question's words, not its answer
+_AIM = re.compile(
+    r"\b(to (evaluate|assess|investigate|determine|examine|compare|identify|clarify|explore|test|analy[sz]e|"
+    r"establish|study|review)|aims?\b|aimed|objectives?|purpose|we (sought|hypothesi[sz]ed|asked|wondered)|"
+    r"whether|remains? (unclear|unknown|uncertain|controversial|to be)|"
+    r"(is|was|are|were) (unknown|unclear|not known)|"
+    r"little is known|is not known|hypothesis)\b",
+    re.IGNORECASE,
+)
+
+
+def states_aim(sentence: str) -> bool:
+    """Whether `sentence` states a study's aim or open question rather than a finding."""
+    return _AIM.search(sentence) is not None
 
 
 MIN_SHARED = 0.5
@@ -84,16 +105,22 @@ class Verdict(StrEnum):
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s", "d"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """Snowball stem: "reduce", "reduces" and "reduced" are one direction word."""
+    return str(_stemmer.stemWord(word))
 
 
 def _directions(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower())}
 
 
+# negation cues that judge what precedes them ("agreement was poor", "the test was unreliable")
+_JUDGING = re.compile(
+    r"poor(?:ly)?|inadequate(?:ly)?|ineffective|unreliable|unsuccessful|impossible|unlikely|insufficient|unnecessary",
+    re.IGNORECASE,
+)
+_COPULA = re.compile(
+    r"\b(is|are|was|were|be|been|being|remain(?:s|ed)?|seem(?:s|ed)?|prove[sdn]?)\s+(?:\w+ly\s+)?$"
+)
 NEGATION_SCOPE = 6  # words after a negation cue that it applies to
 
 
@@ -106,6 +133,9 @@ def negated(text: str, about: set[str] | None = None) -> bool:
     count = 0
     for m in _NEGATION.finditer(cleaned):
         window = " ".join(cleaned[m.end() :].split()[:NEGATION_SCOPE])
+        if _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()]):
+            # "agreement ... was poor": the judged thing comes first ("prevent unreliable results": not)
+            window += " " + " ".join(cleaned[: m.start()].split()[-NEGATION_SCOPE:])
         if about is None or content_words(window) & about:
             count += 1
     return count % 2 == 1
@@ -131,6 +161,8 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     "X rose for A, but not for B" agrees with the same sentence in the paper, and a
     paper's "no difference in X, and Y does not stem from Z" has two negations, not an even
     count that cancels out."""
+    if states_aim(evidence) and not states_aim(claim):
+        return Verdict.NEUTRAL  # "we asked whether X agree" neither says they do nor that they do not
     words = content_words(claim)
     shared = words & content_words(evidence)
     if len(shared) < 2 or len(shared) < min_shared * len(words):

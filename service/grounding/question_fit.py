@@ -14,6 +14,8 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
 - A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
   "A6000", "ImageNet") must occur in the cited papers (their text, titles, names): an
   answer about another model or dataset is a neighbouring fact, not the answer.
+- An answer must add something to the question: "Which robot was it tested on?" answered
+  "It was tested on humanoid robots" restates the question and names nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ _EITHER_OR = re.compile(
 )
 
 
+# words any answer may add without saying anything ("the authors use ...", "[1]")
+_FILLER = stem_words(
+    "the a an this that these those it its they their them authors author paper papers work study "
+    "method methods approach model models propose proposed use used using show shows shown present "
+    "presented introduce introduced based also which what who whom how does do did can could would "
+    "is are was were be been being has have had on in of to for by with as at from and or not yes no"
+)
+
+_NUMBERED_NAME = re.compile(r"\b[A-Za-z]+-\d[\w.]*")  # "TDP-43", "Phi-3": a name, not a condition
 _NAME = re.compile(
     r"(?<![\w-])([A-Za-z]*[A-Z][A-Za-z]*[-\d][\w*-]*|[A-Z][a-z]+[A-Z][\w*-]*|[A-Z]{3,}[\w*-]*)(?![\w-])"
 )
@@ -68,7 +79,7 @@ def unanswered(
         if missing:
             return f"the question asks about {', '.join(missing)}, which the cited evidence does not mention"
     if cited:
-        conditions = numbers_in(stem) - numbers_in(" ".join(cited))
+        conditions = numbers_in(_NUMBERED_NAME.sub(" ", stem)) - numbers_in(" ".join(cited))
         if conditions:
             return f"the question's condition {sorted(conditions)} is not in the cited evidence"
     answer = strip_markers(answer)
@@ -83,4 +94,8 @@ def unanswered(
         wanted = stem_words(either.group(1)) | stem_words(either.group(2))
         if not wanted & stem_words(answer):
             return f"the question asks '{either.group(0)}' and the answer says neither"
+        return None  # it chose one of the question's own words: that is the answer
+    verdict = re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE)  # "Yes. <the question's statement>" answers
+    if not verdict and not stem_words(answer) - stem_words(stem) - _FILLER:
+        return "the answer only restates the question"
     return None
