@@ -196,6 +196,20 @@ def test_a_question_about_two_papers_gets_evidence_and_citations_from_both(
     assert "10 steps" in body["answer"] and "3 denoising steps" in body["answer"]
 
 
+def test_a_paper_the_model_left_out_gets_its_own_cited_part(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reset(reply("DEIS can generate high-fidelity samples in as few as 10 steps [1]."))
+    body = llm_client.post("/ask", json={"question": "How many sampling steps do DEIS and BESO need?"}).json()
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    titles = [c["title"] for c in body["citations"]]
+    assert titles[0].startswith("Fast Sampling") and any(t.startswith("Goal-Conditioned") for t in titles)
+    beso = next(c for c in body["citations"] if "Goal-Conditioned" in c["title"])
+    # BESO's part is its own evidence sentence, cited with its marker, led by its name
+    assert f"[{beso['n']}]" in body["answer"] and "BESO:" in body["answer"], body["answer"]
+    assert beso["quote"].split()[3].lower() in body["answer"].lower()
+
+
 def test_answers_speak_of_the_authors_in_the_third_person(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.reset(
         reply("We introduce CARP, which delivers 10x faster inference than state-of-the-art policies [1].")

@@ -91,17 +91,47 @@ def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
         for t, e in zip(texts, evidence.items, strict=True)
         if not states_aim(e.text)  # the question restated is no verdict
     ]
-    best = max(scored, key=lambda se: (se[0], se[1].score), default=None)
-    if best is None or best[0] < DECIDING_SHARE:
-        return None
-    return best[1]
+    candidates = sorted(
+        (se for se in scored if se[0] >= DECIDING_SHARE), key=lambda se: (-se[0], -se[1].score)
+    )
+    # a sentence that denies the point ("by bypassing video generation") outweighs one that only
+    # shares more of its words without a verdict on it ("UVA jointly optimizes video and action")
+    denying = [e for _, e in candidates if verdict(question, e.text, DECIDING_SHARE) == "No"]
+    if denying:
+        return denying[0]
+    return candidates[0][1] if candidates else None
 
 
-def cited_once(sentence: str) -> str:
-    """`sentence` with the marker [1] before its closing punctuation."""
+def cited_once(sentence: str, n: int = 1) -> str:
+    """`sentence` with the marker [n] before its closing punctuation."""
     body = sentence.rstrip()
     end = body[-1] if body[-1:] in (".", "!", "?") else "."
-    return f"{body.rstrip('.!?')} [1]{end}"
+    return f"{body.rstrip('.!?')} [{n}]{end}"
+
+
+def cover_every_paper(
+    checked: CheckedText, evidence: EvidenceSet, named: list[str], question: str
+) -> CheckedText:
+    """A question about several named papers whose checked answer speaks for only some of
+    them: each paper left out gets its part from its own best evidence sentence (a finding,
+    not an aim), verbatim and cited, led by the paper's name. The model often answers for
+    the first paper only; the evidence for the others was in its prompt all along."""
+    if checked.empty:
+        return checked  # an abstention stands: the answer's part was refused for a reason
+    answered = {e.paper_id for e in checked.cited}
+    text, cited = checked.text, list(checked.cited)
+    for pid in named:
+        if pid in answered:
+            continue
+        own = [e for e in evidence.items if e.paper_id == pid and not states_aim(e.text)]
+        best = max(own, key=lambda e: e.score, default=None)
+        if best is None:
+            continue
+        cited.append(best)
+        asked = [a for a in best.aliases if a.lower() in question.lower()]  # the name the user used
+        name = (asked or list(best.aliases) or [title_head(best.title) or best.title])[0]
+        text = f"{text} {name}: {cited_once(best.text, len(cited))}"
+    return CheckedText(text, cited, checked.dropped, checked.model_abstained)
 
 
 def yes_no_answer(

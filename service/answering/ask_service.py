@@ -17,7 +17,14 @@ from dataclasses import dataclass, replace
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
-from service.answering.ask_rules import NOT_SAID, form_rule, name_the_paper, split_verdict, yes_no_answer
+from service.answering.ask_rules import (
+    NOT_SAID,
+    cover_every_paper,
+    form_rule,
+    name_the_paper,
+    split_verdict,
+    yes_no_answer,
+)
 from service.answering.extractive import extractive_answer
 from service.answering.followup import FollowUps, Turn
 from service.answering.generation import Generated, Generator, OnDelta
@@ -119,7 +126,7 @@ class AskService:
         names = self.paper_names()
         plan = plan_question(query.text, names)
         # a question about named papers looks in each of them (within the caller's papers)
-        named = [p for p in plan.named if not query.paper_ids or p in query.paper_ids] if plan.multi else []
+        named = self._named_in(plan, query)
         with timings.measure("retrieve"):
             question_vector = self.retriever.embedder.embed([query.text])[0]  # once, for both steps
             groups = [
@@ -157,6 +164,13 @@ class AskService:
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
         return Prepared(query, plan, evidence, timings, relevant)
 
+    @staticmethod
+    def _named_in(plan: QuestionPlan, query: CheckedQuery) -> list[str]:
+        """The papers a several-paper question names, within the caller's papers."""
+        if not plan.multi:
+            return []
+        return [p for p in plan.named if not query.paper_ids or p in query.paper_ids]
+
     def _answer(self, prep: Prepared, on_delta: OnDelta | None) -> AskOut:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
@@ -179,6 +193,10 @@ class AskService:
             )
             if plan.form is Form.YES_NO:
                 checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
+            if plan.multi and plan.form is Form.OPEN:  # before the fit check: each paper named has its part
+                checked = cover_every_paper(
+                    checked, prep.evidence, self._named_in(plan, prep.query), prep.query.text
+                )
             if not checked.empty and plan.form is Form.WHICH_PAPER:
                 checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
             if not checked.empty:

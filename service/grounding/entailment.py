@@ -69,6 +69,7 @@ _OPPOSITES = [
     ("agree", "disagree"),
 ]
 _WORD = re.compile(r"[a-z]+")
+_ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
 _stemmer = Stemmer.Stemmer("english")
 _CLAUSE = re.compile(
     r"[;:]|,\s+(?:but|while|whereas|although|though|yet|and)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
@@ -174,11 +175,20 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
             continue  # a short aside ("but not for B") is read with the clause it qualifies
         if negated(part, common) != negated(clause, common):
             return Verdict.CONTRADICTS
-        mine, theirs = _directions(part), _directions(clause)
-        for a, b in _OPPOSITES:
-            sa, sb = _stem(a), _stem(b)
-            if (sa in mine and sb in theirs and sa not in theirs) or (
-                sb in mine and sa in theirs and sb not in theirs
-            ):
-                return Verdict.CONTRADICTS
+        # statistics in brackets ("OR 0.93 per 10 mm Hg increase; ...") are units, not directions
+        plain = _ASIDE.sub(" ", part)
+        if _opposed(plain, matching_clause(plain, _ASIDE.sub(" ", evidence))):
+            return Verdict.CONTRADICTS
     return Verdict.ENTAILS
+
+
+def _opposed(part: str, clause: str) -> bool:
+    """A direction word of `part` whose opposite is in `clause` and which is not there itself."""
+    mine, theirs = _directions(part), _directions(clause)
+    for a, b in _OPPOSITES:
+        sa, sb = _stem(a), _stem(b)
+        if (sa in mine and sb in theirs and sa not in theirs) or (
+            sb in mine and sa in theirs and sb not in theirs
+        ):
+            return True
+    return False
