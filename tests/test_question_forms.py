@@ -159,6 +159,17 @@ def test_a_contradicted_yes_becomes_the_evidence_and_no(llm_client: TestClient, 
     assert any("says otherwise" in d["reason"] for d in body["dropped"])
 
 
+def test_a_sentence_denying_the_point_decides_over_one_sharing_more_words(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reset(reply("Yes. UVA jointly optimizes video and action predictions [1]."))
+    q = "Does UVA have to generate video in order to infer actions?"
+    body = llm_client.post("/ask", json={"question": q}).json()
+    assert body["answer"].startswith("No. ") and "bypassing video generation" in body["answer"], body[
+        "answer"
+    ]
+
+
 def test_yes_no_without_support_says_the_papers_do_not_say(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.reset(reply("Yes, CARP uses a learning rate of 0.0003 [1]."))
     body = llm_client.post("/ask", json={"question": "Does CARP use a learning rate of 0.0003?"}).json()
