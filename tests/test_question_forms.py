@@ -115,6 +115,14 @@ def test_judge_reads_findings_not_aims_and_judging_words_backwards() -> None:
 # --- reading the question -------------------------------------------------------------
 
 
+def test_a_paper_is_known_by_the_name_its_abstract_gives() -> None:
+    abstract = (
+        "We propose models conditioned on forecasted visual states, named Predictive Inverse Dynamics"
+        " Models (PIDM). We use Transformers, naming the model Seer. Our approach, dubbed GenSim, is new."
+    )
+    assert paper_names("Predictive Inverse Dynamics Models", abstract) == ["GenSim", "PIDM", "Seer"]
+
+
 def test_question_forms_and_named_papers() -> None:
     papers = [
         ("a", "CARP: Visuomotor Policy Learning", "We introduce CARP."),

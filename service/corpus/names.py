@@ -1,14 +1,24 @@
 """The names a user calls a paper by: the short name before its title's colon ("CARP",
-"ToolChain*") and the acronyms its abstract defines in parentheses ("... Sampling
-(PROPS)"). Computed at ingest and kept with the paper, so /ask can tell which papers a
-question names without reading every abstract."""
+"ToolChain*"), the acronyms its abstract defines in parentheses ("... Sampling
+(PROPS)") and the names it gives ("naming the model Seer", "dubbed GenSim"). Computed at
+ingest and kept with the paper, so /ask can tell which papers a question names without
+reading every abstract."""
 
 from __future__ import annotations
 
 import re
 
 _DEFINED = re.compile(r"\(([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9*\-]*)\)")
+# "naming the model Seer", "a framework called GenAD", "dubbed RoboDreamer"
+_CALLED = re.compile(
+    r"\b(?:call(?:ed|ing) (?:it|them)?|dubbed|named|termed|naming (?:the|our|this|it) ?(?:model|method|"
+    r"framework|approach|system|policy|agent|benchmark|dataset)?)\s+([A-Z][\w*\-]*[A-Za-z0-9*])(?![\w*\-])"
+    r"(?!\s+[A-Z])"  # "named Predictive Inverse Dynamics Models (PIDM)": a phrase, its acronym is the name
+)
 _NAME_CHARS = re.compile(r"^[\w*.+\- ]{2,30}$")
+
+
+_NOT_NAMES = frozenset({"the", "this", "our", "these", "that", "it", "its"})
 
 
 def title_head(title: str) -> str | None:
@@ -23,4 +33,5 @@ def paper_names(title: str, abstract: str | None) -> list[str]:
     if head is not None and _NAME_CHARS.match(head):
         names.add(head)
     names.update(m for m in _DEFINED.findall(abstract or "") if len(m) >= 3)
+    names.update(m for m in _CALLED.findall(abstract or "") if len(m) >= 3 and m.lower() not in _NOT_NAMES)
     return sorted(names)
