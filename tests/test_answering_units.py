@@ -194,6 +194,28 @@ def test_question_fit_refuses_an_answer_that_only_restates_the_question() -> Non
     )
 
 
+def test_question_fit_reads_the_half_of_a_contrast_the_question_is_about() -> None:
+    q = "Acinetobacter lwoffii has been evolved in the lab to be resistant to which antibiotics?"
+    cited = [
+        "A. baumannii readily evolved resistance to meropenem, ciprofloxacin, and gentamicin,"
+        " but A. lwoffii only evolved resistance to ciprofloxacin."
+    ]
+    wrong = "Acinetobacter lwoffii has been evolved in the lab to be resistant to gentamicin [1]."
+    assert "another part" in (unanswered(q, wrong, cited) or "")
+    right = "Acinetobacter lwoffii has been evolved in the lab to be resistant to ciprofloxacin [1]."
+    assert unanswered(q, right, cited) is None
+    # a sentence that contrasts nothing is read whole: ";" and ", and" join, they do not oppose
+    listing = ["Data quality has two properties; action divergence and transition diversity shape it."]
+    assert (
+        unanswered(
+            "What two properties shape data quality?",
+            "Action divergence and transition diversity [1].",
+            listing,
+        )
+        is None
+    )
+
+
 def test_question_fit_needs_the_questions_names_and_conditions_in_the_evidence() -> None:
     q = "What FID does rectified flow reach on ImageNet at 256 resolution?"
     cited = ["DDO reduces FID scores to 1.30/0.97 on CIFAR-10/ImageNet-64."]

@@ -16,6 +16,10 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
   answer about another model or dataset is a neighbouring fact, not the answer.
 - An answer must add something to the question: "Which robot was it tested on?" answered
   "It was tested on humanoid robots" restates the question and names nothing.
+- What the answer adds must come from the part of the cited sentence the question is
+  about: "A. baumannii evolved resistance to X, Y and Z, but A. lwoffii only to Y" does not
+  support "A. lwoffii evolved resistance to Z" (the clause holding Z holds fewer of the
+  question's words than another clause does).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
-from service.grounding.similarity import stem_words
+from service.grounding.similarity import content_words, stem_words
 
 _QUANTITY = re.compile(
     r"\b(how (many|much|long|often|large|big|fast|far|old)|approximately (what|how)|"
@@ -98,4 +102,28 @@ def unanswered(
     verdict = re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE)  # "Yes. <the question's statement>" answers
     if not verdict and not stem_words(answer) - stem_words(stem) - _FILLER:
         return "the answer only restates the question"
+    if not verdict and cited and not any(_binds(stem, answer, sentence) for sentence in cited):
+        return (
+            "what the answer adds belongs to another part of the cited sentence than the question's subject"
+        )
     return None
+
+
+# where a sentence sets one statement against another: the two halves speak of different things
+_CONTRAST = re.compile(
+    r",?\s+(?:but|while|whereas|although|though|yet|in contrast to|unlike)\s+", re.IGNORECASE
+)
+
+
+def _binds(question: str, answer: str, sentence: str) -> bool:
+    """Whether the half of a contrasting `sentence` ("X ..., but Y ...") that holds the
+    answer's new words holds as many of the question's words as the other half (True when
+    the sentence contrasts nothing, or holds none of the new words: other checks judge those)."""
+    parts = [c for c in _CONTRAST.split(sentence) if c.strip()]
+    if len(parts) < 2:
+        return True
+    asked = content_words(question)
+    new = content_words(answer) - asked - _FILLER
+    held = [(len(asked & words), bool(new & words)) for words in map(content_words, parts)]
+    with_new = [count for count, has_new in held if has_new]
+    return not with_new or max(with_new) >= max(count for count, _ in held)
