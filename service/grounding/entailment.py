@@ -26,9 +26,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-import Stemmer
-
-from service.grounding.similarity import content_words
+from service.grounding.similarity import content_words, stem
 
 _NEGATION = re.compile(
     r"\b(not|no|never|none|neither|nor|without|cannot|unable|fail(?:s|ed|ing|ures?)?|lacks?|lacking"
@@ -70,7 +68,6 @@ _OPPOSITES = [
 ]
 _WORD = re.compile(r"[a-z]+")
 _ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]")
-_stemmer = Stemmer.Stemmer("english")
 _CLAUSE = re.compile(
     r"[;:]|,\s+(?:but|while|whereas|although|though|yet|and)\s+|\s+(?:but|whereas)\s+", re.IGNORECASE
 )
@@ -105,13 +102,12 @@ class Verdict(StrEnum):
     CONTRADICTS = "contradicts"
 
 
-def _stem(word: str) -> str:
-    """Snowball stem: "reduce", "reduces" and "reduced" are one direction word."""
-    return str(_stemmer.stemWord(word))
+# stemmed once: "reduce", "reduces" and "reduced" are one direction word
+_OPPOSITE_STEMS = [(stem(a), stem(b)) for a, b in _OPPOSITES]
 
 
 def _directions(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower())}
+    return {stem(w) for w in _WORD.findall(text.lower())}
 
 
 # negation cues that judge what precedes them ("agreement was poor", "the test was unreliable")
@@ -185,8 +181,7 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
 def _opposed(part: str, clause: str) -> bool:
     """A direction word of `part` whose opposite is in `clause` and which is not there itself."""
     mine, theirs = _directions(part), _directions(clause)
-    for a, b in _OPPOSITES:
-        sa, sb = _stem(a), _stem(b)
+    for sa, sb in _OPPOSITE_STEMS:
         if (sa in mine and sb in theirs and sa not in theirs) or (
             sb in mine and sa in theirs and sb not in theirs
         ):

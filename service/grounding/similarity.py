@@ -105,6 +105,11 @@ def content_words(text: str) -> set[str]:
     return set(_stemmer.stemWords(words))
 
 
+def stem(word: str) -> str:
+    """One word's Snowball stem ("reduces" -> "reduc")."""
+    return str(_stemmer.stemWord(word))
+
+
 def stem_words(text: str) -> set[str]:
     """Every word of `text`, stemmed (stop words kept: "more", "less" matter here)."""
     return set(_stemmer.stemWords(_WORD.findall(text.lower())))
