@@ -20,7 +20,7 @@ from service.corpus.paper import paper_body
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.question_fit import unanswered
+from service.grounding.question_fit import rebind_number, unanswered
 from service.grounding.similarity import containment, support
 from service.schemas import SummaryOut, UsageOut
 
@@ -230,3 +230,49 @@ def test_question_fit_needs_the_questions_names_and_conditions_in_the_evidence()
     # a compound name is about its head: "AURORA-finetuned" needs AURORA
     q = "Did human raters prefer the AURORA-finetuned model?"
     assert unanswered(q, "Yes [1].", ["Raters preferred it."], ["We curate the AURORA Dataset."]) is None
+
+
+DEIS_SENTENCE = (
+    "We achieve the state-of-art sampling performance when the number of score function evaluation"
+    " (NFE) is limited, e.g., 4.17 FID with 10 NFEs, 3.37 FID, and 9.74 IS with only 15 NFEs on CIFAR10."
+)
+
+
+def test_the_answers_number_must_be_the_one_bound_to_the_questions_condition() -> None:
+    q = "What image quality score does the fast sampler get on CIFAR10 with ten network evaluations?"
+    wrong = "The fast sampler reaches an FID of 3.37 on CIFAR10 with only 10 network evaluations [1]."
+    assert "['4.17']" in (unanswered(q, wrong, [DEIS_SENTENCE]) or "")
+    assert rebind_number(q, wrong, [DEIS_SENTENCE]) == wrong.replace("3.37", "4.17")
+    right = "The fast sampler reaches an FID of 4.17 with 10 network evaluations [1]."
+    assert unanswered(q, right, [DEIS_SENTENCE]) is None and rebind_number(q, right, [DEIS_SENTENCE]) is None
+    # a condition that sets the scene for the whole sentence binds every number in it
+    scene = ["On ImageNet at 256 resolution, the model reaches an FID of 1.3 and an IS of 300."]
+    q = "What FID does the model reach on ImageNet at 256 resolution?"
+    assert unanswered(q, "It reaches an FID of 1.3 [1].", scene) is None
+    assert rebind_number(q, "It reaches an FID of 1.3 [1].", scene) is None
+
+
+def test_question_fit_needs_what_the_answer_adds_in_the_citations() -> None:
+    q = "The brewing strain has deleted genes enriched for what functions?"
+    cited = ["Flocculation genes vary between brewing strains and ASP3 has been lost in many isolates."]
+    guess = "The brewing strain has deleted genes enriched for gluconeogenesis [1]."
+    assert "nothing the answer adds" in (unanswered(q, guess, cited) or "")
+    assert unanswered(q, "The deleted genes are enriched for flocculation [1].", cited) is None
+    # the cited paper's own name is part of what a citation holds
+    which = 'The paper "Seer: predictive inverse dynamics" forecasts visual states [1].'
+    assert (
+        unanswered("Which paper forecasts visual states?", which, ["It forecasts visual states."]) is not None
+    )
+    assert (
+        unanswered(
+            "Which paper forecasts visual states?", which, ["It forecasts visual states."], names=["Seer"]
+        )
+        is None
+    )
+
+
+def test_question_fit_needs_a_which_question_to_name_one() -> None:
+    q = "Which microcin homolog is present in all known E. coli phylogroups?"
+    vague = "The specific microcin homolog matches varied between phylogroups [1]."
+    assert "names none" in (unanswered(q, vague) or "")
+    assert unanswered(q, "Microcin V is present in all phylogroups [1].") is None

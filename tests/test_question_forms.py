@@ -53,6 +53,25 @@ def test_a_flipped_polarity_is_dropped_and_a_paraphrase_kept(embedder: OnnxMiniL
     assert paraphrase.text == "The approach needs no training data from existing solvers [1]."
 
 
+def test_a_name_is_supported_only_by_the_sentences_that_carry_the_claim(embedder: OnnxMiniLMEmbedder) -> None:
+    texts = [
+        "RlmB expressed as a catalytically inactive variant still stimulates 50S assembly.",
+        "RlmN and RluC facilitate large ribosome subunit assembly.",
+    ]
+    ev = EvidenceSet(
+        [Evidence(i + 1, "p", "Ribosome Assembly", f"p::h::{i}", t, 1.0) for i, t in enumerate(texts)],
+        embedder.embed(texts),
+        1.0,
+    )
+    claim = "RlmB and RlmN stimulate 50S assembly even as a catalytically inactive variant [1]."
+    out = check_text(claim, ev, embedder, 0.55)
+    assert out.empty and "RlmN" in out.dropped[0].reason, out
+    kept = check_text(
+        "RlmB stimulates 50S assembly even as a catalytically inactive variant [1].", ev, embedder, 0.55
+    )
+    assert not kept.empty and kept.cited[0].text == texts[0]
+
+
 def test_a_flipped_direction_is_dropped(embedder: OnnxMiniLMEmbedder) -> None:
     ev = one_sentence(
         embedder,
@@ -268,3 +287,15 @@ def test_the_models_verdict_word_is_read_only_when_it_opens_the_answer() -> None
     assert split_verdict("yes. It does [2].") == ("Yes", "It does [2].")
     assert split_verdict("the approach needs data [1].") == (None, "the approach needs data [1].")
     assert split_verdict("Nobody knows [1].") == (None, "Nobody knows [1].")
+
+
+def test_a_number_from_beside_the_questions_condition_is_rebound(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    # DEIS: "4.17 FID with 10 NFEs, 3.37 FID, and 9.74 IS with only 15 NFEs on CIFAR10"
+    fake_llm.reset(reply("DEIS reaches an FID of 3.37 on CIFAR10 with only 10 NFEs [1]."))
+    q = "What FID does the fast diffusion sampler DEIS reach on CIFAR10 with ten network evaluations?"
+    body = llm_client.post("/ask", json={"question": q}).json()
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    assert "4.17" in body["answer"] and "3.37" not in body["answer"], body["answer"]
+    assert any("4.17 FID with 10 NFEs" in c["quote"] for c in body["citations"])

@@ -38,7 +38,7 @@ from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
-from service.grounding.question_fit import unanswered
+from service.grounding.question_fit import rebind_number, unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
@@ -202,10 +202,13 @@ class AskService:
             if not checked.empty:
                 cited_papers = {e.paper_id for e in checked.cited}
                 context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
-                context += [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+                names = [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+                context += names
                 # a whole paper names its setting (a strain, a cell line) far from the cited sentence
                 context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
-                reason = unanswered(prep.query.text, checked.text, [e.text for e in checked.cited], context)
+                quotes = [e.text for e in checked.cited]
+                checked.text = rebind_number(prep.query.text, checked.text, quotes) or checked.text
+                reason = unanswered(prep.query.text, checked.text, quotes, context, names)
                 if reason is not None:  # true sentences, but not the answer: say so instead
                     checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
             if not checked.empty:

@@ -177,7 +177,7 @@ def _support_for(
         if missing:
             return Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}")
         unknown = sorted(_unknown_names(claim, ranked, items, premise))
-        return Dropped(claim, f"name(s) not in the supporting paper: {unknown}")
+        return Dropped(claim, f"name(s) the supporting sentences do not contain: {unknown}")
     return Dropped(claim, "no evidence supports it")
 
 
@@ -204,12 +204,14 @@ def _number_anchored(
 
 
 def _unknown_names(claim: str, supporting: list[int], items: list[Evidence], premise: str = "") -> set[str]:
-    """Acronym-like names in the claim (DEIS, MT-pi, GPT-4) that neither the supporting
-    papers' evidence sentences, titles nor names contain, nor the question (a claim may
-    restate the question's setting: "in HEK293T cells")."""
+    """Acronym-like names in the claim (DEIS, MT-pi, GPT-4, RlmN) that neither the supporting
+    sentences nor the supporting papers' titles and names contain, nor the question (a claim
+    may restate the question's setting: "in HEK293T cells"). Another sentence of the same
+    paper does not count: "RlmB, RlmN and RluC stimulate assembly" cited to a sentence about
+    RlmB alone names two enzymes the citation says nothing about."""
     papers = {items[i].paper_id for i in supporting}
-    context = " ".join(f"{e.text} {e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
-    context = f"{context} {premise}".lower()
+    own = " ".join(f"{e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
+    context = " ".join([*(items[i].text for i in supporting), own, premise]).lower()
     return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower() not in context}
 
 

@@ -10,10 +10,17 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
 - An either-or question about a direction ("increase or decrease", "higher or lower")
   needs one of the two in the answer.
 - A number in the question is a condition ("on ImageNet at 256 resolution", "with 10
-  steps"): the cited sentences must state it, or the answer is about another setting.
+  steps"): the cited sentences must state it, or the answer is about another setting; and
+  the answer's number must be the one the cited sentence gives for that condition ("4.17
+  FID with 10 NFEs, 3.37 FID ... with 15 NFEs": 4.17 for ten). When the sentence gives one
+  other number for it, `rebind_number` puts that number in the answer.
+- An answer to "which X ...?" must name something: "the homologs vary between groups" does not.
 - A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
   "A6000", "ImageNet") must occur in the cited papers (their text, titles, names): an
   answer about another model or dataset is a neighbouring fact, not the answer.
+- What an answer adds to the question must be in its cited sentences (or be the cited
+  paper's name), at least in part: a restated question with a new word no citation holds
+  is a guess, however similar the whole sentence is to the evidence.
 - An answer must add something to the question: "Which robot was it tested on?" answered
   "It was tested on humanoid robots" restates the question and names nothing.
 - What the answer adds must come from the part of the cited sentence the question is
@@ -58,6 +65,13 @@ _FILLER = stem_words(
     "is are was were be been being has have had on in of to for by with as at from and or not yes no"
 )
 
+# "Which homolog ...?" answered "The homologs vary between groups" names no homolog
+_WHICH = re.compile(r"\W*(which|what)\b", re.IGNORECASE)
+_VAGUE = stem_words(
+    "specific particular various varied vary varies different differ differs several certain some many "
+    "multiple other others match matches matched between among type types kind kinds depend depends"
+)
+
 _NUMBERED_NAME = re.compile(r"\b[A-Za-z]+-\d[\w.]*")  # "TDP-43", "Phi-3": a name, not a condition
 _NAME = re.compile(
     r"(?<![\w-])([A-Za-z]*[A-Z][A-Za-z]*[-\d][\w*-]*|[A-Z][a-z]+[A-Z][\w*-]*|[A-Z]{3,}[\w*-]*)(?![\w-])"
@@ -73,10 +87,15 @@ def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
 
 
 def unanswered(
-    question: str, answer: str, cited: Sequence[str] = (), context: Sequence[str] = ()
+    question: str,
+    answer: str,
+    cited: Sequence[str] = (),
+    context: Sequence[str] = (),
+    names: Sequence[str] = (),
 ) -> str | None:
     """Why `answer` does not answer `question`, or None when its form fits. `cited`: the
-    cited sentences; `context`: the cited papers' evidence sentences, titles and names."""
+    cited sentences; `context`: the cited papers' evidence sentences, titles and names;
+    `names`: the cited papers' titles and names alone."""
     stem = question.split(" Options:", 1)[0]
     if context:
         missing = missing_names(stem, [*cited, *context])
@@ -86,6 +105,9 @@ def unanswered(
         conditions = numbers_in(_NUMBERED_NAME.sub(" ", stem)) - numbers_in(" ".join(cited))
         if conditions:
             return f"the question's condition {sorted(conditions)} is not in the cited evidence"
+        rivals = _rivals(stem, strip_markers(answer), cited)
+        if rivals:
+            return f"the cited sentence gives {sorted(rivals)} for the question's condition, not the answer"
     answer = strip_markers(answer)
     if _QUANTITY.search(stem):
         found = numbers_in(answer) - numbers_in(stem)  # the question's own numbers are no answer
@@ -100,13 +122,70 @@ def unanswered(
             return f"the question asks '{either.group(0)}' and the answer says neither"
         return None  # it chose one of the question's own words: that is the answer
     verdict = re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE)  # "Yes. <the question's statement>" answers
-    if not verdict and not stem_words(answer) - stem_words(stem) - _FILLER:
+    added = stem_words(answer) - stem_words(stem) - _FILLER
+    if not verdict and not added:
         return "the answer only restates the question"
+    if not verdict and _WHICH.match(stem) and not added - _VAGUE:
+        return "the question asks which one and the answer names none"
+    if not verdict and cited and added and not added & stem_words(" ".join([*cited, *names])):
+        # "... enriched for gluconeogenesis" cited to a sentence about flocculation genes
+        return "nothing the answer adds to the question is in the cited sentences"
     if not verdict and cited and not any(_binds(stem, answer, sentence) for sentence in cited):
         return (
             "what the answer adds belongs to another part of the cited sentence than the question's subject"
         )
     return None
+
+
+# "with ten network evaluations": a condition spelled out (from two: "one" is rarely a number)
+_SPELLED = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_SPELLED_WORD = re.compile(rf"\b({'|'.join(_SPELLED)})\b", re.IGNORECASE)
+
+
+def _conditions(question: str) -> set[str]:
+    """The question's numbers, spelled ones included, names' numbers ("TDP-43") left out."""
+    spelled = {str(_SPELLED.index(w.lower()) + 2) for w in _SPELLED_WORD.findall(question)}
+    return numbers_in(_NUMBERED_NAME.sub(" ", question)) | spelled
+
+
+_LIST_PIECE = re.compile(r"[,;]\s+|\s+and\s+")
+
+
+def _rivals(question: str, answer: str, cited: Sequence[str]) -> set[str]:
+    """Numbers a cited sentence binds to the question's condition when the answer's number
+    is bound elsewhere: "4.17 FID with 10 NFEs, 3.37 FID ... with only 15 NFEs" makes 4.17,
+    not 3.37, the answer for "with ten network evaluations". Empty when the answer's number
+    shares a piece of the sentence with the condition, or the condition's pieces hold no
+    other number (then the condition may set the scene for the whole sentence)."""
+    conditions = _conditions(question)
+    new = numbers_in(_NUMBERED_NAME.sub(" ", answer)) - conditions
+    if not conditions or not new:
+        return set()
+    for sentence in cited:
+        pieces = [numbers_in(_NUMBERED_NAME.sub(" ", p)) for p in _LIST_PIECE.split(sentence)]
+        if not any(found & new for found in pieces):
+            continue
+        if any(found & conditions and found & new for found in pieces):
+            return set()
+        rivals = {n for found in pieces if found & conditions for n in found - conditions - new}
+        if rivals:
+            return rivals
+    return set()
+
+
+def rebind_number(question: str, answer: str, cited: Sequence[str]) -> str | None:
+    """`answer` with its one number replaced by the one the cited sentence binds to the
+    question's condition ("3.37" -> "4.17" for "with ten network evaluations", see
+    `_rivals`), or None when there is nothing to rebind or no single number to rebind to."""
+    stem = question.split(" Options:", 1)[0]
+    rivals = _rivals(stem, strip_markers(answer), cited)
+    new = numbers_in(_NUMBERED_NAME.sub(" ", strip_markers(answer))) - _conditions(stem)
+    if len(rivals) != 1 or len(new) != 1:
+        return None
+    old = re.compile(rf"(?<![\w.]){re.escape(next(iter(new)))}(?![\w]|\.\d)")
+    if len(old.findall(answer)) != 1:
+        return None
+    return old.sub(next(iter(rivals)), answer)
 
 
 # where a sentence sets one statement against another: the two halves speak of different things
