@@ -299,3 +299,24 @@ def test_a_number_from_beside_the_questions_condition_is_rebound(
     assert not body["abstained"], (body["answer"], body["dropped"])
     assert "4.17" in body["answer"] and "3.37" not in body["answer"], body["answer"]
     assert any("4.17 FID with 10 NFEs" in c["quote"] for c in body["citations"])
+
+
+def test_a_which_paper_answer_with_a_neighbouring_papers_title_names_the_right_one(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    wrong = "Harnessing Mixed Offline Reinforcement Learning Datasets via Trajectory Weighting"
+    fake_llm.reset(
+        reply(
+            f'The paper "{wrong}" collects data with a behavior policy that favours under-sampled'
+            " actions to reduce sampling error [6]."
+        )
+    )
+    q = (
+        "Which paper collects data with a behavior policy that favours under-sampled actions"
+        " to reduce sampling error?"
+    )
+    body = llm_client.post("/ask", json={"question": q}).json()
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    assert wrong not in body["answer"] and "Without On-Policy Sampling" in body["answer"], body["answer"]
+    assert all(c["title"].startswith("On-Policy Policy Gradient") for c in body["citations"])
+    assert "PROPS" in body["citations"][0]["quote"]

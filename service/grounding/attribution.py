@@ -7,12 +7,18 @@ For every sentence of a generated text:
 - numbers must appear in the supporting evidence; if the cited sentences do not carry
   the claim, the best evidence sentence that does is cited instead;
 - a sentence that names a paper (the short name before the colon of its title, such
-  as "CARP") can only be supported by that paper's sentences, and an acronym-like name
-  it uses (DEIS, GPT-4) must occur in the supporting paper's evidence or title;
+  as "CARP", or the whole title) can only be supported by that paper's sentences, and an
+  acronym-like name it uses (DEIS, GPT-4, RlmN) must occur in the supporting sentences or
+  the paper's title and names;
+- unless the question names that paper: when another paper's sentence carries the claim
+  far better than any of the named paper's, the name is the mistake and is replaced by
+  the title of the paper whose sentence carries it ("Which paper ...?" answered with a
+  neighbouring paper's title);
 - a sentence no evidence supports is dropped, and so is one whose numbers appear in no
   supporting evidence sentence;
 - a sentence that a supporting sentence contradicts (a flipped negation or direction,
-  see `entailment`) is dropped, with the sentence that says otherwise.
+  see `entailment`; papers' names are not read, a title's "Without" negates nothing) is
+  dropped, with the sentence that says otherwise.
 Citations are renumbered in order of first use and markers moved to sentence ends.
 Nothing left means the caller abstains.
 """
@@ -47,6 +53,7 @@ class Dropped:
     sentence: str
     reason: str
     contradicted_by: Evidence | None = None  # the evidence sentence that says otherwise
+    misnamed: tuple[str, Evidence] | None = None  # (the name used, the sentence from another paper)
 
 
 @dataclass
@@ -92,10 +99,21 @@ class _PaperNames:
 
     strong: dict[str, re.Pattern[str]]
     weak: dict[str, re.Pattern[str]]
+    raw: dict[str, set[str]] = field(default_factory=dict)  # the strong names themselves
 
     def named_in(self, claim: str) -> set[str]:
         strong = {pid for pid, p in self.strong.items() if p.search(claim)}
         return strong or {pid for pid, p in self.weak.items() if p.search(claim)}
+
+    def without_names(self, claim: str) -> str:
+        """`claim` with every paper's strong names taken out."""
+        for pattern in self.strong.values():
+            claim = pattern.sub(" ", claim)
+        return re.sub(r"\s+", " ", claim).strip()
+
+    def names_of(self, paper_id: str) -> list[str]:
+        """The strong names of a paper, longest first."""
+        return sorted(self.raw.get(paper_id, ()), key=len, reverse=True)
 
     def count_in(self, claim: str) -> int:
         return len({pid for table in (self.strong, self.weak) for pid, p in table.items() if p.search(claim)})
@@ -109,6 +127,7 @@ def _paper_names(items: list[Evidence]) -> _PaperNames:
         if head is not None and 2 <= len(head) <= 30:
             strong.setdefault(e.paper_id, set()).add(head)
         strong.setdefault(e.paper_id, set()).update(e.aliases)
+        strong[e.paper_id].add(e.title)  # a "which paper" answer quotes the whole title
     texts: dict[str, str] = {}
     for e in items:
         texts[e.paper_id] = f"{texts.get(e.paper_id, '')} {e.text}".lower()
@@ -121,6 +140,7 @@ def _paper_names(items: list[Evidence]) -> _PaperNames:
     return _PaperNames(
         {pid: _pattern(ns) for pid, ns in strong.items() if ns},
         {pid: _pattern(ns) for pid, ns in weak.items() if ns},
+        strong,
     )
 
 
@@ -147,19 +167,52 @@ def _support_for(
     names: _PaperNames,
     threshold: float,
     premise: str = "",
+    unnamed: Vectors | None = None,
 ) -> list[int] | Dropped:
-    """Indexes of the evidence that supports `claim`, or why nothing does."""
+    """Indexes of the evidence that supports `claim`, or why nothing does. `unnamed`: the
+    cosines of the claim with the papers' names taken out (a long title in a claim pulls its
+    embedding towards that paper's sentences)."""
     support = [support_score(float(sims[i]), claim, items[i].text) for i in range(len(items))]
     # A claim that names a paper ("CARP ...") must rest on that paper's sentences.
     named = names.named_in(claim)
-    if named:
-        support = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
+    bare = names.without_names(claim) if named else claim
     cited = sorted({m - 1 for m in markers if 1 <= m <= len(items)})
+    if named:
+        own = [v if items[i].paper_id in named else 0.0 for i, v in enumerate(support)]
+        # the model named a paper the question did not, and another paper's sentence carries the
+        # claim far better than any of the named paper's: the name is the mistake ("Which
+        # paper ...?" answered with a neighbouring paper's title)
+        plain = (
+            support
+            if unnamed is None
+            else [support_score(float(v), bare, e.text) for v, e in zip(unnamed, items, strict=True)]
+        )
+        other = max(
+            (i for i in range(len(items)) if items[i].paper_id not in named),
+            key=lambda i: plain[i],
+            default=-1,
+        )
+        if (
+            other >= 0
+            and not names.named_in(premise)
+            and plain[other] >= threshold
+            and plain[other] - max(v for i, v in enumerate(plain) if items[i].paper_id in named)
+            >= MISNAMED_MARGIN
+        ):
+            used = next(
+                n for pid in named for n in names.names_of(pid) if re.search(re.escape(n), claim, re.I)
+            )
+            return Dropped(
+                claim,
+                f"it names {used!r}, but the sentence that carries it is from {items[other].title!r}",
+                misnamed=(used, items[other]),
+            )
+        support = own
     # Similar is not the same as entailed: a sentence that says the opposite drops the claim.
     for i in sorted(range(len(items)), key=lambda i: -support[i]):
         if support[i] < threshold:
             break
-        if judge(claim, items[i].text) is Verdict.CONTRADICTS:
+        if judge(bare, items[i].text) is Verdict.CONTRADICTS:  # a title's "Without" negates nothing
             return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
     supporting = [i for i in cited if support[i] >= threshold]
     if supporting and _grounded(claim, supporting, items, premise):
@@ -180,6 +233,10 @@ def _support_for(
         return Dropped(claim, f"name(s) the supporting sentences do not contain: {unknown}")
     return Dropped(claim, "no evidence supports it")
 
+
+MISNAMED_MARGIN = 0.2
+"""How much better another paper's sentence must support a claim (its names taken out) than
+the named paper's best sentence before the name is taken for the mistake."""
 
 NUMBER_ANCHOR_CONTAINMENT = 0.5
 """A claim whose numbers all occur in one evidence sentence needs only this share of its
@@ -247,8 +304,11 @@ def check_text(
     if not pieces or not items:
         return CheckedText("", [], [Dropped(p[0], "no evidence") for p in pieces])
     names = _paper_names(items)
-    claim_vectors = embedder.embed([claim for claim, _ in pieces])
-    sims = cosine_matrix(claim_vectors, evidence.vectors)
+    claims = [claim for claim, _ in pieces]
+    named_rows = [row for row, claim in enumerate(claims) if names.named_in(claim)]
+    vectors = embedder.embed([*claims, *(names.without_names(claims[row]) for row in named_rows)])
+    sims = cosine_matrix(vectors[: len(claims)], evidence.vectors)
+    unnamed = dict(zip(named_rows, cosine_matrix(vectors[len(claims) :], evidence.vectors), strict=True))
     kept: list[tuple[str, list[int]]] = []
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
@@ -263,7 +323,18 @@ def check_text(
                 dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
             continue
         premise = (question or "").split(" Options:", 1)[0]
-        verdict = _support_for(claim, markers, items, sims[row], names, support_threshold, premise)
+        verdict = _support_for(
+            claim, markers, items, sims[row], names, support_threshold, premise, unnamed.get(row)
+        )
+        if isinstance(verdict, Dropped) and verdict.misnamed is not None:
+            # the cited sentence is right and the name is wrong: name the sentence's paper
+            used, source = verdict.misnamed
+            at = re.search(re.escape(used), claim, re.I)
+            renamed = claim if at is None else f"{claim[: at.start()]}{source.title}{claim[at.end() :]}"
+            cite = [items.index(source) + 1]  # the sentence that carries it, not the model's marker
+            again = _support_for(renamed, cite, items, sims[row], names, support_threshold, premise)
+            if not isinstance(again, Dropped):
+                claim, verdict = renamed, again
         if isinstance(verdict, Dropped):
             dropped.append(verdict)
         else:
