@@ -276,3 +276,13 @@ def test_question_fit_needs_a_which_question_to_name_one() -> None:
     vague = "The specific microcin homolog matches varied between phylogroups [1]."
     assert "names none" in (unanswered(q, vague) or "")
     assert unanswered(q, "Microcin V is present in all phylogroups [1].") is None
+
+
+def test_question_fit_wants_one_of_the_listed_options() -> None:
+    q = (
+        "Which change follows? Options: upregulation of MYC mRNA; upregulation of POLR2A mRNA;"
+        " upregulation of 47S rRNA."
+    )
+    both = "The changes include upregulation of POLR2A mRNA and upregulation of 47S rRNA [1]."
+    assert "states 2" in (unanswered(q, both) or "")
+    assert unanswered(q, "The change is upregulation of POLR2A mRNA [1].") is None

@@ -14,6 +14,8 @@ fails them becomes an abstention ("The indexed papers do not answer this questio
   the answer's number must be the one the cited sentence gives for that condition ("4.17
   FID with 10 NFEs, 3.37 FID ... with 15 NFEs": 4.17 for ten). When the sentence gives one
   other number for it, `rebind_number` puts that number in the answer.
+- A question that lists its options ("... Options: a; b; c.") wants one: an answer stating
+  several of them hedges between them.
 - An answer to "which X ...?" must name something: "the homologs vary between groups" does not.
 - A name the question asks about (an acronym or coined name: "GF-Minecraft", "CARP",
   "A6000", "ImageNet") must occur in the cited papers (their text, titles, names): an
@@ -97,6 +99,9 @@ def unanswered(
     cited sentences; `context`: the cited papers' evidence sentences, titles and names;
     `names`: the cited papers' titles and names alone."""
     stem = question.split(" Options:", 1)[0]
+    picked = _options_stated(question, answer)
+    if len(picked) > 1:
+        return f"the question asks for one of its options and the answer states {len(picked)}: {picked}"
     if context:
         missing = missing_names(stem, [*cited, *context])
         if missing:
@@ -135,6 +140,16 @@ def unanswered(
             "what the answer adds belongs to another part of the cited sentence than the question's subject"
         )
     return None
+
+
+def _options_stated(question: str, answer: str) -> list[str]:
+    """The options listed after "Options:" (separated by ";") whose every content word the
+    answer states: "upregulation of POLR2A mRNA and upregulation of 47S rRNA" states two."""
+    if " Options:" not in question:
+        return []
+    listed = [o.strip(" .") for o in question.split(" Options:", 1)[1].split(";")]
+    said = stem_words(strip_markers(answer))
+    return [o for o in listed if (words := stem_words(o) - _FILLER) and words <= said]
 
 
 # "with ten network evaluations": a condition spelled out (from two: "one" is rarely a number)
