@@ -320,3 +320,19 @@ def test_a_which_paper_answer_with_a_neighbouring_papers_title_names_the_right_o
     assert wrong not in body["answer"] and "Without On-Policy Sampling" in body["answer"], body["answer"]
     assert all(c["title"].startswith("On-Policy Policy Gradient") for c in body["citations"])
     assert "PROPS" in body["citations"][0]["quote"]
+
+
+def test_an_unsupported_answer_to_a_two_paper_question_lets_each_paper_speak(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reset(reply("DEIS was introduced by BESO in a single step [1]."))
+    body = llm_client.post("/ask", json={"question": "How many sampling steps do DEIS and BESO need?"}).json()
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    assert any("no evidence supports it" in d["reason"] for d in body["dropped"])
+    titles = [c["title"] for c in body["citations"]]
+    assert any(t.startswith("Fast Sampling") for t in titles) and any(
+        t.startswith("Goal-Conditioned") for t in titles
+    )
+    assert "DEIS:" in body["answer"] and "BESO:" in body["answer"], body["answer"]
+    for c in body["citations"]:  # each part is its paper's own sentence, verbatim
+        assert c["quote"].split()[4].lower() in body["answer"].lower()

@@ -115,11 +115,19 @@ def cover_every_paper(
     """A question about several named papers whose checked answer speaks for only some of
     them: each paper left out gets its part from its own best evidence sentence (a finding,
     not an aim), verbatim and cited, led by the paper's name. The model often answers for
-    the first paper only; the evidence for the others was in its prompt all along."""
-    if checked.empty:
-        return checked  # an abstention stands: the answer's part was refused for a reason
+    the first paper only; the evidence for the others was in its prompt all along. When no
+    sentence of the answer was supported at all, every named paper speaks this way; an
+    answer the model declined, or one the evidence contradicts, stays declined."""
+    if checked.empty and (
+        checked.model_abstained or any(d.contradicted_by is not None for d in checked.dropped)
+    ):
+        return checked  # the model found nothing, or the evidence says otherwise: that stands
+    # an answer whose every sentence was unsupported (a garbled "ARNOLD was introduced by
+    # ARNOLD") leaves each paper to speak through its own best sentence
     answered = {e.paper_id for e in checked.cited}
     text, cited = checked.text, list(checked.cited)
+    if checked.empty and len(named) < 2:
+        return checked
     for pid in named:
         if pid in answered:
             continue
@@ -130,7 +138,7 @@ def cover_every_paper(
         cited.append(best)
         asked = [a for a in best.aliases if a.lower() in question.lower()]  # the name the user used
         name = (asked or list(best.aliases) or [title_head(best.title) or best.title])[0]
-        text = f"{text} {name}: {cited_once(best.text, len(cited))}"
+        text = f"{text} {name}: {cited_once(best.text, len(cited))}".strip()
     return CheckedText(text, cited, checked.dropped, checked.model_abstained)
 
 

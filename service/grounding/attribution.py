@@ -269,7 +269,8 @@ def _unknown_names(claim: str, supporting: list[int], items: list[Evidence], pre
     papers = {items[i].paper_id for i in supporting}
     own = " ".join(f"{e.title} {' '.join(e.aliases)}" for e in items if e.paper_id in papers)
     context = " ".join([*(items[i].text for i in supporting), own, premise]).lower()
-    return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower() not in context}
+    # a plural is the same name: "LLMs" where the sentence says "the LLM"
+    return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower().removesuffix("s") not in context}
 
 
 def _grounded(claim: str, supporting: list[int], items: list[Evidence], premise: str = "") -> bool:
