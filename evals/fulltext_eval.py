@@ -104,22 +104,41 @@ def _same_word(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 6 and SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
-def option_score(answer: str, option: str) -> float:
-    """Share of the option's words (fillers aside) that the answer states."""
-    words = [t for t in _tokens(option) if t not in _FILLER] or _tokens(option)
+_ASIDE = re.compile(r"^(?P<main>.+?)\s*\((?P<aside>[^()]+)\)\s*$")
+
+
+def option_score(answer: str, option: str, question: str = "") -> float:
+    """Share of the option's words (fillers and the question's own words aside: they tell no
+    option from another) that the answer states. "CXE (Cas9-XTEN-hExo1)" is stated by
+    either spelling: its name or the part in brackets."""
+    aside = _ASIDE.match(option)
+    if aside:
+        return max(
+            option_score(answer, aside["main"], question), option_score(answer, aside["aside"], question)
+        )
+    asked = set(_tokens(question))
+    all_words = [t for t in _tokens(option) if t not in _FILLER] or _tokens(option)
+    words = [w for w in all_words if not any(_same_word(w, a) for a in asked)] or all_words
     said = _tokens(answer)
     return sum(any(_same_word(w, t) for t in said) for w in words) / max(1, len(words))
 
 
 def grade(item: dict[str, Any], answer: AskOut) -> str:
     """ "right", "wrong" or "unsure" (abstained). An open answer is mapped to the option it
-    states: right when it states the ideal answer (most of its words) more fully than any
-    distractor; a deterministic stand-in for LitQA2's multiple-choice grading."""
+    states: right when it states the ideal answer (most of its words) and more of the words
+    that set the ideal apart (the question's words aside) than any distractor's; a
+    deterministic stand-in for LitQA2's multiple-choice grading."""
     if answer.abstained:
         return "unsure"
-    ideal = option_score(answer.answer, item["ideal"])
-    distractor = max((option_score(answer.answer, d) for d in item["distractors"]), default=0.0)
-    return "right" if ideal >= MATCH_SHARE and ideal > distractor else "wrong"
+    # most of the ideal option stated, and more of what sets it apart than any distractor's
+    q = item["question"]
+    ideal = option_score(answer.answer, item["ideal"], q)
+    distractor = max((option_score(answer.answer, d, q) for d in item["distractors"]), default=0.0)
+    return (
+        "right"
+        if option_score(answer.answer, item["ideal"]) >= MATCH_SHARE and ideal > distractor
+        else "wrong"
+    )
 
 
 def key_sentences(item: dict[str, Any]) -> list[str]:

@@ -49,3 +49,18 @@ def test_options_are_listed_in_a_stable_order_and_key_passages_match_loosely() -
     assert listed == with_options(ITEM) and "Microcin V" in listed and "insufficient information" in listed
     assert holds_key(ITEM, ["The only microcin homolog identified in all phylogroups was microcin V."])
     assert not holds_key(ITEM, ["Microcins are bacteriocins."])
+
+
+def test_the_questions_own_words_do_not_pick_an_option_and_brackets_are_another_spelling() -> None:
+    item = {
+        **ITEM,
+        "question": "What is the relationship between DNA methylation in introns and exons?",
+        "ideal": "There are no significant differences",
+        "distractors": ["Introns have more DNA methylation", "Exons have more DNA methylation"],
+    }
+    said = "The authors found no notably different DNA methylation in exonic versus intronic loci [1]."
+    assert grade(item, answer(said)) == "right"
+    assert grade(item, answer("Introns have more DNA methylation than exons [1].")) == "wrong"
+    editors = {**ITEM, "ideal": "CXE (Cas9-XTEN-hExo1)", "distractors": ["EXC (hExo1-XTEN-Cas9)"]}
+    assert grade(editors, answer("The CXE editor has the highest HDR efficiency [1].")) == "right"
+    assert grade(editors, answer("EXC has the highest HDR efficiency [1].")) == "wrong"
