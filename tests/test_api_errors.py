@@ -29,6 +29,11 @@ def assert_error(r: object, status: int, fragment: str) -> None:
         ({"papers": [{"title": "x", "abstract": "y", "year": "soon"}]}, 422, "papers[0].year"),
         ({"papers": []}, 422, "at least 1 item"),  # the schema says minItems 1
         ({"nope": 1}, 422, "papers: Field required"),
+        (  # located paragraphs that are not the text's (found by the schema fuzz test: a 500)
+            {"papers": [{"title": "x", "text": "Real text.", "blocks": [{"text": "Other.", "page": 1}]}]},
+            422,
+            "block 0 is not in 'text'",
+        ),
     ],
 )
 def test_post_papers_validation(client: TestClient, body: object, status: int, fragment: str) -> None:

@@ -114,6 +114,17 @@ class Paper(BaseModel):
     def _needs_body(self) -> Paper:
         if not (self.abstract or self.text):
             raise ValueError("a paper needs a non-empty 'abstract' or 'text'")
+        if self.blocks is not None:
+            # the chunker locates each block in `text`: a block that is not there cannot be cited
+            offset = 0
+            for n, block in enumerate(self.blocks):
+                at = (self.text or "").find(block.text, offset)
+                if at < 0:
+                    raise ValueError(
+                        f"'blocks' must be the paragraphs of 'text', in order: block {n} is not in 'text'"
+                        + (" after the blocks before it" if n else "")
+                    )
+                offset = at + len(block.text)
         if self.arxiv_id:
             self.arxiv_id = normalise_arxiv_id(self.arxiv_id) or self.arxiv_id
         elif self.url and "arxiv.org" in self.url:
