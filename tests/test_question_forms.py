@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.answering.ask_rules import split_verdict
@@ -253,22 +254,28 @@ def test_a_question_about_two_papers_gets_evidence_and_citations_from_both(
     assert "10 steps" in body["answer"] and "3 denoising steps" in body["answer"]
 
 
-def test_a_paper_the_model_left_out_gets_its_own_cited_part(
-    llm_client: TestClient, fake_llm: FakeLLM
+@pytest.mark.parametrize(
+    ("model_reply", "unsupported"),
+    [
+        ("DEIS can generate high-fidelity samples in as few as 10 steps [1].", False),  # BESO left out
+        ("DEIS was introduced by BESO in a single step [1].", True),  # nothing supported at all
+    ],
+)
+def test_a_paper_the_answer_leaves_out_gets_its_own_cited_part(
+    llm_client: TestClient, fake_llm: FakeLLM, model_reply: str, unsupported: bool
 ) -> None:
-    body = ask_with(
-        llm_client,
-        fake_llm,
-        "DEIS can generate high-fidelity samples in as few as 10 steps [1].",
-        "How many sampling steps do DEIS and BESO need?",
-    )
+    body = ask_with(llm_client, fake_llm, model_reply, "How many sampling steps do DEIS and BESO need?")
     assert not body["abstained"], (body["answer"], body["dropped"])
+    assert unsupported == any("no evidence supports it" in d["reason"] for d in body["dropped"])
     titles = [c["title"] for c in body["citations"]]
-    assert titles[0].startswith("Fast Sampling") and any(t.startswith("Goal-Conditioned") for t in titles)
+    assert any(t.startswith("Fast Sampling") for t in titles) and any(
+        t.startswith("Goal-Conditioned") for t in titles
+    )
     beso = next(c for c in body["citations"] if "Goal-Conditioned" in c["title"])
-    # BESO's part is its own evidence sentence, cited with its marker, led by its name
+    # BESO's part is its own evidence sentence, verbatim, cited with its marker, led by its name
     assert f"[{beso['n']}]" in body["answer"] and "BESO:" in body["answer"], body["answer"]
     assert beso["quote"].split()[3].lower() in body["answer"].lower()
+    assert ("DEIS:" in body["answer"]) == unsupported  # the model's own DEIS sentence stands when supported
 
 
 def test_answers_speak_of_the_authors_in_the_third_person(llm_client: TestClient, fake_llm: FakeLLM) -> None:
@@ -339,23 +346,3 @@ def test_a_which_paper_answer_with_a_neighbouring_papers_title_names_the_right_o
     assert wrong not in body["answer"] and "Without On-Policy Sampling" in body["answer"], body["answer"]
     assert all(c["title"].startswith("On-Policy Policy Gradient") for c in body["citations"])
     assert "PROPS" in body["citations"][0]["quote"]
-
-
-def test_an_unsupported_answer_to_a_two_paper_question_lets_each_paper_speak(
-    llm_client: TestClient, fake_llm: FakeLLM
-) -> None:
-    body = ask_with(
-        llm_client,
-        fake_llm,
-        "DEIS was introduced by BESO in a single step [1].",
-        "How many sampling steps do DEIS and BESO need?",
-    )
-    assert not body["abstained"], (body["answer"], body["dropped"])
-    assert any("no evidence supports it" in d["reason"] for d in body["dropped"])
-    titles = [c["title"] for c in body["citations"]]
-    assert any(t.startswith("Fast Sampling") for t in titles) and any(
-        t.startswith("Goal-Conditioned") for t in titles
-    )
-    assert "DEIS:" in body["answer"] and "BESO:" in body["answer"], body["answer"]
-    for c in body["citations"]:  # each part is its paper's own sentence, verbatim
-        assert c["quote"].split()[4].lower() in body["answer"].lower()
