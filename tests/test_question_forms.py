@@ -346,3 +346,26 @@ def test_a_which_paper_answer_with_a_neighbouring_papers_title_names_the_right_o
     assert wrong not in body["answer"] and "Without On-Policy Sampling" in body["answer"], body["answer"]
     assert all(c["title"].startswith("On-Policy Policy Gradient") for c in body["citations"])
     assert "PROPS" in body["citations"][0]["quote"]
+
+
+def test_a_claim_naming_a_paper_only_by_an_acronym_it_owns_is_checked_not_renamed(
+    embedder: OnnxMiniLMEmbedder,
+) -> None:
+    texts = [
+        "We evaluate the method on MuJoCo locomotion tasks.",
+        "The sampler reduces sampling error by collecting data with an adaptive behavior policy.",
+    ]
+    ev = EvidenceSet(
+        [
+            Evidence(1, "a", "Alpha Locomotion", "a::h::0", texts[0], 1.0),
+            Evidence(2, "b", "Beta Sampling", "b::h::0", texts[1], 1.0),
+        ],
+        embedder.embed(texts),
+        1.0,
+    )
+    claim = (
+        "On MuJoCo, the sampler reduces sampling error by collecting data with an adaptive behavior policy"
+    )
+    claim += " [2]."
+    out = check_text(claim, ev, embedder, 0.55)  # "MuJoCo" is Alpha's by use, not by name: no renaming
+    assert "Beta Sampling" not in out.text and "Alpha Locomotion" not in out.text

@@ -192,16 +192,18 @@ def _support_for(
             key=lambda i: plain[i],
             default=-1,
         )
+        # the name as written (a strong name: an acronym owned by one paper is no naming)
+        used = next(
+            (n for pid in named for n in names.names_of(pid) if re.search(re.escape(n), claim, re.I)), None
+        )
         if (
-            other >= 0
+            used is not None
+            and other >= 0
             and not names.named_in(premise)
             and plain[other] >= threshold
             and plain[other] - max(v for i, v in enumerate(plain) if items[i].paper_id in named)
             >= MISNAMED_MARGIN
         ):
-            used = next(
-                n for pid in named for n in names.names_of(pid) if re.search(re.escape(n), claim, re.I)
-            )
             return Dropped(
                 claim,
                 f"it names {used!r}, but the sentence that carries it is from {items[other].title!r}",
