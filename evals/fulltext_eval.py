@@ -34,6 +34,7 @@ from evals.client import open_client
 from evals.metrics import median
 from evals.results_io import save_and_print
 from service.components.sentences import split_sentences
+from service.core.sentinels import OPTIONS_MARK
 from service.grounding.similarity import containment
 from service.schemas import AskIn, AskOut, SearchOut
 
@@ -153,7 +154,7 @@ def with_options(item: dict[str, Any]) -> str:
     options = [item["ideal"], *item["distractors"]]
     random.Random(item["id"]).shuffle(options)
     listed = "; ".join([*options, "insufficient information to answer"])
-    return f"{item['question']} Options: {listed}."
+    return f"{item['question']}{OPTIONS_MARK} {listed}."
 
 
 def evidence_texts(client: Any, question: str) -> list[str] | None:

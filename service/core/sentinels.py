@@ -22,3 +22,8 @@ PROMPT_SENTINELS: dict[str, str] = {"cannot_answer": CANNOT_ANSWER, "not_stated"
 
 NOT_SAID_PREFIX = "The papers do not say"
 """How a yes/no answer opens when the evidence neither confirms nor denies (an abstention)."""
+
+OPTIONS_MARK = " Options:"
+"""Where a multiple-choice question lists its options, separated by ";" ("Which ion ...?
+Options: sodium; calcium; insufficient information to answer."): the question proper is what
+comes before it, and the answer should state one option."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
-from service.core.sentinels import CANNOT_ANSWER
+from service.core.sentinels import CANNOT_ANSWER, OPTIONS_MARK
 from service.corpus.names import title_head
 from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
@@ -325,7 +325,7 @@ def check_text(
                 reasons = "; ".join(d.reason for p in parts for d in p.dropped)
                 dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
             continue
-        premise = (question or "").split(" Options:", 1)[0]
+        premise = (question or "").split(OPTIONS_MARK, 1)[0]
         verdict = _support_for(
             claim, markers, items, sims[row], names, support_threshold, premise, unnamed.get(row)
         )

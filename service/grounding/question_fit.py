@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from service.core.sentinels import OPTIONS_MARK
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import content_words, stem_words
@@ -98,7 +99,7 @@ def unanswered(
     """Why `answer` does not answer `question`, or None when its form fits. `cited`: the
     cited sentences; `context`: the cited papers' evidence sentences, titles and names;
     `names`: the cited papers' titles and names alone."""
-    stem = question.split(" Options:", 1)[0]
+    stem = question.split(OPTIONS_MARK, 1)[0]
     picked = _options_stated(question, answer)
     if len(picked) > 1:
         return f"the question asks for one of its options and the answer states {len(picked)}: {picked}"
@@ -145,9 +146,9 @@ def unanswered(
 def _options_stated(question: str, answer: str) -> list[str]:
     """The options listed after "Options:" (separated by ";") whose every content word the
     answer states: "upregulation of POLR2A mRNA and upregulation of 47S rRNA" states two."""
-    if " Options:" not in question:
+    if OPTIONS_MARK not in question:
         return []
-    listed = [o.strip(" .") for o in question.split(" Options:", 1)[1].split(";")]
+    listed = [o.strip(" .") for o in question.split(OPTIONS_MARK, 1)[1].split(";")]
     said = stem_words(strip_markers(answer))
     return [o for o in listed if (words := stem_words(o) - _FILLER) and words <= said]
 
@@ -192,7 +193,7 @@ def rebind_number(question: str, answer: str, cited: Sequence[str]) -> str | Non
     """`answer` with its one number replaced by the one the cited sentence binds to the
     question's condition ("3.37" -> "4.17" for "with ten network evaluations", see
     `_rivals`), or None when there is nothing to rebind or no single number to rebind to."""
-    stem = question.split(" Options:", 1)[0]
+    stem = question.split(OPTIONS_MARK, 1)[0]
     rivals = _rivals(stem, strip_markers(answer), cited)
     new = numbers_in(_NUMBERED_NAME.sub(" ", strip_markers(answer))) - _conditions(stem)
     if len(rivals) != 1 or len(new) != 1:
