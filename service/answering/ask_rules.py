@@ -122,12 +122,12 @@ def cover_every_paper(
         checked.model_abstained or any(d.contradicted_by is not None for d in checked.dropped)
     ):
         return checked  # the model found nothing, or the evidence says otherwise: that stands
+    if checked.empty and len(named) < 2:
+        return checked
     # an answer whose every sentence was unsupported (a garbled "ARNOLD was introduced by
     # ARNOLD") leaves each paper to speak through its own best sentence
     answered = {e.paper_id for e in checked.cited}
     text, cited = checked.text, list(checked.cited)
-    if checked.empty and len(named) < 2:
-        return checked
     for pid in named:
         if pid in answered:
             continue

@@ -51,6 +51,7 @@ class Prepared:
     evidence: EvidenceSet
     timings: Timings
     relevant: bool
+    named: list[str]  # the papers a several-paper question names, within the caller's papers
 
 
 class AskService:
@@ -162,7 +163,7 @@ class AskService:
         for e in evidence.items:
             e.aliases = names.of(e.paper_id)
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
-        return Prepared(query, plan, evidence, timings, relevant)
+        return Prepared(query, plan, evidence, timings, relevant, named)
 
     @staticmethod
     def _named_in(plan: QuestionPlan, query: CheckedQuery) -> list[str]:
@@ -194,9 +195,7 @@ class AskService:
             if plan.form is Form.YES_NO:
                 checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
             if plan.multi and plan.form is Form.OPEN:  # before the fit check: each paper named has its part
-                checked = cover_every_paper(
-                    checked, prep.evidence, self._named_in(plan, prep.query), prep.query.text
-                )
+                checked = cover_every_paper(checked, prep.evidence, prep.named, prep.query.text)
             if not checked.empty and plan.form is Form.WHICH_PAPER:
                 checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
             if not checked.empty:

@@ -76,6 +76,13 @@ _VAGUE = stem_words(
 )
 
 _NUMBERED_NAME = re.compile(r"\b[A-Za-z]+-\d[\w.]*")  # "TDP-43", "Phi-3": a name, not a condition
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers in `text` that are not part of a name ("TDP-43")."""
+    return numbers_in(_NUMBERED_NAME.sub(" ", text))
+
+
 _NAME = re.compile(
     r"(?<![\w-])([A-Za-z]*[A-Z][A-Za-z]*[-\d][\w*-]*|[A-Z][a-z]+[A-Z][\w*-]*|[A-Z]{3,}[\w*-]*)(?![\w-])"
 )
@@ -108,7 +115,7 @@ def unanswered(
         if missing:
             return f"the question asks about {', '.join(missing)}, which the cited evidence does not mention"
     if cited:
-        conditions = numbers_in(_NUMBERED_NAME.sub(" ", stem)) - numbers_in(" ".join(cited))
+        conditions = _numbers(stem) - numbers_in(" ".join(cited))
         if conditions:
             return f"the question's condition {sorted(conditions)} is not in the cited evidence"
         rivals = _rivals(stem, strip_markers(answer), cited)
@@ -127,16 +134,17 @@ def unanswered(
         if not wanted & stem_words(answer):
             return f"the question asks '{either.group(0)}' and the answer says neither"
         return None  # it chose one of the question's own words: that is the answer
-    verdict = re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE)  # "Yes. <the question's statement>" answers
+    if re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE):  # "Yes. <the question's statement>" answers
+        return None
     added = stem_words(answer) - stem_words(stem) - _FILLER
-    if not verdict and not added:
+    if not added:
         return "the answer only restates the question"
-    if not verdict and _WHICH.match(stem) and not added - _VAGUE:
+    if _WHICH.match(stem) and not added - _VAGUE:
         return "the question asks which one and the answer names none"
-    if not verdict and cited and added and not added & stem_words(" ".join([*cited, *names])):
+    if cited and not added & stem_words(" ".join([*cited, *names])):
         # "... enriched for gluconeogenesis" cited to a sentence about flocculation genes
         return "nothing the answer adds to the question is in the cited sentences"
-    if not verdict and cited and not any(_binds(stem, answer, sentence) for sentence in cited):
+    if cited and not any(_binds(stem, answer, sentence) for sentence in cited):
         return (
             "what the answer adds belongs to another part of the cited sentence than the question's subject"
         )
@@ -161,7 +169,7 @@ _SPELLED_WORD = re.compile(rf"\b({'|'.join(_SPELLED)})\b", re.IGNORECASE)
 def _conditions(question: str) -> set[str]:
     """The question's numbers, spelled ones included, names' numbers ("TDP-43") left out."""
     spelled = {str(_SPELLED.index(w.lower()) + 2) for w in _SPELLED_WORD.findall(question)}
-    return numbers_in(_NUMBERED_NAME.sub(" ", question)) | spelled
+    return _numbers(question) | spelled
 
 
 _LIST_PIECE = re.compile(r"[,;]\s+|\s+and\s+")
@@ -174,11 +182,11 @@ def _rivals(question: str, answer: str, cited: Sequence[str]) -> set[str]:
     shares a piece of the sentence with the condition, or the condition's pieces hold no
     other number (then the condition may set the scene for the whole sentence)."""
     conditions = _conditions(question)
-    new = numbers_in(_NUMBERED_NAME.sub(" ", answer)) - conditions
+    new = _numbers(answer) - conditions
     if not conditions or not new:
         return set()
     for sentence in cited:
-        pieces = [numbers_in(_NUMBERED_NAME.sub(" ", p)) for p in _LIST_PIECE.split(sentence)]
+        pieces = [_numbers(p) for p in _LIST_PIECE.split(sentence)]
         if not any(found & new for found in pieces):
             continue
         if any(found & conditions and found & new for found in pieces):
@@ -195,7 +203,7 @@ def rebind_number(question: str, answer: str, cited: Sequence[str]) -> str | Non
     `_rivals`), or None when there is nothing to rebind or no single number to rebind to."""
     stem = question.split(OPTIONS_MARK, 1)[0]
     rivals = _rivals(stem, strip_markers(answer), cited)
-    new = numbers_in(_NUMBERED_NAME.sub(" ", strip_markers(answer))) - _conditions(stem)
+    new = _numbers(strip_markers(answer)) - _conditions(stem)
     if len(rivals) != 1 or len(new) != 1:
         return None
     old = re.compile(rf"(?<![\w.]){re.escape(next(iter(new)))}(?![\w]|\.\d)")
