@@ -135,11 +135,10 @@ def grade(item: dict[str, Any], answer: AskOut) -> str:
     q = item["question"]
     ideal = option_score(answer.answer, item["ideal"], q)
     distractor = max((option_score(answer.answer, d, q) for d in item["distractors"]), default=0.0)
-    return (
-        "right"
-        if option_score(answer.answer, item["ideal"]) >= MATCH_SHARE and ideal > distractor
-        else "wrong"
-    )
+    # "amino acids 344-360" states "residues 344-360": the question's own word "residues" is
+    # no part of what makes the option right, so stating the rest of it is enough
+    stated = max(option_score(answer.answer, item["ideal"]), ideal)
+    return "right" if stated >= MATCH_SHARE and ideal > distractor else "wrong"
 
 
 def key_sentences(item: dict[str, Any]) -> list[str]:

@@ -17,6 +17,7 @@ from service.answering.generation import Generator
 from service.answering.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
+from service.components.embedding.vector_cache import CachedEmbedder
 from service.components.llm.gate import LLMGate
 from service.components.llm.llm_handle import LLMHandle, open_llm
 from service.components.tokens import install_tiktoken_cache
@@ -67,9 +68,10 @@ def build_services(
     client = open_chroma(settings.chroma_url, settings.data_dir)
     store = PaperStore(client, settings.collection_prefix, embedder.name, embedder.dim)
     lexical = LexicalIndex(store)
+    answering = CachedEmbedder(embedder, settings.sentence_vector_cache)  # questions and sentences
     retriever = HybridRetriever(
         store,
-        embedder,
+        answering,
         lexical,
         rrf_k=settings.rrf_k,
         per_paper_cap=settings.max_chunks_per_paper,
@@ -96,7 +98,7 @@ def build_services(
         check,
         AskService(retriever, store, generator, check, settings),
         SummaryService(store, generator, settings),
-        CompareService(store, embedder, generator, check, settings),
+        CompareService(store, answering, generator, check, settings),
     )
 
 

@@ -20,7 +20,7 @@ from service.corpus.paper import paper_body
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.question_fit import rebind_number, unanswered
+from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.grounding.similarity import containment, support
 from service.schemas import SummaryOut, UsageOut
 
@@ -164,6 +164,11 @@ def test_a_papers_body_holds_its_abstract_once() -> None:
 
 
 def test_question_fit_needs_the_kind_of_answer_the_question_asks_for() -> None:
+    # a spelled count answers "how many"; "2D" and "6DoF" are kinds of things, not conditions
+    q = "From how many camera views does the policy predict its 2D tracks to recover 6DoF trajectories?"
+    cited = ["At test time, it predicts motion tracks from two camera views, recovering 6DoF trajectories."]
+    assert unanswered(q, "It predicts them from two camera views [1].", cited) is None
+    assert "quantity" in (unanswered(q, "It predicts them from camera views [1].", cited) or "")
     assert unanswered("How much faster is CARP?", "CARP is 10x faster [1].") is None
     assert "quantity" in (unanswered("How many genes were edited?", "Many genes were edited [1].") or "")
     assert "percentage" in (unanswered("Approximately what percentage die?", "About 10 of 40 die [1].") or "")
@@ -230,6 +235,19 @@ def test_question_fit_needs_the_questions_names_and_conditions_in_the_evidence()
     # a compound name is about its head: "AURORA-finetuned" needs AURORA
     q = "Did human raters prefer the AURORA-finetuned model?"
     assert unanswered(q, "Yes [1].", ["Raters preferred it."], ["We curate the AURORA Dataset."]) is None
+    # a cell line goes by several spellings ("HEK293T", "HEK 293T", "293T"); another line is another name
+    q = "Which residues of Apollo bind DNA-PKcs in HEK293T cells?"
+    said = "Deleting residues 344-360 reduced binding to DNA-PKcs [1]."
+    for paper in (["DNA-PKcs pull-down in 293T cells."], ["DNA-PKcs pull-down in HEK 293T cells."]):
+        assert unanswered(q, said, [said], paper) is None
+    assert "HEK293T" in (unanswered(q, said, [said], ["DNA-PKcs pull-down in HeLa cells."]) or "")
+    # an acronym is there when one sentence or title spells it out; a paper's worth of initials is not
+    q = "Along which properties does the survey on LLM-made training data compare generators?"
+    said = "It compares them by quality, diversity and complexity [1]."
+    spelled = ["Synthetic data generation with Large Language Models is a promising paradigm."]
+    assert unanswered(q, said, [said], spelled) is None
+    body = ["Data generation with language models. " * 40 + "Let Lots Move."]
+    assert "LLM-made" in (unanswered(q, said, [said], body) or "")
 
 
 DEIS_SENTENCE = (
@@ -286,3 +304,17 @@ def test_question_fit_wants_one_of_the_listed_options() -> None:
     both = "The changes include upregulation of POLR2A mRNA and upregulation of 47S rRNA [1]."
     assert "states 2" in (unanswered(q, both) or "")
     assert unanswered(q, "The change is upregulation of POLR2A mRNA [1].") is None
+
+
+def test_an_answer_to_a_comparison_gives_the_other_sides_number() -> None:
+    q = "What pick-and-place success rate does the controller reach, compared with behavior cloning?"
+    cited = ["It outperforms baselines (e.g., 70% success v.s. 50% for behavior cloning on pick-place)."]
+    said = "The controller reaches a 70% success rate compared with behavior cloning on pick-place [1]."
+    assert complete_comparison(q, said, cited) == (
+        "The controller reaches a 70% success rate compared with behavior cloning (50%) on pick-place [1]."
+    )
+    assert complete_comparison(q, "It reaches a 70% success rate [1].", cited) is None  # names no other side
+    both = "It reaches 70%, compared with behavior cloning at 50% [1]."
+    assert complete_comparison(q, both, cited) is None  # already has both
+    two = ["It reaches 70%, and behavior cloning 50% or 40% in two tasks."]
+    assert complete_comparison(q, said, two) is None  # which of two numbers: not guessed

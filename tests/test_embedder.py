@@ -7,7 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from service.components.embedding.embedder import Vectors
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.components.embedding.vector_cache import CachedEmbedder
 from service.components.model_files import MINILM_ONNX
 from service.core.errors import ModelFileError
 
@@ -42,3 +44,35 @@ def test_missing_model_package_says_how_to_install() -> None:
     absent = dataclasses.replace(MINILM_ONNX, distribution="no-such-model-package")
     with pytest.raises(ModelFileError, match="make install"):
         absent.locate()
+
+
+class CountingEmbedder:
+    """The real model, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: OnnxMiniLMEmbedder) -> None:
+        self.inner, self.name, self.dim, self.texts = inner, inner.name, inner.dim, 0
+
+    def embed(self, texts: list[str]) -> Vectors:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_the_sentence_vector_cache_embeds_each_text_once_within_its_bound(
+    embedder: OnnxMiniLMEmbedder,
+) -> None:
+    counting = CountingEmbedder(embedder)
+    cached = CachedEmbedder(counting, size=3)
+    texts = ["diffusion policy", "offline RL", "diffusion policy", "humanoid robot"]
+    first = cached.embed(texts)
+    assert counting.texts == 3  # the repeated text once
+    assert np.allclose(first, embedder.embed(texts), atol=1e-4)  # same vectors, same order
+    again = cached.embed(["humanoid robot", "offline RL"])
+    assert counting.texts == 3 and np.allclose(again, first[[3, 1]])
+    cached.embed(["a fourth text"])  # over the bound: the least recently used one goes
+    assert len(cached) == 3
+    cached.embed(["diffusion policy"])
+    assert counting.texts == 5
+    assert cached.embed([]).shape == (0, 384)
+    off = CachedEmbedder(counting, size=0)
+    off.embed(["offline RL"])
+    assert len(off) == 0 and counting.texts == 6

@@ -40,6 +40,14 @@ def test_right_wrong_and_unsure() -> None:
     assert grade(ITEM, answer("The indexed papers do not answer this question.", abstained=True)) == "unsure"
     typo = {**ITEM, "ideal": "ciproflaxin", "distractors": ["gentamicin", "meropenem"]}
     assert grade(typo, answer("It evolved resistance to ciprofloxacin only [1].")) == "right"
+    residues = {
+        **ITEM,
+        "question": "Deleting which residues from Apollo reduces its binding to DNA-PKcs?",
+        "ideal": "residues 344\u2013360",
+        "distractors": ["residues 360-380", "residues 320-343"],
+    }
+    assert grade(residues, answer("Deleting amino acids 344\u2013360 reduces the binding [1].")) == "right"
+    assert grade(residues, answer("Deleting amino acids 360-380 reduces the binding [1].")) == "wrong"
     yes_no = {**ITEM, "ideal": "no", "distractors": ["yes"]}
     assert grade(yes_no, answer("Yes, the introns splice in order [1].")) == "wrong"
 

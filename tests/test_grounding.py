@@ -29,6 +29,8 @@ def test_numbers_are_canonical() -> None:
         "3x",
         "40%",
     }
+    # a kind of thing is no quantity: "2D tracks", "a 2.5D approach", "6DoF poses" (but "10d" is ten days)
+    assert numbers_in("2D tracks, a 2.5D approach, 6DoF poses, 3-D scenes in 10d") == {"10"}
     assert unsupported_numbers("about 12 tasks", ["has 8 tasks"]) == {"12"}
     assert unsupported_numbers("10 times faster", ["10x faster"]) == set()
     assert unsupported_numbers("a 10% speed-up", ["10x faster"]) == {"10%"}

@@ -133,6 +133,12 @@ def test_judge_reads_findings_not_aims_and_judging_words_backwards() -> None:
         " and medical referees."
     )
     assert judge("Approved doctors and medical referees do not agree", aim) is Verdict.NEUTRAL
+    assert judge("The objective of this study was to see if doctors agree", aim) is Verdict.NEUTRAL
+    # "objective" as a loss is a finding's word, not an aim's; "mean--square" is "mean-square"
+    loss = "We find that the mean--square TD error is not a suitable objective for policy evaluation."
+    assert judge("The mean-square TD error is a suitable objective for policy evaluation", loss) is (
+        Verdict.CONTRADICTS
+    )
     # one direction word in any inflection: "reduce" is not contradicted by "reduces"
     assert judge(
         "High blood pressure reduce the risk of chronic low back pain",

@@ -36,6 +36,7 @@ RULES = {
 MULTI_RULE = "\n- The question is about several papers: answer for each paper in its own sentence, naming it."
 NOT_SAID = f"{NOT_SAID_PREFIX}."
 DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
+QUOTED_TRIES = 3  # evidence sentences tried, best first, when the model's answer missed the question
 
 _VERDICT = re.compile(r"^\s*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)
 _AUX = re.compile(rf"^\s*({AUXILIARIES})\s+", re.IGNORECASE)
@@ -76,12 +77,12 @@ def verdict(question: str, sentence: str, min_shared: float = MIN_SHARED) -> str
             return None
 
 
-def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
-    """The evidence sentence that decides a yes/no question: the one holding most of the
-    question's distinctive words. Words are weighted by how few evidence sentences hold
-    them: the topic ("video generation models") is in every sentence of the paper, the
-    point asked about ("out-of-distribution") only in the one that decides it."""
-    claim = proposition(question)
+def _closest(claim: str, evidence: EvidenceSet) -> list[tuple[float, Evidence]]:
+    """Evidence sentences holding at least DECIDING_SHARE of the claim's distinctive words,
+    most first. Words are weighted by how few evidence sentences hold them: the topic
+    ("video generation models") is in every sentence of the paper, the point asked about
+    ("out-of-distribution") only in the one that decides it. A sentence stating a study's
+    aim restates the question: it is no answer."""
     words = content_words(claim)
     texts = [content_words(e.text) for e in evidence.items]
     weight = {w: math.log(1 + len(texts) / (1 + sum(w in t for t in texts))) for w in words}
@@ -89,11 +90,20 @@ def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
     scored = [
         (sum(weight[w] for w in words & t) / total, e)
         for t, e in zip(texts, evidence.items, strict=True)
-        if not states_aim(e.text)  # the question restated is no verdict
+        if not states_aim(e.text)
     ]
-    candidates = sorted(
-        (se for se in scored if se[0] >= DECIDING_SHARE), key=lambda se: (-se[0], -se[1].score)
-    )
+    return sorted((se for se in scored if se[0] >= DECIDING_SHARE), key=lambda se: (-se[0], -se[1].score))
+
+
+def answering_sentences(question: str, evidence: EvidenceSet, limit: int) -> list[Evidence]:
+    """The evidence sentences most likely to answer an open question, best first."""
+    return [e for _, e in _closest(question, evidence)[:limit]]
+
+
+def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
+    """The evidence sentence that decides a yes/no question: the one holding most of the
+    question's distinctive words (see `_closest`)."""
+    candidates = _closest(proposition(question), evidence)
     # a sentence that denies the point ("by bypassing video generation") outweighs one that only
     # shares more of its words without a verdict on it ("UVA jointly optimizes video and action")
     denying = [e for _, e in candidates if verdict(question, e.text, DECIDING_SHARE) == "No"]

@@ -19,6 +19,9 @@ from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import (
     NOT_SAID,
+    QUOTED_TRIES,
+    answering_sentences,
+    cited_once,
     cover_every_paper,
     form_rule,
     name_the_paper,
@@ -38,7 +41,13 @@ from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
-from service.grounding.question_fit import rebind_number, unanswered
+from service.grounding.question_fit import (
+    asks_which,
+    complete_comparison,
+    new_names,
+    rebind_number,
+    unanswered,
+)
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
@@ -199,20 +208,44 @@ class AskService:
             if not checked.empty and plan.form is Form.WHICH_PAPER:
                 checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
             if not checked.empty:
-                cited_papers = {e.paper_id for e in checked.cited}
-                context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
-                names = [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
-                context += names
-                # a whole paper names its setting (a strain, a cell line) far from the cited sentence
-                context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
-                quotes = [e.text for e in checked.cited]
-                checked.text = rebind_number(prep.query.text, checked.text, quotes) or checked.text
-                reason = unanswered(prep.query.text, checked.text, quotes, context, names)
-                if reason is not None:  # true sentences, but not the answer: say so instead
-                    checked = CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)])
+                checked = self._fit(prep, checked)
+                if checked.empty and plan.form is Form.OPEN and not plan.multi:
+                    checked = self._quoted(prep, checked)
             if not checked.empty:
                 checked.text = third_person(checked.text)
         return self._result(prep, checked, generated)
+
+    def _fit(self, prep: Prepared, checked: CheckedText) -> CheckedText:
+        """`checked` when it answers what was asked (its number rebound to the question's
+        condition, a comparison's other side added), else empty with the reason dropped."""
+        question = prep.query.text
+        cited_papers = {e.paper_id for e in checked.cited}
+        context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
+        names = [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
+        context += names
+        # a whole paper names its setting (a strain, a cell line) far from the cited sentence
+        context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
+        quotes = [e.text for e in checked.cited]
+        text = rebind_number(question, checked.text, quotes) or checked.text
+        text = complete_comparison(question, text, quotes) or text
+        reason = unanswered(question, text, quotes, context, names)
+        if reason is not None:  # true sentences, but not the answer: say so instead
+            return CheckedText("", [], [*checked.dropped, Dropped(text, reason)])
+        return CheckedText(text, checked.cited, checked.dropped)
+
+    def _quoted(self, prep: Prepared, failed: CheckedText) -> CheckedText:
+        """When the model's supported answer missed the question ("It was tested on humanoid
+        robots" for "which robot"), the evidence sentence that holds most of the question's
+        distinctive words answers in its own words, if it passes the same fit checks (and,
+        for "which ...?", names something the question does not)."""
+        question = prep.query.text
+        for e in answering_sentences(question, prep.evidence, QUOTED_TRIES):
+            if asks_which(question) and not new_names(question, e.text):
+                continue  # "which robot?" quoted "Humanoid robots hold the potential ...": names none
+            quoted = self._fit(prep, CheckedText(cited_once(e.text), [e], failed.dropped))
+            if not quoted.empty:
+                return quoted
+        return failed
 
     def _result(self, prep: Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
         abstained = checked is None or checked.empty

@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         "128 embeds about twice as fast and ignores the rest of longer chunks).",
     )
     embedding_threads: int = Field(0, description="onnxruntime intra-op threads (0 = one per core).")
+    sentence_vector_cache: int = Field(
+        20000,
+        ge=0,
+        description="Sentence vectors kept in memory for answering (evidence, claims, compare cells); "
+        "the sentences of often-asked papers are embedded once. 0 = none kept.",
+    )
 
     # --- retrieval ---------------------------------------------------------------
     search_default_k: int = Field(5, ge=1, description="Passages /search returns when k is not given.")

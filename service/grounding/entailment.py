@@ -74,10 +74,12 @@ _CLAUSE = re.compile(
 
 
 # a sentence that states what a study set out to learn ("To evaluate whether NT predicts
-# GDM", "the impact on survival remains unclear") holds the question's words, not its answer
+# GDM", "the impact on survival remains unclear") holds the question's words, not its answer;
+# "objective" only as a study's ("The objective of this study was"), not a loss ("a suitable objective")
 _AIM = re.compile(
     r"\b(to (evaluate|assess|investigate|determine|examine|compare|identify|clarify|explore|test|analy[sz]e|"
-    r"establish|study|review)|aims?\b|aimed|objectives?|purpose|we (sought|hypothesi[sz]ed|asked|wondered)|"
+    r"establish|study|review)|aims?\b|aimed|^\W*objectives?\b|objectives? (of|was|were|is|are)\b|"
+    r"(?<!-)purpose|we (sought|hypothesi[sz]ed|asked|wondered)|"
     r"whether|remains? (unclear|unknown|uncertain|controversial|to be)|"
     r"(is|was|are|were) (unknown|unclear|not known)|"
     r"little is known|is not known|hypothesis)\b",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-# 10, 3.5, 1,000, 93.5%, 10x, 2.5D ... (digits with optional decimal/thousands parts),
-# with the unit that changes their meaning: percent or times.
+# 10, 3.5, 1,000, 93.5%, 10x ... (digits with optional decimal/thousands parts), with the
+# unit that changes their meaning: percent or times. "2D", "2.5D", "6DoF" name a kind of
+# thing (a 2D track, a 6DoF pose), not a quantity: they are no numbers.
 _NUMBER = re.compile(
-    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?"
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(?!\.?\d|-?(?-i:D(?:oF)?)\b)"
     r"(?:\s*(%|\\%|percent\b|x\b|\u00d7|times\b|-fold\b|fold\b))?",
     re.IGNORECASE,
 )

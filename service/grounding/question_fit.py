@@ -37,6 +37,7 @@ import re
 from collections.abc import Sequence
 
 from service.core.sentinels import OPTIONS_MARK
+from service.grounding.acronyms import is_acronym, stands_for
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import content_words, stem_words
@@ -88,12 +89,46 @@ _NAME = re.compile(
 )
 
 
+# "HEK293T" is also written "HEK 293T", "HEK-293T" or just "293T": the digits-and-letter core
+_CORE = re.compile(r"\d+[A-Za-z][\w]*$")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def new_names(question: str, text: str) -> list[str]:
+    """Names in `text` ("G1", "Phi-3", "ActionBench") that `question` does not hold."""
+    asked = question.lower()
+    return [n for n in _NAME.findall(text) if n.lower() not in asked]
+
+
+def asks_which(question: str) -> bool:
+    return re.match(r"\W*which\b", question, re.IGNORECASE) is not None
+
+
 def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
-    """Names in `question` that no text of `evidence` contains (case aside)."""
+    """Names in `question` that no text of `evidence` contains (case, spaces and hyphens aside)."""
     context = " ".join(evidence).lower()
-    # "AURORA-finetuned" is about AURORA: its head must be there, not the whole compound
-    heads = {n: n.split("-")[0] if len(n.split("-")[0]) >= 3 else n for n in _NAME.findall(question)}
-    return [n for n, head in heads.items() if head.lower().rstrip("s") not in context]
+    squashed = _squash(context)
+    words = set(re.findall(r"[0-9a-z]+", context))
+
+    def found(name: str) -> bool:
+        # "AURORA-finetuned" is about AURORA: its head must be there, not the whole compound
+        head = name.split("-")[0] if len(name.split("-")[0]) >= 3 else name
+        if head.lower().rstrip("s") in context or _squash(head) in squashed:
+            return True
+        if is_acronym(head) and stands_for(head, list(evidence)):  # "LLM": "Large Language Models"
+            return True
+        core = _CORE.search(head)
+        return (
+            core is not None
+            and core.start() > 0
+            and len(core.group(0)) >= 3
+            and core.group(0).lower() in words
+        )
+
+    return [n for n in _NAME.findall(question) if not found(n)]
 
 
 def unanswered(
@@ -123,7 +158,7 @@ def unanswered(
             return f"the cited sentence gives {sorted(rivals)} for the question's condition, not the answer"
     answer = strip_markers(answer)
     if _QUANTITY.search(stem):
-        found = numbers_in(answer) - numbers_in(stem)  # the question's own numbers are no answer
+        found = _conditions(answer) - _conditions(stem)  # the question's own numbers are no answer
         if not found:
             return "the question asks for a quantity and the answer states none"
         if _PERCENT.search(stem) and not any(n.endswith("%") for n in found):
@@ -166,10 +201,11 @@ _SPELLED = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "te
 _SPELLED_WORD = re.compile(rf"\b({'|'.join(_SPELLED)})\b", re.IGNORECASE)
 
 
-def _conditions(question: str) -> set[str]:
-    """The question's numbers, spelled ones included, names' numbers ("TDP-43") left out."""
-    spelled = {str(_SPELLED.index(w.lower()) + 2) for w in _SPELLED_WORD.findall(question)}
-    return _numbers(question) | spelled
+def _conditions(text: str) -> set[str]:
+    """The numbers of `text`, spelled ones included ("from two camera views"), names'
+    numbers ("TDP-43") left out."""
+    spelled = {str(_SPELLED.index(w.lower()) + 2) for w in _SPELLED_WORD.findall(text)}
+    return _numbers(text) | spelled
 
 
 _LIST_PIECE = re.compile(r"[,;]\s+|\s+and\s+")
@@ -210,6 +246,42 @@ def rebind_number(question: str, answer: str, cited: Sequence[str]) -> str | Non
     if len(old.findall(answer)) != 1:
         return None
     return old.sub(next(iter(rivals)), answer)
+
+
+# "What success rate does it reach, compared with behavior cloning?" asks for both sides
+_COMPARED_WITH = re.compile(
+    r"\b(?:compared (?:with|to)|in comparison (?:with|to)|versus|vs\.?|relative to)\s+(?P<other>[^?,;]+)",
+    re.IGNORECASE,
+)
+_SIDES = re.compile(r"\s+(?:v\.?s\.?|versus|compared (?:with|to)|than|over|against)\s+|[,;]\s+|\(|\)")
+
+
+def complete_comparison(question: str, answer: str, cited: Sequence[str]) -> str | None:
+    """`answer` with the other side's number added when the question compares with X
+    ("compared with X", "versus X"), the answer gives one number and names X without its number, and a
+    cited sentence holds exactly one other number beside X ("70% success v.s. 50% for
+    behavior cloning": "... compared with behavior cloning (50%) ..."). None otherwise."""
+    stem = question.split(OPTIONS_MARK, 1)[0]
+    asked = _COMPARED_WITH.search(stem)
+    if asked is None:
+        return None
+    other = asked.group("other").strip()
+    side = content_words(other)
+    at = strip_markers(answer).lower().find(other.lower())
+    given = _numbers(strip_markers(answer)) - _conditions(stem)
+    if not side or at < 0 or len(given) != 1:
+        return None
+    found: set[str] = set()
+    for sentence in cited:
+        if not given <= _numbers(sentence):
+            continue
+        for piece in _SIDES.split(sentence):
+            if side <= content_words(piece):
+                found |= _numbers(piece) - given - _conditions(stem)
+    if len(found) != 1:
+        return None
+    end = answer.lower().find(other.lower()) + len(other)
+    return f"{answer[:end]} ({next(iter(found))}){answer[end:]}"
 
 
 # where a sentence sets one statement against another: the two halves speak of different things

@@ -99,9 +99,14 @@ _STOP = frozenset(
 _stemmer = Stemmer.Stemmer("english")
 
 
+def _words(text: str) -> list[str]:
+    """Lower-case words; "mean--square" (a PDF's or LaTeX's dash) is "mean-square"."""
+    return _WORD.findall(text.lower().replace("--", "-"))
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed words minus stop words; numbers always count ("8" in "8 tasks")."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    words = [w for w in _words(text) if w not in _STOP and (len(w) > 1 or w.isdigit())]
     return set(_stemmer.stemWords(words))
 
 
@@ -112,7 +117,7 @@ def stem(word: str) -> str:
 
 def stem_words(text: str) -> set[str]:
     """Every word of `text`, stemmed (stop words kept: "more", "less" matter here)."""
-    return set(_stemmer.stemWords(_WORD.findall(text.lower())))
+    return set(_stemmer.stemWords(_words(text)))
 
 
 def containment(claim: str, evidence: str) -> float:
