@@ -375,3 +375,24 @@ def test_a_claim_naming_a_paper_only_by_an_acronym_it_owns_is_checked_not_rename
     claim += " [2]."
     out = check_text(claim, ev, embedder, 0.55)  # "MuJoCo" is Alpha's by use, not by name: no renaming
     assert "Beta Sampling" not in out.text and "Alpha Locomotion" not in out.text
+
+
+def test_an_answer_that_names_nothing_gives_way_to_the_sentence_that_names_it(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    # the model restates "which robot" without naming one: the evidence sentence closest to
+    # the question that names something the question does not answers in its own words
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "ASAP was evaluated on a real-world humanoid robot [1].",
+        "Which real-world humanoid robot was ASAP evaluated on?",
+    )
+    assert not body["abstained"] and "Unitree G1" in body["answer"], body
+    assert body["answer"].startswith("The authors evaluate ASAP")  # third person, not "We evaluate"
+    assert [c["quote"] for c in body["citations"]] == [
+        "We evaluate ASAP across three transfer scenarios: IsaacGym to IsaacSim, IsaacGym to Genesis, "
+        "and IsaacGym to the real-world Unitree G1 humanoid robot."
+    ]
+    assert "only restates the question" in body["dropped"][-1]["reason"]
+    fake_llm.reset()

@@ -36,6 +36,7 @@ RULES = {
 MULTI_RULE = "\n- The question is about several papers: answer for each paper in its own sentence, naming it."
 NOT_SAID = f"{NOT_SAID_PREFIX}."
 DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
+AIM_PRIOR = -0.15  # a yes/no question's evidence: a study's aim restates the question, findings decide it
 QUOTED_TRIES = 3  # evidence sentences tried, best first, when the model's answer missed the question
 
 _VERDICT = re.compile(r"^\s*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import (
+    AIM_PRIOR,
     NOT_SAID,
     QUOTED_TRIES,
     answering_sentences,
@@ -42,6 +43,7 @@ from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
 from service.grounding.question_fit import (
+    asks_quantity,
     asks_which,
     complete_comparison,
     new_names,
@@ -165,6 +167,7 @@ class AskService:
                         max_sentences=max(2, s.ask_evidence_sentences // len(groups)),
                         token_budget=budget // len(groups),
                         question_vector=question_vector,
+                        aim_prior=AIM_PRIOR if plan.form is Form.YES_NO else 0.0,
                     )
                     for passages in groups
                 ]
@@ -236,11 +239,17 @@ class AskService:
     def _quoted(self, prep: Prepared, failed: CheckedText) -> CheckedText:
         """When the model's supported answer missed the question ("It was tested on humanoid
         robots" for "which robot"), the evidence sentence that holds most of the question's
-        distinctive words answers in its own words, if it passes the same fit checks (and,
-        for "which ...?", names something the question does not)."""
+        distinctive words answers in its own words, if it passes the same fit checks. Only for
+        a question that asks for a quantity (the quote must state one) or "which ...?" (the
+        quote must name something the question does not): for other questions a close
+        sentence passes the checks without answering ("What benchmark ...?" quoted "This
+        study focuses on action customization")."""
         question = prep.query.text
+        which = asks_which(question)
+        if not which and not asks_quantity(question):
+            return failed  # only a number or a name is a check a quote can fail: "what benchmark?" is not
         for e in answering_sentences(question, prep.evidence, QUOTED_TRIES):
-            if asks_which(question) and not new_names(question, e.text):
+            if which and not new_names(question, e.text):
                 continue  # "which robot?" quoted "Humanoid robots hold the potential ...": names none
             quoted = self._fit(prep, CheckedText(cited_once(e.text), [e], failed.dropped))
             if not quoted.empty:

@@ -77,8 +77,10 @@ _CLAUSE = re.compile(
 # GDM", "the impact on survival remains unclear") holds the question's words, not its answer;
 # "objective" only as a study's ("The objective of this study was"), not a loss ("a suitable objective")
 _AIM = re.compile(
-    r"\b(to (evaluate|assess|investigate|determine|examine|compare|identify|clarify|explore|test|analy[sz]e|"
-    r"establish|study|review)|aims?\b|aimed|^\W*objectives?\b|objectives? (of|was|were|is|are)\b|"
+    r"\b(to (\w+ly )?(evaluate|assess|investigate|determine|examine|compare|identify|clarify|explore|test|"
+    r"analy[sz]e|establish|study|review)|(this|the present|our) (paper|study|work|article|report) "
+    r"(assess|evaluat|investigat|examin|explor)\w*|aims?\b|aimed|"
+    r"^\W*objectives?\b|objectives? (of|was|were|is|are)\b|"
     r"(?<!-)purpose|we (sought|hypothesi[sz]ed|asked|wondered)|"
     r"whether|remains? (unclear|unknown|uncertain|controversial|to be)|"
     r"(is|was|are|were) (unknown|unclear|not known)|"

@@ -16,6 +16,7 @@ import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.grounding.entailment import states_aim
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
@@ -104,8 +105,12 @@ def select_evidence(
     max_sentences: int,
     token_budget: int,
     question_vector: Vectors | None = None,
+    aim_prior: float = 0.0,
 ) -> EvidenceSet:
-    """`question_vector`: the question's embedding when the caller already has it."""
+    """`question_vector`: the question's embedding when the caller already has it;
+    `aim_prior`: added to the score of a sentence that states a study's aim ("To evaluate
+    whether X predicts Y") rather than a finding: it shares the question's words and
+    answers nothing, so a yes/no question ranks it below the findings."""
     candidates = candidate_sentences(passages)
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
@@ -114,6 +119,8 @@ def select_evidence(
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
         c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text) + c.prior
+        if aim_prior and states_aim(c.text):
+            c.score += aim_prior
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0

@@ -107,6 +107,10 @@ def asks_which(question: str) -> bool:
     return re.match(r"\W*which\b", question, re.IGNORECASE) is not None
 
 
+def asks_quantity(question: str) -> bool:
+    return _QUANTITY.search(question.split(OPTIONS_MARK, 1)[0]) is not None
+
+
 def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
     """Names in `question` that no text of `evidence` contains (case, spaces and hyphens aside)."""
     context = " ".join(evidence).lower()
