@@ -7,17 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.ask_rules import split_verdict
+from service.answering.ask_rules import recite_to_added_words, split_verdict
 from service.answering.question_plan import Form, PaperNames, plan_question
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.core.sentinels import NOT_SAID_PREFIX
 from service.corpus.names import paper_names
-from service.grounding.attribution import check_text
+from service.grounding.attribution import CheckedText, check_text
 from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.question_fit import which_words
 
 from .fake_llm import FakeLLM, reply
 
@@ -396,3 +398,25 @@ def test_an_answer_that_names_nothing_gives_way_to_the_sentence_that_names_it(
     ]
     assert "only restates the question" in body["dropped"][-1]["reason"]
     fake_llm.reset()
+
+
+def test_an_answer_rests_on_the_sentence_that_holds_what_it_adds() -> None:
+    question = "Which metal ion coordinates binding of cyclic tetra-adenylate to Csx23?"
+    restating = "The Csx23 protein has a C-terminal domain that binds cyclic tetra-adenylate (cA4)."
+    holding = "The cA4 molecule, and a coordinating sodium ion, sit at the centre of the Csx23 CTD."
+    other_paper = "A coordinating sodium ion binds cyclic tetra-adenylate in Csm6."
+    items = [
+        Evidence(1, "p", "P", "p::h::0", restating, 0.8),
+        Evidence(2, "q", "Q", "q::h::0", other_paper, 0.7),
+        Evidence(3, "p", "P", "p::h::1", holding, 0.6),
+    ]
+    evidence = EvidenceSet(items, np.zeros((3, 384), dtype=np.float32), 0.8)
+    answer = "The sodium ion coordinates binding of cyclic tetra-adenylate to Csx23 [1]."
+    moved = recite_to_added_words(question, CheckedText(answer, [items[0]]), evidence)
+    assert [e.text for e in moved.cited] == [holding] and moved.text == answer  # same paper, not Csm6's
+    # what it adds is already in its citation, or nowhere in the paper: left as it is
+    assert recite_to_added_words(question, CheckedText(answer, [items[2]]), evidence).cited == [items[2]]
+    magnesium = "The magnesium ion coordinates binding of cyclic tetra-adenylate to Csx23 [1]."
+    assert recite_to_added_words(question, CheckedText(magnesium, [items[0]]), evidence).cited == [items[0]]
+    assert which_words(question) == {"metal", "ion", "coordin"}
+    assert which_words("Which of the following DNA editors is best?") == {"dna", "editor"}

@@ -25,7 +25,8 @@ from service.grounding.entailment import MIN_SHARED, Verdict, judge, states_aim
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
-from service.grounding.similarity import content_words
+from service.grounding.question_fit import added_words
+from service.grounding.similarity import containment, content_words, stem_words
 
 RULES = {
     Form.YES_NO: "\n- Start the answer with Yes or No, then give the fact from the evidence that decides it."
@@ -38,6 +39,7 @@ NOT_SAID = f"{NOT_SAID_PREFIX}."
 DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
 AIM_PRIOR = -0.15  # a yes/no question's evidence: a study's aim restates the question, findings decide it
 QUOTED_TRIES = 3  # evidence sentences tried, best first, when the model's answer missed the question
+RECITE_SHARE = 0.4  # least share of an answer's words the sentence it is re-cited to holds
 
 _VERDICT = re.compile(r"^\s*(yes|no)\b[\s,.:;!-]*", re.IGNORECASE)
 _AUX = re.compile(rf"^\s*({AUXILIARIES})\s+", re.IGNORECASE)
@@ -111,6 +113,24 @@ def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
     if denying:
         return denying[0]
     return candidates[0][1] if candidates else None
+
+
+def recite_to_added_words(question: str, checked: CheckedText, evidence: EvidenceSet) -> CheckedText:
+    """A one-citation answer whose added words ("the sodium ion") its cited sentence lacks,
+    cited instead to the evidence sentence of the same paper that holds all of them and at
+    least RECITE_SHARE of the answer's words: similarity picked a sentence that restates the
+    question ("... binds cyclic tetra-adenylate (cA4)"), the answer rests on another one."""
+    if len(checked.cited) != 1:
+        return checked
+    first = checked.cited[0]
+    added = added_words(question, checked.text)
+    if not added or added & stem_words(first.text):
+        return checked
+    for e in evidence.items:
+        same_paper = e.paper_id == first.paper_id
+        if same_paper and added <= stem_words(e.text) and containment(checked.text, e.text) >= RECITE_SHARE:
+            return CheckedText(checked.text, [e], checked.dropped, checked.model_abstained)
+    return checked
 
 
 def cited_once(sentence: str, n: int = 1) -> str:

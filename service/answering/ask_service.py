@@ -26,6 +26,7 @@ from service.answering.ask_rules import (
     cover_every_paper,
     form_rule,
     name_the_paper,
+    recite_to_added_words,
     split_verdict,
     yes_no_answer,
 )
@@ -41,7 +42,13 @@ from service.core.config import Settings
 from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
-from service.grounding.evidence import EvidenceSet, merge_evidence, select_evidence
+from service.grounding.evidence import (
+    MULTI_PAPER_SHARE,
+    PER_PAPER_SHARE,
+    EvidenceSet,
+    merge_evidence,
+    select_evidence,
+)
 from service.grounding.question_fit import (
     asks_quantity,
     asks_which,
@@ -49,7 +56,9 @@ from service.grounding.question_fit import (
     new_names,
     rebind_number,
     unanswered,
+    which_words,
 )
+from service.grounding.similarity import stem_words
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
@@ -168,6 +177,7 @@ class AskService:
                         token_budget=budget // len(groups),
                         question_vector=question_vector,
                         aim_prior=AIM_PRIOR if plan.form is Form.YES_NO else 0.0,
+                        per_paper_share=MULTI_PAPER_SHARE if plan.multi else PER_PAPER_SHARE,
                     )
                     for passages in groups
                 ]
@@ -228,6 +238,7 @@ class AskService:
         context += names
         # a whole paper names its setting (a strain, a cell line) far from the cited sentence
         context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
+        checked = recite_to_added_words(question, checked, prep.evidence)
         quotes = [e.text for e in checked.cited]
         text = rebind_number(question, checked.text, quotes) or checked.text
         text = complete_comparison(question, text, quotes) or text
@@ -249,8 +260,10 @@ class AskService:
         if not which and not asks_quantity(question):
             return failed  # only a number or a name is a check a quote can fail: "what benchmark?" is not
         for e in answering_sentences(question, prep.evidence, QUOTED_TRIES):
-            if which and not new_names(question, e.text):
-                continue  # "which robot?" quoted "Humanoid robots hold the potential ...": names none
+            if which and not (new_names(question, e.text) and which_words(question) & stem_words(e.text)):
+                # "which robot?" quoted "Humanoid robots hold the potential ...": names none;
+                # "which metal ion?" quoted a sentence with names but no ion: not about one
+                continue
             quoted = self._fit(prep, CheckedText(cited_once(e.text), [e], failed.dropped))
             if not quoted.empty:
                 return quoted

@@ -29,7 +29,10 @@ _BOILERPLATE = re.compile(
 PART_PRIOR = {"front": -0.15}
 """Score offsets by where a sentence sits in a structured paper: the body (methods, results,
 discussion) over the front matter (affiliations, correspondence, licence lines)."""
-PER_PAPER_SHARE = 0.67  # one paper fills at most this share of the evidence (multi-paper questions)
+PER_PAPER_SHARE = 0.84
+"""One paper fills at most this share of the evidence (5 of 6 sentences): a question about
+one whole paper needs its sentences, and the last slot keeps a second candidate paper."""
+MULTI_PAPER_SHARE = 0.67  # a question about several papers: one fills at most 4 of 6
 
 
 @dataclass
@@ -106,6 +109,7 @@ def select_evidence(
     token_budget: int,
     question_vector: Vectors | None = None,
     aim_prior: float = 0.0,
+    per_paper_share: float = PER_PAPER_SHARE,
 ) -> EvidenceSet:
     """`question_vector`: the question's embedding when the caller already has it;
     `aim_prior`: added to the score of a sentence that states a study's aim ("To evaluate
@@ -124,7 +128,7 @@ def select_evidence(
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0
-    per_paper_cap = max(1, math.ceil(max_sentences * PER_PAPER_SHARE))
+    per_paper_cap = max(1, math.ceil(max_sentences * per_paper_share))
     taken: dict[str, int] = {}
     for i in ranked:
         pid = candidates[i].paper_id

@@ -107,6 +107,23 @@ def asks_which(question: str) -> bool:
     return re.match(r"\W*which\b", question, re.IGNORECASE) is not None
 
 
+_WHICH_HEAD = re.compile(
+    r"\W*which\s+(?:(?:one\s+)?of\s+(?:the\s+following|these|the)\s+)?((?:[\w-]+\s+){1,3})", re.I
+)
+
+
+def which_words(question: str) -> set[str]:
+    """The words naming what a "which ...?" question asks for ("Which metal ion coordinates"
+    -> metal, ion, coordinates): up to three words after "which", stemmed."""
+    m = _WHICH_HEAD.match(question)
+    return content_words(m.group(1)) - _FILLER if m else set()
+
+
+def added_words(question: str, answer: str) -> set[str]:
+    """The stems `answer` adds to the question, filler aside."""
+    return stem_words(strip_markers(answer)) - stem_words(question.split(OPTIONS_MARK, 1)[0]) - _FILLER
+
+
 def asks_quantity(question: str) -> bool:
     return _QUANTITY.search(question.split(OPTIONS_MARK, 1)[0]) is not None
 
@@ -175,7 +192,7 @@ def unanswered(
         return None  # it chose one of the question's own words: that is the answer
     if re.match(r"\W*(yes|no)\b", answer, re.IGNORECASE):  # "Yes. <the question's statement>" answers
         return None
-    added = stem_words(answer) - stem_words(stem) - _FILLER
+    added = added_words(stem, answer)
     if not added:
         return "the answer only restates the question"
     if _WHICH.match(stem) and not added - _VAGUE:
