@@ -1,10 +1,10 @@
 """Questions worded the way users ask them, over the sample corpus, with a dev/test split.
 
-data/user_questions.jsonl (101 questions, written for issue 10 and never used by the
+data/user_questions.jsonl (107 questions, written for issue 10 and never used by the
 project's own tuning set): indirect descriptions instead of titles, yes/no questions,
 "which paper" questions, questions about two or three papers, and unanswerable ones.
-Each item has a `split`: thresholds and prompts are tuned on `dev` only (62 questions: 40
-first, 22 more written on 2026-11-29 mostly about papers the first 79 left out); the
+Each item has a `split`: thresholds and prompts are tuned on `dev` only (68 questions: 40
+first, 28 more written on 2026-11-29 mostly about papers the first 79 left out); the
 report quotes `test` (39).
 
 Scoring, per item:

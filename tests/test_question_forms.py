@@ -136,6 +136,17 @@ def test_judge_reads_findings_not_aims_and_judging_words_backwards() -> None:
     )
     assert judge("Approved doctors and medical referees do not agree", aim) is Verdict.NEUTRAL
     assert judge("The objective of this study was to see if doctors agree", aim) is Verdict.NEUTRAL
+    # "X fail to learn actions": the failure is X's, however far the shared words come after it
+    failing = (
+        "Experimental results show that existing subject-driven customization methods fail to"
+        " learn the representative characteristics of actions."
+    )
+    assert judge("Existing subject-driven customization methods capture actions well", failing) is (
+        Verdict.CONTRADICTS
+    )
+    assert judge("Existing subject-driven customization methods fail to learn actions", failing) is (
+        Verdict.ENTAILS
+    )
     # "objective" as a loss is a finding's word, not an aim's; "mean--square" is "mean-square"
     loss = "We find that the mean--square TD error is not a suitable objective for policy evaluation."
     assert judge("The mean-square TD error is a suitable objective for policy evaluation", loss) is (

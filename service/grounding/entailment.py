@@ -122,6 +122,7 @@ _JUDGING = re.compile(
 _COPULA = re.compile(
     r"\b(is|are|was|were|be|been|being|remain(?:s|ed)?|seem(?:s|ed)?|prove[sdn]?)\s+(?:\w+ly\s+)?$"
 )
+_FAILING = re.compile(r"fail(?:s|ed)?", re.IGNORECASE)  # "X fails to ...": X does not
 NEGATION_SCOPE = 6  # words after a negation cue that it applies to
 
 
@@ -134,8 +135,10 @@ def negated(text: str, about: set[str] | None = None) -> bool:
     count = 0
     for m in _NEGATION.finditer(cleaned):
         window = " ".join(cleaned[m.end() :].split()[:NEGATION_SCOPE])
-        if _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()]):
-            # "agreement ... was poor": the judged thing comes first ("prevent unreliable results": not)
+        judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
+        if judged or (_FAILING.fullmatch(m.group(0)) and cleaned[m.end() :].lstrip().startswith("to ")):
+            # "agreement ... was poor", "existing methods fail to learn actions": the thing judged
+            # comes first ("prevent unreliable results": not)
             window += " " + " ".join(cleaned[: m.start()].split()[-NEGATION_SCOPE:])
         if about is None or content_words(window) & about:
             count += 1
