@@ -4,7 +4,8 @@ Answering embeds every candidate sentence of the retrieved passages (about 70 pe
 question) to rank them against the question; over a corpus people keep asking about, the
 same sentences come back question after question. Their vectors depend on the text alone,
 so a bounded least-recently-used map from text to vector saves the embedder's forward
-pass (about a quarter of a second per question on 2 vCPUs) without changing any result.
+pass for them (evidence scoring went from about 0.26 s to 0.19 s median over 12 questions
+on 2 vCPUs, about 0.1 s of /ask p50 in the full run) without changing any result.
 Ingest does not go through it: a chunk is embedded once.
 """
 
