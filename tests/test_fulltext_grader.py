@@ -48,6 +48,19 @@ def test_right_wrong_and_unsure() -> None:
     }
     assert grade(residues, answer("Deleting amino acids 344\u2013360 reduces the binding [1].")) == "right"
     assert grade(residues, answer("Deleting amino acids 360-380 reduces the binding [1].")) == "wrong"
+    motif = {
+        **ITEM,
+        "question": "Which sequence does R.DraR1 cleave?",
+        "ideal": "CCGCGG",
+        "distractors": ["GGATCC"],
+    }
+    assert grade(motif, answer("It cleaves 5-CCGCGG-3 sites [1].")) == "right"
+    assert grade(motif, answer("It cleaves 5-GGATCC-3 sites [1].")) == "wrong"
+    lbp = {**ITEM, "ideal": "lipopolysaccharide-binding protein", "distractors": ["C-reactive protein"]}
+    assert grade(lbp, answer("Plasma LBP levels were higher after chemotherapy [1].")) == "right"
+    fold = {**ITEM, "ideal": "453-fold", "distractors": ["35-fold"]}
+    assert grade(fold, answer("Up to 453-fold [1].")) == "right"
+    assert grade(fold, answer("Up to 35-fold [1].")) == "wrong"
     yes_no = {**ITEM, "ideal": "no", "distractors": ["yes"]}
     assert grade(yes_no, answer("Yes, the introns splice in order [1].")) == "wrong"
 
