@@ -17,7 +17,9 @@ Two question sets over the same 18 PDFs:
 - `own-test.jsonl`, 34 questions in LitQA2's form written for paperlens: the test split,
   never tuned on. Its key passages were drawn at random (fixed seed) from the results and
   discussion sentences of each paper before any answer was looked at, two per paper
-  where a sentence made a question, and the questions reword them.
+  where a sentence made a question, and the questions reword them;
+- `own-dev.jsonl`, 30 more such questions (another random draw): a development set for
+  tuning by hand (`load_items(split="own-dev")`), not scored by a run.
 The held-out papers and questions are scored by the project's acceptance tests.
 
     python -m evals.fulltext_eval [--base-url URL] [--n 18] [--no-baseline]
@@ -49,7 +51,8 @@ DATA = Path(__file__).parent / "data" / "fulltext"
 KEY_MATCH = 0.7  # share of a key-passage sentence's content words a passage must hold
 
 
-SPLITS = {"dev": "litqa2-dev.jsonl", "test": "own-test.jsonl"}
+SPLITS = {"dev": "litqa2-dev.jsonl", "own-dev": "own-dev.jsonl", "test": "own-test.jsonl"}
+SCORED = ("dev", "test")  # the splits a run scores; own-dev is for tuning by hand
 
 
 def load_items(n: int | None = None, split: str = "dev") -> list[dict[str, Any]]:
@@ -109,7 +112,7 @@ def _tokens(text: str) -> list[str]:
 def _same_word(a: str, b: str) -> bool:
     """Equal, or one a plural of the other, or a near spelling (the data set has typos:
     "ciproflaxin")."""
-    if a == b or a.rstrip("s") == b.rstrip("s"):
+    if a == b or a.rstrip("s") == b.rstrip("s") or a.replace("-", "") == b.replace("-", ""):
         return True
     # a motif written with its ends, "5-CCGCGG-3", states "CCGCGG"
     if min(len(a), len(b)) >= 4 and _unended(a) == _unended(b):
@@ -142,7 +145,9 @@ def option_score(answer: str, option: str, question: str = "") -> float:
         return 1.0
     asked = set(_tokens(question))
     all_words = [t for t in _tokens(option) if t not in _FILLER] or _tokens(option)
-    words = [w for w in all_words if not any(_same_word(w, a) for a in asked)] or all_words
+    # the question's words as written (or plural): "stronger" tells an option from "weaker"
+    # though the question asks "how strong"
+    words = [w for w in all_words if w.rstrip("s") not in {a.rstrip("s") for a in asked}] or all_words
     said = _tokens(answer)
     return sum(any(_same_word(w, t) for t in said) for w in words) / max(1, len(words))
 
@@ -265,7 +270,7 @@ def run(base_url: str | None, n: int | None = None, baseline: bool = True) -> di
     """Both splits on one store: `summary` holds the ingest figures and the dev split's
     (LitQA2), `test` the test split's; the naive RAG baseline answers both."""
     client = open_client(base_url)
-    items = {split: load_items(n, split) for split in SPLITS}
+    items = {split: load_items(n, split) for split in SCORED}
     pdfs = sorted({i["pdf"] for split_items in items.values() for i in split_items})
     ids, per_file = ingest(client, pdfs)
     papers = [client.get(f"/papers/{pid}").json() for pid in ids.values()]

@@ -431,3 +431,49 @@ def test_an_answer_rests_on_the_sentence_that_holds_what_it_adds() -> None:
     assert recite_to_added_words(question, CheckedText(magnesium, [items[0]]), evidence).cited == [items[0]]
     assert which_words(question) == {"metal", "ion", "coordin"}
     assert which_words("Which of the following DNA editors is best?") == {"dna", "editor"}
+
+
+def test_widening_and_adverb_negations_are_read_for_what_they_qualify() -> None:
+    widened = (
+        "The formation of 45S particles at 0.5 mM [Mg2+] is not specific to RlmE-deficient strains "
+        "but is induced by the absence of other MEs as well."
+    )
+    assert judge("At 0.5 mM [Mg2+], 45S particles formed in strains lacking MEs", widened) is Verdict.ENTAILS
+    serum = (
+        "A. lwoffii survived poorly in the presence of human serum as AL04 and AL28 did not grow (Table S12)."
+    )
+    assert judge("AL28 failed to grow in human serum", serum) is Verdict.ENTAILS
+    assert judge("AL28 grew in human serum", serum) is Verdict.CONTRADICTS  # "grew" is "grow"
+    assert judge(
+        "The method performed poorly on long documents", "The method performed well on long documents."
+    ) is (Verdict.CONTRADICTS)
+
+
+def test_a_claim_pinned_by_its_numbers_is_not_dropped_for_a_neighbouring_denial(
+    embedder: OnnxMiniLMEmbedder,
+) -> None:
+    texts = [
+        "While no clear correlation was found between editing levels of all editing sites and "
+        "ADAR1/2 expression, a marginally significant negative correlation emerged with the "
+        "translational level of ADAR3.",
+        "We found a significant positive relationship between the number of editing sites and "
+        "ADAR2 expression, as indicated by Pearson's correlation coefficients of 0.92 "
+        "(p-value = 0.027) and 0.98 (p-value = 0.003) "
+        "for transcription and translation, respectively (Fig. 2I).",
+    ]
+    ev = EvidenceSet(
+        [Evidence(i + 1, "p", "A Paper", f"p::h::{i}", t, 1.0) for i, t in enumerate(texts)],
+        embedder.embed(texts),
+        1.0,
+    )
+    claim = (
+        "The Pearson correlation between the number of editing sites and ADAR2 expression at the translation "
+        "level was 0.98 (p-value = 0.003) [2]."
+    )
+    kept = check_text(claim, ev, embedder, 0.55)
+    assert kept.text == claim.replace("[2]", "[1]") and kept.cited == [ev.items[1]]
+    # without the numbers to pin it, the denial still counts
+    unpinned = check_text(
+        "No correlation exists between editing sites and ADAR2 expression [2].", ev, embedder, 0.55
+    )
+    assert unpinned.empty

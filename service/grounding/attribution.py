@@ -210,11 +210,17 @@ def _support_for(
                 misnamed=(used, items[other]),
             )
         support = own
-    # Similar is not the same as entailed: a sentence that says the opposite drops the claim.
+    # Similar is not the same as entailed: a sentence that says the opposite drops the claim,
+    # unless the claim's numbers pin it to another sentence that entails it and the
+    # contradicting one lacks them ("r = 0.98 for translation" is not gainsaid by "no clear
+    # correlation with editing levels", a neighbouring statement)
+    pinned = _pinned(bare, items, support, threshold, premise)
     for i in sorted(range(len(items)), key=lambda i: -support[i]):
         if support[i] < threshold:
             break
         if judge(bare, items[i].text) is Verdict.CONTRADICTS:  # a title's "Without" negates nothing
+            if pinned and unsupported_numbers(bare, [items[i].text, premise]):
+                continue
             return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
     supporting = [i for i in cited if support[i] >= threshold]
     if supporting and _grounded(claim, supporting, items, premise):
@@ -234,6 +240,19 @@ def _support_for(
         unknown = sorted(_unknown_names(claim, ranked, items, premise))
         return Dropped(claim, f"name(s) the supporting sentences do not contain: {unknown}")
     return Dropped(claim, "no evidence supports it")
+
+
+def _pinned(claim: str, items: list[Evidence], support: list[float], threshold: float, premise: str) -> bool:
+    """Whether a supporting sentence holds every number of the claim (it has some the
+    question does not) and entails it."""
+    if not numbers_in(claim) - numbers_in(premise):
+        return False
+    return any(
+        support[i] >= threshold
+        and not unsupported_numbers(claim, [e.text, premise])
+        and judge(claim, e.text) is Verdict.ENTAILS
+        for i, e in enumerate(items)
+    )
 
 
 MISNAMED_MARGIN = 0.2

@@ -38,7 +38,10 @@ _NEGATION = re.compile(
 # negation words that do not negate the claim they sit in
 _NOT_NEGATING = re.compile(
     r"\b(not only|no longer than|no more than|not least|without (loss of generality|sacrificing|compromising|"
-    r"degrading|losing|hurting|introducing))\b",
+    r"degrading|losing|hurting|introducing)|"
+    # "not specific to A but also B", "not limited to": widens a statement, does not deny it
+    r"not (?:\w+ly )?(?:specific|limited|restricted|exclusive|unique|confined|just|merely|solely|simply)"
+    r"(?: to)?)\b",
     re.IGNORECASE,
 )
 _OPPOSITES = [
@@ -136,13 +139,26 @@ def negated(text: str, about: set[str] | None = None) -> bool:
     for m in _NEGATION.finditer(cleaned):
         window = " ".join(cleaned[m.end() :].split()[:NEGATION_SCOPE])
         judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
-        if judged or (_FAILING.fullmatch(m.group(0)) and cleaned[m.end() :].lstrip().startswith("to ")):
+        after = cleaned[m.end() :].split()
+        if _after_verb(m.group(0), cleaned[: m.start()], after):
+            # "A. lwoffii survived poorly in serum": the survival is judged, not the serum
+            window = " ".join(cleaned[: m.start()].split()[-2:])
+        elif judged or (_FAILING.fullmatch(m.group(0)) and cleaned[m.end() :].lstrip().startswith("to ")):
             # "agreement ... was poor", "existing methods fail to learn actions": the thing judged
             # comes first ("prevent unreliable results": not)
             window += " " + " ".join(cleaned[: m.start()].split()[-NEGATION_SCOPE:])
         if about is None or content_words(window) & about:
             count += 1
     return count % 2 == 1
+
+
+def _after_verb(cue: str, before: str, after: list[str]) -> bool:
+    """An adverb cue that follows its verb ("grew poorly", "performed poorly on X"), not one
+    that precedes a participle ("poorly characterised X") or follows a copula."""
+    if not cue.lower().endswith("ly") or not before.strip() or _COPULA.search(before):
+        return False
+    following = after[0].lower().strip(",.;:") if after else ""
+    return not following.endswith(("ed", "en", "wn"))
 
 
 def matching_clause(claim: str, evidence: str) -> str:

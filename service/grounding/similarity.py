@@ -98,10 +98,25 @@ _STOP = frozenset(
 
 _stemmer = Stemmer.Stemmer("english")
 
+# irregular forms of verbs that carry a finding, which a stemmer leaves apart: "did not grow"
+# is about what "grew" says (light verbs such as "seen", "shown", "found" stay as they are:
+# mapped, they match sentences on words that say nothing)
+_IRREGULAR = {
+    **dict.fromkeys(("grew", "grown"), "grow"),
+    **dict.fromkeys(("rose", "risen"), "rise"),
+    **dict.fromkeys(("fell", "fallen"), "fall"),
+    **dict.fromkeys(("bound",), "bind"),
+    **dict.fromkeys(("underwent", "undergone"), "undergo"),
+    **dict.fromkeys(("lost",), "lose"),
+    **dict.fromkeys(("chose", "chosen"), "choose"),
+    **dict.fromkeys(("drove", "driven"), "drive"),
+}
+
 
 def _words(text: str) -> list[str]:
-    """Lower-case words; "mean--square" (a PDF's or LaTeX's dash) is "mean-square"."""
-    return _WORD.findall(text.lower().replace("--", "-"))
+    """Lower-case words, irregular verb forms as their base; "mean--square" (a PDF's or
+    LaTeX's dash) is "mean-square"."""
+    return [_IRREGULAR.get(w, w) for w in _WORD.findall(text.lower().replace("--", "-"))]
 
 
 def content_words(text: str) -> set[str]:
