@@ -141,6 +141,7 @@ def option_score(answer: str, option: str, question: str = "") -> float:
         return max(
             option_score(answer, aside["main"], question), option_score(answer, aside["aside"], question)
         )
+    answer = _MARKER.sub(" ", answer)  # "[1]" is a citation, not the option "1 mM"
     if _abbreviated(answer, option):
         return 1.0
     asked = set(_tokens(question))
@@ -152,6 +153,7 @@ def option_score(answer: str, option: str, question: str = "") -> float:
     return sum(any(_same_word(w, t) for t in said) for w in words) / max(1, len(words))
 
 
+_MARKER = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
 _CAPS = re.compile(r"\b[A-Z]{3,8}s?\b")
 
 

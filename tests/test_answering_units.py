@@ -178,6 +178,15 @@ def test_question_fit_needs_the_kind_of_answer_the_question_asks_for() -> None:
     assert unanswered("Which protein binds DNA?", "RexA binds DNA [1].") is None
     # listed options are not part of the question's form
     assert unanswered("Which drug? Options: how many; 10%", "Ciprofloxacin [1].") is None
+    # a name the papers write with another ending is there; a different version is not
+    fused = [
+        "Two proteins were fused to the C-terminal of Cas9 by XTEN linker, forming the editors E1B and E4."
+    ]
+    q = "Which editors were made by fusing proteins to Cas9's C-terminus?"
+    assert unanswered(q, "E1B and E4 [1].", fused, fused) is None
+    assert "GPT-5" in (
+        unanswered("Which model beats GPT-5?", "Llama [1].", ["GPT-4 is beaten."], ["GPT-4."]) or ""
+    )
 
 
 def test_question_fit_refuses_an_answer_that_only_restates_the_question() -> None:

@@ -128,16 +128,33 @@ def asks_quantity(question: str) -> bool:
     return _QUANTITY.search(question.split(OPTIONS_MARK, 1)[0]) is not None
 
 
+INFLECTION = 2  # letters a word's ending may differ by: "terminus" / "terminal"
+
+
+def _inflected(name: str, words: set[str]) -> bool:
+    """A word of the text that is `name` with another ending: letters only and seven or
+    more of them, so "GPT4" is never "GPT3" and a short name never matches by chance."""
+    if not name.isalpha() or len(name) < 7:
+        return False
+    root = name[:-INFLECTION]
+    return any(w.startswith(root) and abs(len(w) - len(name)) <= INFLECTION for w in words)
+
+
 def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
     """Names in `question` that no text of `evidence` contains (case, spaces and hyphens aside)."""
     context = " ".join(evidence).lower()
     squashed = _squash(context)
     words = set(re.findall(r"[0-9a-z]+", context))
+    compounds = {_squash(w) for w in re.findall(r"[0-9a-z][0-9a-z-]*", context)}
 
     def found(name: str) -> bool:
-        # "AURORA-finetuned" is about AURORA: its head must be there, not the whole compound
-        head = name.split("-")[0] if len(name.split("-")[0]) >= 3 else name
+        # "AURORA-finetuned" is about AURORA: its head must be there, not the whole compound;
+        # "GPT-5" is a version, its own name ("GPT-4" is another model)
+        first, _, rest = name.partition("-")
+        head = first if len(first) >= 3 and rest[:1].isalpha() else name
         if head.lower().rstrip("s") in context or _squash(head) in squashed:
+            return True
+        if _inflected(_squash(head), compounds):  # "C-terminus" where the paper says "C-terminal"
             return True
         if is_acronym(head) and stands_for(head, list(evidence)):  # "LLM": "Large Language Models"
             return True
