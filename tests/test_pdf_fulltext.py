@@ -72,6 +72,21 @@ def test_running_headers_page_numbers_and_stamps_are_gone() -> None:
     assert not any(
         re.search(r"Dhakal et al\. BMC Biology \(2024\) 22:37 Page \d+ of", b.text) for b in blocks_of(bmc)
     )
+    # a draft header left inside an MDPI paper's figure pages
+    assert not any("FOR PEER REVIEW" in b.text for b in blocks_of(parsed("10.3390_ijms25031660.pdf")))
+
+
+def test_the_text_inside_figures_is_gone_and_prose_stays() -> None:
+    elife = [b.text for b in blocks_of(parsed("10.7554_eLife.91357.3.pdf"))]
+    assert not any(re.fullmatch(r"[\d\s.%]+", t) for t in elife)  # axis ticks: "0 100 200 300 400 500"
+    assert not any(t.startswith("Ec=0.") for t in elife)
+    editor = [b.text for b in blocks_of(parsed("10.1186_s12915-024-01918-w.pdf"))]
+    assert not any(t.startswith("t g g a g c") for t in editor)  # a sequence drawn letter by letter
+    # prose among statistics stays: "p-Values were calculated using t-Test, one-way ANOVA ..."
+    assert any(
+        "p-Values were calculated using t-Test" in b.text
+        for b in blocks_of(parsed("10.3390_ijms25031660.pdf"))
+    )
 
 
 def test_sections_abstract_and_captions() -> None:

@@ -6,7 +6,8 @@ Steps, each a small function:
    "Downloaded from ..." stamps;
 2. line numbers go: lines that are only a number, and a leading number on pages where
    most lines have one (preprint line numbering);
-3. figure innards go: runs of short label-like lines (axis labels, panel letters);
+3. figure innards go: runs of short label-like lines (axis labels, panel letters), and
+   paragraphs with hardly a prose word ("0 100 200 300", "t g g a g c c t");
 4. headings are found: known section names (Abstract, Introduction, Results, Methods,
    Discussion, Conclusion, References, Acknowledgements, ... numbered or not), or short
    lines set clearly larger than the body text;
@@ -33,6 +34,8 @@ _PAGE_NUMBER = re.compile(r"^(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.I)
 _STAMP = re.compile(
     r"^(downloaded from|this article is protected by copyright|\(which was not certified)", re.I
 )
+# a journal's draft header left inside figure pages: "Cancers 2022, 14, x FOR PEER REVIEW 11 of 19"
+_DRAFT_HEADER = re.compile(r"\bFOR PEER REVIEW\b")
 # a publisher's download stamp, which PDFium may run into a body line
 _INLINE_STAMP = re.compile(
     r"\s*Downloaded from https?://\S+(?: by [\w .,'-]{1,80}? on \d{1,2} \w+ \d{4})?", re.I
@@ -116,7 +119,7 @@ def part_of_heading(text: str) -> str | None:
 
 def strip_furniture(pages: PdfPages) -> list[Line]:
     """Steps 1-3: page furniture, line numbers and figure innards removed."""
-    lines = [ln for ln in pages.lines if not _STAMP.match(ln.text)]
+    lines = [ln for ln in pages.lines if not _STAMP.match(ln.text) and not _DRAFT_HEADER.search(ln.text)]
     for ln in lines:
         ln.text = _INLINE_STAMP.sub("", ln.text)
     lines = [ln for ln in lines if ln.text]
@@ -213,7 +216,7 @@ def to_blocks(lines: list[Line]) -> list[Block]:
     def flush() -> None:
         nonlocal para, caption
         text = join_lines([ln.text for ln in para])
-        if text:
+        if text and (caption or not figure_text(text)):
             blocks.append(Block(text, para[0].page, section, part, "caption" if caption else "text"))
         para, caption = [], False
 
@@ -237,6 +240,23 @@ def to_blocks(lines: list[Line]) -> list[Block]:
         para.append(ln)
     flush()
     return blocks
+
+
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]{2,}[,.;:)]?")
+FIGURE_TEXT_WORDS = 0.15
+"""A paragraph with fewer prose words than this share of its tokens is text inside a figure
+(axis ticks "0 100 200 300", a sequence "t g g a g c", labels "Cas9 D10A CXE D10A")."""
+FIGURE_PROSE_WORDS = 5  # ... and fewer prose words than this in all
+
+
+def figure_text(text: str) -> bool:
+    """Whether a paragraph is the text of a figure's innards rather than prose."""
+    tokens = text.split()
+    if len(tokens) < 4:
+        return False
+    prose = sum(bool(_PROSE_WORD.fullmatch(t)) for t in tokens)
+    # a clause of prose among the statistics ("p-values were calculated using t-tests") stays
+    return prose < FIGURE_TEXT_WORDS * len(tokens) and prose < FIGURE_PROSE_WORDS
 
 
 def _heading_text(text: str) -> str:
