@@ -96,12 +96,22 @@ def test_report_has_the_whole_paper_table_beside_naive_rag_and_paperqa2_publishe
         "choice": {"precision": 0.75, "accuracy": 0.5, "answered": 0.667},
     }
     naive = {"open": {"precision": 0.3, "accuracy": 0.3, "answered": 1.0}}
-    results = {"fulltext": {"summary": summary, "naive_rag": {"summary": naive}}}
+    test = {**summary, "questions": 34, "open": {"precision": 0.9, "accuracy": 0.6, "answered": 0.667}}
+    results = {
+        "fulltext": {
+            "summary": summary,
+            "test": test,
+            "naive_rag": {"summary": naive},
+            "naive_rag_test": {"summary": {"open": {"precision": 0.5, "accuracy": 0.5, "answered": 1.0}}},
+        }
+    }
     text = write_report(results, tmp_path, "ft", "quick").read_text()
-    assert "## Whole papers: LitQA2 over 18 full-text PDFs (18 dev questions)" in text
-    assert "| precision | 0.800 | 0.750 | 0.300 | 0.852 |" in text
-    assert "| accuracy | 0.444 | 0.500 | 0.300 | 0.660 |" in text
-    assert "Paper recall@5 0.944" in text and "3.9 pages/s" in text and "27.5 chunks/s" in text
+    assert "## Whole papers: 18 full-text PDFs, LitQA2-form questions" in text
+    assert "| test (34 q) | precision | 0.900 | 0.750 | 0.500 | 0.852 |" in text
+    assert "| LitQA2 dev (18 q) | precision | 0.800 | 0.750 | 0.300 | 0.852 |" in text
+    assert "| LitQA2 dev (18 q) | accuracy | 0.444 | 0.500 | 0.300 | 0.660 |" in text
+    assert "- test: paper recall@5 0.944" in text and "3.9 pages/s" in text and "27.5 chunks/s" in text
+    assert "whole papers (own test): precision / accuracy | 0.900 / 0.600" in text
 
 
 def test_report_quotes_the_user_test_split_and_speed_against_the_previous_full_report(tmp_path: Path) -> None:

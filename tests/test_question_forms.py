@@ -477,3 +477,16 @@ def test_a_claim_pinned_by_its_numbers_is_not_dropped_for_a_neighbouring_denial(
         "No correlation exists between editing sites and ADAR2 expression [2].", ev, embedder, 0.55
     )
     assert unpinned.empty
+
+
+def test_the_prompt_names_a_paper_by_its_short_name(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    """A title that opens with a name ("ODICE: ...") is shown to the model as that name: the
+    sentences say what the paper is about, and a which-paper answer still names it."""
+    q = "Which paper projects the backward gradient onto the normal plane of the forward gradient?"
+    body = ask_with(
+        llm_client, fake_llm, "ODICE projects the backward gradient onto the normal plane [1].", q
+    )
+    prompt = fake_llm.requests[0]["messages"][-1]["content"]
+    assert "Paper: ODICE\n" in prompt, prompt
+    assert not body["abstained"] and "ODICE" in body["answer"]
+    assert body["citations"][0]["title"].startswith("ODICE:")  # citations keep the whole title

@@ -16,6 +16,7 @@ import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.corpus.names import title_head
 from service.grounding.entailment import states_aim
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
@@ -32,6 +33,7 @@ discussion) over the front matter (affiliations, correspondence, licence lines).
 PER_PAPER_SHARE = 0.84
 """One paper fills at most this share of the evidence (5 of 6 sentences): a question about
 one whole paper needs its sentences, and the last slot keeps a second candidate paper."""
+SHORT_LABEL_WORDS = 4  # a title's head this short is a name ("Octo-planner"), not a phrase
 MULTI_PAPER_SHARE = 0.67  # a question about several papers: one fills at most 4 of 6
 
 
@@ -52,6 +54,13 @@ class Evidence:
     def line(self) -> str:
         return f"[{self.n}] {self.text}"
 
+    def label(self) -> str:
+        """How the prompt names the paper: the short name a title opens with ("CARP" of
+        "CARP: Visuomotor Policy Learning via ..."), else the whole title. The sentences say
+        what the paper is about; the name is what an answer cites it by, in fewer tokens."""
+        head = title_head(self.title)
+        return head if head and len(head.split()) <= SHORT_LABEL_WORDS else self.title
+
 
 @dataclass
 class EvidenceSet:
@@ -66,7 +75,7 @@ class EvidenceSet:
         previous: str | None = None
         for e in self.items:
             if e.paper_id != previous:
-                lines.append(f"Paper: {e.title}")
+                lines.append(f"Paper: {e.label()}")
                 previous = e.paper_id
             lines.append(e.line())
         return "\n".join(lines)
@@ -134,7 +143,7 @@ def select_evidence(
         pid = candidates[i].paper_id
         cost = count_tokens(candidates[i].line()) + 2
         if pid not in taken:  # the paper's title line
-            cost += count_tokens(candidates[i].title) + 4
+            cost += count_tokens(candidates[i].label()) + 4
         if len(chosen) == max_sentences or used + cost > token_budget or taken.get(pid, 0) >= per_paper_cap:
             continue
         chosen.append(i)
