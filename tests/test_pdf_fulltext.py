@@ -37,6 +37,21 @@ def test_the_fulltext_set_is_there() -> None:
     assert len(PDFS) == 18 and len(QUESTIONS) == 18
 
 
+@pytest.mark.parametrize("split", ["own-test", "own-dev"])
+def test_written_questions_rest_on_a_key_passage_their_paper_holds(split: str) -> None:
+    """The LitQA2-form questions written for paperlens: each key passage is in its PDF's
+    parsed text (hyphens, quotes and spaces aside), and the ideal answer is no distractor."""
+    items = [json.loads(line) for line in (FULLTEXT / f"{split}.jsonl").read_text().splitlines() if line]
+    assert len(items) >= 30 and len({i["id"] for i in items}) == len(items)
+
+    def squash(text: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", text.lower())
+
+    for item in items:
+        assert squash(item["key_passage"]) in squash(parsed(item["pdf"]).text or ""), item["id"]
+        assert item["ideal"] not in item["distractors"]
+
+
 @pytest.mark.parametrize("pdf", PDFS, ids=lambda p: p.stem)
 def test_every_real_pdf_parses_with_doi_year_title_and_structure(pdf: Path) -> None:
     paper = parsed(pdf.name)
