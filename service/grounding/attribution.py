@@ -214,11 +214,13 @@ def _support_for(
     # unless the claim's numbers pin it to another sentence that entails it and the
     # contradicting one lacks them ("r = 0.98 for translation" is not gainsaid by "no clear
     # correlation with editing levels", a neighbouring statement)
-    pinned = _pinned(bare, items, support, threshold, premise)
+    pinned: bool | None = None  # looked for only once a sentence contradicts
     for i in sorted(range(len(items)), key=lambda i: -support[i]):
         if support[i] < threshold:
             break
         if judge(bare, items[i].text) is Verdict.CONTRADICTS:  # a title's "Without" negates nothing
+            if pinned is None:
+                pinned = _pinned(bare, items, support, threshold, premise)
             if pinned and unsupported_numbers(bare, [items[i].text, premise]):
                 continue
             return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
