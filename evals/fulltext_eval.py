@@ -43,7 +43,7 @@ from evals.metrics import median
 from evals.results_io import save_and_print
 from service.components.sentences import split_sentences
 from service.core.sentinels import OPTIONS_MARK
-from service.grounding.acronyms import stands_for
+from service.grounding.acronyms import is_acronym, stands_for
 from service.grounding.similarity import containment
 from service.schemas import AskIn, AskOut, SearchOut
 
@@ -148,13 +148,13 @@ def option_score(answer: str, option: str, question: str = "") -> float:
     all_words = [t for t in _tokens(option) if t not in _FILLER] or _tokens(option)
     # the question's words as written (or plural): "stronger" tells an option from "weaker"
     # though the question asks "how strong"
-    words = [w for w in all_words if w.rstrip("s") not in {a.rstrip("s") for a in asked}] or all_words
+    asked_stems = {a.rstrip("s") for a in asked}
+    words = [w for w in all_words if w.rstrip("s") not in asked_stems] or all_words
     said = _tokens(answer)
     return sum(any(_same_word(w, t) for t in said) for w in words) / max(1, len(words))
 
 
 _MARKER = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
-_CAPS = re.compile(r"\b[A-Z]{3,8}s?\b")
 
 
 def _abbreviated(answer: str, option: str) -> bool:
@@ -162,7 +162,9 @@ def _abbreviated(answer: str, option: str) -> bool:
     protein" (one letter per word of the option, the papers' own abbreviation)."""
     words = len(re.findall(r"[A-Za-z][a-z]*", option))
     return any(
-        len(a.rstrip("s")) == words and stands_for(a, [option]) for a in _CAPS.findall(answer) if words >= 3
+        len(a.rstrip("s")) == words and stands_for(a, [option])
+        for a in re.findall(r"\w+", answer)
+        if words >= 3 and is_acronym(a)
     )
 
 

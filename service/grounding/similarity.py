@@ -102,14 +102,20 @@ _stemmer = Stemmer.Stemmer("english")
 # is about what "grew" says (light verbs such as "seen", "shown", "found" stay as they are:
 # mapped, they match sentences on words that say nothing)
 _IRREGULAR = {
-    **dict.fromkeys(("grew", "grown"), "grow"),
-    **dict.fromkeys(("rose", "risen"), "rise"),
-    **dict.fromkeys(("fell", "fallen"), "fall"),
-    **dict.fromkeys(("bound",), "bind"),
-    **dict.fromkeys(("underwent", "undergone"), "undergo"),
-    **dict.fromkeys(("lost",), "lose"),
-    **dict.fromkeys(("chose", "chosen"), "choose"),
-    **dict.fromkeys(("drove", "driven"), "drive"),
+    "grew": "grow",
+    "grown": "grow",
+    "rose": "rise",
+    "risen": "rise",
+    "fell": "fall",
+    "fallen": "fall",
+    "bound": "bind",
+    "underwent": "undergo",
+    "undergone": "undergo",
+    "lost": "lose",
+    "chose": "choose",
+    "chosen": "choose",
+    "drove": "drive",
+    "driven": "drive",
 }
 
 
