@@ -490,3 +490,16 @@ def test_the_prompt_names_a_paper_by_its_short_name(llm_client: TestClient, fake
     assert "Paper: ODICE\n" in prompt, prompt
     assert not body["abstained"] and "ODICE" in body["answer"]
     assert body["citations"][0]["title"].startswith("ODICE:")  # citations keep the whole title
+
+
+def test_a_title_that_opens_with_a_phrase_is_shown_whole(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    """ "Flow Straight and Fast: Learning to ..." opens with a phrase, not a name: the model
+    sees the whole title, so it cannot cite the paper by a fragment of it."""
+    ask_with(
+        llm_client,
+        fake_llm,
+        "Rectified flow learns ODEs that follow straight paths [1].",
+        "How does rectified flow transport one distribution to another?",
+    )
+    prompt = fake_llm.requests[0]["messages"][-1]["content"]
+    assert "Paper: Flow Straight and Fast: Learning to Generate and Transfer Data" in prompt, prompt

@@ -34,6 +34,16 @@ PER_PAPER_SHARE = 0.84
 """One paper fills at most this share of the evidence (5 of 6 sentences): a question about
 one whole paper needs its sentences, and the last slot keeps a second candidate paper."""
 SHORT_LABEL_WORDS = 4  # a title's head this short is a name ("Octo-planner"), not a phrase
+
+
+def name_like(head: str) -> bool:
+    """A title's head that reads as a name: at most SHORT_LABEL_WORDS words, each opening
+    with a capital or a digit ("Motion Tracks", "GR00T N1"), so a phrase with a small word
+    ("Flow Straight and Fast", "Manipulate by Seeing") is not taken for one."""
+    words = head.split()
+    return 0 < len(words) <= SHORT_LABEL_WORDS and all(not w[0].islower() for w in words)
+
+
 MULTI_PAPER_SHARE = 0.67  # a question about several papers: one fills at most 4 of 6
 
 
@@ -59,7 +69,7 @@ class Evidence:
         "CARP: Visuomotor Policy Learning via ..."), else the whole title. The sentences say
         what the paper is about; the name is what an answer cites it by, in fewer tokens."""
         head = title_head(self.title)
-        return head if head and len(head.split()) <= SHORT_LABEL_WORDS else self.title
+        return head if head and name_like(head) else self.title
 
 
 @dataclass
