@@ -238,6 +238,13 @@ def fulltext_table(results: dict[str, Any]) -> list[str]:
             f"{_fmt(evidence) if evidence is not None else 'n/a'}; citations with a page "
             f"{f['citations_with_page']:.3f}; /ask p50 {f['ask_p50_s']:.1f} s."
         )
+    d = ft.get("distractors")
+    if d:
+        lines.append(
+            f"- test with {d['distractor_papers']} PubMedQA abstracts added to the store as distractors "
+            f"(retrieval only, no answers): paper recall@5 {d['paper_recall_at_5']:.3f}; key passage among "
+            f"the evidence {d['key_passage_in_evidence']:.3f}."
+        )
     lines += [
         "",
         f"Ingest: {s['papers']} PDFs, {s['pages']} pages, {s['chunks']} chunks "

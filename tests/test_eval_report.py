@@ -103,6 +103,12 @@ def test_report_has_the_whole_paper_table_beside_naive_rag_and_paperqa2_publishe
             "test": test,
             "naive_rag": {"summary": naive},
             "naive_rag_test": {"summary": {"open": {"precision": 0.5, "accuracy": 0.5, "answered": 1.0}}},
+            "distractors": {
+                "distractor_papers": 500,
+                "questions": 34,
+                "paper_recall_at_5": 0.971,
+                "key_passage_in_evidence": 0.824,
+            },
         }
     }
     text = write_report(results, tmp_path, "ft", "quick").read_text()
@@ -112,6 +118,8 @@ def test_report_has_the_whole_paper_table_beside_naive_rag_and_paperqa2_publishe
     assert "| LitQA2 dev (18 q) | accuracy | 0.444 | 0.500 | 0.300 | 0.660 |" in text
     assert "- test: paper recall@5 0.944" in text and "3.9 pages/s" in text and "27.5 chunks/s" in text
     assert "whole papers (own test): precision / accuracy | 0.900 / 0.600" in text
+    assert "with 500 PubMedQA abstracts added to the store as distractors" in text
+    assert "paper recall@5 0.971; key passage among the evidence 0.824" in text
 
 
 def test_report_quotes_the_user_test_split_and_speed_against_the_previous_full_report(tmp_path: Path) -> None:

@@ -61,6 +61,14 @@ def test_right_wrong_and_unsure() -> None:
     fold = {**ITEM, "ideal": "453-fold", "distractors": ["35-fold"]}
     assert grade(fold, answer("Up to 453-fold [1].")) == "right"
     assert grade(fold, answer("Up to 35-fold [1].")) == "wrong"
+    hours = {
+        **ITEM,
+        "question": "After how long did the cultures grow?",
+        "ideal": ">18 h",
+        "distractors": ["6 h"],
+    }
+    assert grade(hours, answer("After 18 hours the cultures grew to a similar density [1].")) == "right"
+    assert grade(hours, answer("After 6 hours the cultures grew [1].")) == "wrong"
     yes_no = {**ITEM, "ideal": "no", "distractors": ["yes"]}
     assert grade(yes_no, answer("Yes, the introns splice in order [1].")) == "wrong"
 

@@ -503,3 +503,65 @@ def test_a_title_that_opens_with_a_phrase_is_shown_whole(llm_client: TestClient,
     )
     prompt = fake_llm.requests[0]["messages"][-1]["content"]
     assert "Paper: Flow Straight and Fast: Learning to Generate and Transfer Data" in prompt, prompt
+
+
+def test_a_miscopied_number_gives_way_to_the_sentence_it_misread(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    """The model rests on the right sentence but writes "25x" for the paper's "10x": its claim
+    is dropped, and the evidence sentence that answers the quantity asked answers instead."""
+    q = "How much faster is CARP's inference than state-of-the-art policies?"
+    body = ask_with(
+        llm_client, fake_llm, "CARP delivers 25x faster inference than state-of-the-art policies [1].", q
+    )
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    assert "10x faster inference" in body["answer"] and "25x" not in body["answer"], body["answer"]
+    assert body["dropped"][0]["reason"].startswith("number(s) not in the evidence")
+    # a claim with no support at all is not rescued by a quote: it stays an abstention
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "The quantum annealer in the basement finished in 25 minutes [1].",
+        q.replace("is CARP's inference", "does CARP infer"),
+    )
+    assert body["abstained"] and body["dropped"][0]["reason"] == "no evidence supports it", body["dropped"]
+    fake_llm.reset()
+
+
+def test_an_exception_and_a_need_are_read_for_what_they_deny() -> None:
+    # "all strains, except AL28, could survive": for AL28 the statement is the other way round
+    serum = "All strains, except AL28, could survive in NHS, and by 24 hours CFU per milliliter was similar."
+    assert judge("AL28 could not survive in NHS.", serum) is Verdict.ENTAILS
+    assert judge("AL28 could survive in NHS.", serum) is Verdict.CONTRADICTS
+    assert judge("AB18 could survive in NHS.", serum) is Verdict.ENTAILS
+    # "not required because ATM compensates": optional, not absent; a claim about need still flips
+    atm = (
+        "In V(D)J recombination, DNA-PK kinase activity is not strictly required for hairpin opening by "
+        "Artemis because it can be compensated for by ATM."
+    )
+    assert judge("ATM can compensate for DNA-PK kinase activity in hairpin opening by Artemis.", atm) is (
+        Verdict.ENTAILS
+    )
+    assert (
+        judge("DNA-PK kinase activity is required for hairpin opening by Artemis.", atm)
+        is Verdict.CONTRADICTS
+    )
+
+
+def test_a_caption_and_a_neighbouring_clause_deny_nothing() -> None:
+    # a caption names what a figure plots: without a "not" it is no denial
+    caption = "FIG 7 (a) The survival of AB and AL strains in LB and normal human serum over 24 hours."
+    assert judge("AL28 was the only strain that could not survive in normal human serum.", caption) is (
+        Verdict.ENTAILS
+    )
+    # a "not" reaches the comma that ends its clause: the foci that appear are not denied ...
+    foci = (
+        "In contrast to the reported cosa-1 mutants, in which MSH-5 foci could not be detected (26), "
+        "MSH-5 still appears as six bright foci in the late pachytene nuclei of these cosa-1 mutants."
+    )
+    assert judge("Six bright MSH-5 foci appear in late pachytene nuclei of the cosa-1 mutants.", foci) is (
+        Verdict.ENTAILS
+    )
+    # ... and an aside right after it does not end its reach
+    aside = "The method did not, however, improve accuracy on the held-out tasks."
+    assert judge("The method improves accuracy on the held-out tasks.", aside) is Verdict.CONTRADICTS

@@ -36,6 +36,7 @@ from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.prompts import load_prompt
 from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.answering.voice import third_person
+from service.components.embedding.embedder import Vectors
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
@@ -60,7 +61,7 @@ from service.grounding.question_fit import (
 )
 from service.grounding.similarity import stem_words
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
-from service.retrieval.retriever import HybridRetriever
+from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
 
 
@@ -155,9 +156,8 @@ class AskService:
                 for pid in named
             ]
             if len(named) < 2:  # papers the question describes without naming them
-                groups.append(
-                    self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
-                )
+                found = self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
+                groups.append(found + self._deeper(query, question_vector, found))
         overhead = count_tokens(
             "\n".join(
                 m["content"]
@@ -186,6 +186,19 @@ class AskService:
             e.aliases = names.of(e.paper_id)
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
         return Prepared(query, plan, evidence, timings, relevant, named)
+
+    def _deeper(self, query: CheckedQuery, vector: Vectors, found: list[Passage]) -> list[Passage]:
+        """More passages of the paper that matches best (`ask_top_paper_passages`), beyond the
+        per-paper cap that keeps the first list diverse."""
+        extra = self.settings.ask_top_paper_passages
+        if not found or not extra:
+            return []
+        top = found[0].paper_id
+        have = {p.chunk_id for p in found}
+        within = self.retriever.search_by_vector(
+            query.text, vector, sum(p.paper_id == top for p in found) + extra, [top]
+        )
+        return [p for p in within if p.chunk_id not in have][:extra]
 
     @staticmethod
     def _named_in(plan: QuestionPlan, query: CheckedQuery) -> list[str]:
@@ -224,6 +237,15 @@ class AskService:
                 checked = self._fit(prep, checked)
                 if checked.empty and plan.form is Form.OPEN and not plan.multi:
                     checked = self._quoted(prep, checked)
+            elif (
+                plan.form is Form.OPEN
+                and not plan.multi
+                and checked.dropped
+                and all(d.miscopied for d in checked.dropped)
+            ):
+                # every claim rested on real evidence but got a number or name wrong ("2,244
+                # isolates" where the paper says 1,224): the sentence it misread may answer
+                checked = self._quoted(prep, checked)
             if not checked.empty:
                 checked.text = third_person(checked.text)
         return self._result(prep, checked, generated)

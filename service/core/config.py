@@ -236,6 +236,13 @@ class Settings(BaseSettings):
 
     # --- answers -----------------------------------------------------------------
     ask_k: int = Field(8, ge=1, le=50, description="Passages retrieved for a question.")
+    ask_top_paper_passages: int = Field(
+        6,
+        ge=0,
+        le=20,
+        description="Extra passages a question reads from the paper that matches it best: in a whole "
+        "paper the answer is often in neither of the two passages the per-paper cap allows. 0 = none.",
+    )
     ask_prompt_tokens: int = Field(
         1500, ge=200, description="Most prompt tokens (cl100k) one /ask call may send."
     )

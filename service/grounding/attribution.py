@@ -48,12 +48,22 @@ _ABSTAIN = re.compile(
 POINTER_MATCH = 0.75
 
 
+NUMBERS_MISSING = "number(s) not in the evidence"
+NAMES_MISSING = "name(s) the supporting sentences do not contain"
+
+
 @dataclass
 class Dropped:
     sentence: str
     reason: str
     contradicted_by: Evidence | None = None  # the evidence sentence that says otherwise
     misnamed: tuple[str, Evidence] | None = None  # (the name used, the sentence from another paper)
+
+    @property
+    def miscopied(self) -> bool:
+        """Dropped for a number or a name that the sentences supporting it do not hold: the
+        claim rests on real evidence and got a detail wrong ("2,244" for "1,224")."""
+        return self.reason.startswith((NUMBERS_MISSING, NAMES_MISSING))
 
 
 @dataclass
@@ -238,9 +248,9 @@ def _support_for(
     if ranked:
         missing = unsupported_numbers(claim, [items[i].text for i in ranked] + [premise])
         if missing:
-            return Dropped(claim, f"number(s) not in the evidence: {sorted(missing)}")
+            return Dropped(claim, f"{NUMBERS_MISSING}: {sorted(missing)}")
         unknown = sorted(_unknown_names(claim, ranked, items, premise))
-        return Dropped(claim, f"name(s) the supporting sentences do not contain: {unknown}")
+        return Dropped(claim, f"{NAMES_MISSING}: {unknown}")
     return Dropped(claim, "no evidence supports it")
 
 

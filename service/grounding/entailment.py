@@ -127,6 +127,25 @@ _COPULA = re.compile(
 )
 _FAILING = re.compile(r"fail(?:s|ed)?", re.IGNORECASE)  # "X fails to ...": X does not
 NEGATION_SCOPE = 6  # words after a negation cue that it applies to
+# "X is not (strictly) required for Y": X is optional, which says nothing against a claim
+# that does not speak of need ("ATM can compensate for X in Y")
+_NEED = re.compile(
+    r"^\s*(?:\w+ly\s+)?(required|necessary|needed|essential|obligatory|indispensable)\b", re.IGNORECASE
+)
+# "all strains, except AL28, could survive": the statement holds the other way for AL28,
+# a name (a capital or a digit in it) among the next few words before any punctuation
+_EXCEPT = re.compile(
+    r"\b(?:except(?:\s+for)?|other than|apart from|with the exception of)\s+([^,;:()]{1,40})", re.IGNORECASE
+)
+_NAME = re.compile(r"\b[\w-]*[A-Z0-9][\w-]*")
+
+
+def _excepted(text: str, about: set[str]) -> int:
+    """How many "except X" phrases of `text` set aside a name X the claim is about."""
+    return sum(
+        any(stem(n.lower()) in about for n in _NAME.findall(" ".join(e.group(1).split()[:3])))
+        for e in _EXCEPT.finditer(text)
+    )
 
 
 def negated(text: str, about: set[str] | None = None) -> bool:
@@ -137,7 +156,7 @@ def negated(text: str, about: set[str] | None = None) -> bool:
     cleaned = _NOT_NEGATING.sub(" ", text)
     count = 0
     for m in _NEGATION.finditer(cleaned):
-        window = " ".join(cleaned[m.end() :].split()[:NEGATION_SCOPE])
+        window = " ".join(_scope(cleaned[m.end() :].split()))
         judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
         after = cleaned[m.end() :].split()
         if _after_verb(m.group(0), cleaned[: m.start()], after):
@@ -147,9 +166,28 @@ def negated(text: str, about: set[str] | None = None) -> bool:
             # "agreement ... was poor", "existing methods fail to learn actions": the thing judged
             # comes first ("prevent unreliable results": not)
             window += " " + " ".join(cleaned[: m.start()].split()[-NEGATION_SCOPE:])
+        need = _NEED.match(cleaned[m.end() :])
+        if need and about is not None and stem(need.group(1).lower()) not in about:
+            continue
         if about is None or content_words(window) & about:
             count += 1
+    if about is not None:
+        count += _excepted(cleaned, about)
     return count % 2 == 1
+
+
+def _scope(words: list[str]) -> list[str]:
+    """The words a negation cue reaches: up to the first comma or semicolon after a content
+    word ("in which foci could not be detected (26), MSH-5 still appears as six foci": the
+    foci that appear are not denied); "did not, however, improve X" reaches "improve X"."""
+    if words[:1] == [","]:  # "not, however, improve": past the aside
+        aside = next((i for i, w in enumerate(words[1:], 1) if w.endswith(",")), 0)
+        words = words[aside + 1 :]
+    words = words[:NEGATION_SCOPE]
+    for i, w in enumerate(words):
+        if w.endswith((",", ";")) and content_words(w):
+            return words[: i + 1]
+    return words
 
 
 def _after_verb(cue: str, before: str, after: list[str]) -> bool:
@@ -174,6 +212,9 @@ def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE.split(text) if c and c.strip()] or [text]
 
 
+_CAPTION = re.compile(r"^\W*(?:supplementary\s+)?(?:fig(?:ure)?s?|table)\.?\s*S?\d", re.IGNORECASE)
+
+
 def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     """ENTAILS / CONTRADICTS by polarity and direction; NEUTRAL when the texts share too
     little to be about the same statement (the similarity check decides those). Clause by
@@ -183,6 +224,9 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     count that cancels out."""
     if states_aim(evidence) and not states_aim(claim):
         return Verdict.NEUTRAL  # "we asked whether X agree" neither says they do nor that they do not
+    # a caption names what a figure plots ("FIG 7 The survival of AB and AL strains in serum"):
+    # without a "not" it denies nothing
+    plotted = _CAPTION.match(evidence) is not None
     words = content_words(claim)
     shared = words & content_words(evidence)
     if len(shared) < 2 or len(shared) < min_shared * len(words):
@@ -192,7 +236,7 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
         common = content_words(part) & content_words(clause)
         if len(common) < 2:
             continue  # a short aside ("but not for B") is read with the clause it qualifies
-        if negated(part, common) != negated(clause, common):
+        if not plotted and negated(part, common) != negated(clause, common):
             return Verdict.CONTRADICTS
         # statistics in brackets ("OR 0.93 per 10 mm Hg increase; ...") are units, not directions
         plain = _ASIDE.sub(" ", part)
