@@ -88,7 +88,9 @@ class HybridRetriever:
         cap, and only when the store has no other papers left, relax the cap."""
         per_paper = Counter(paper_of(c) for c, _ in top)
         full = sorted(p for p, count in per_paper.items() if count >= self.per_paper_cap)
-        if full:
+        # searching within papers that are all at their cap (one paper asked about, or /ask
+        # reading further into its best paper) finds nothing new: go straight to relaxing it
+        if full and not (paper_ids is not None and set(paper_ids) <= set(full)):
             dense = self.store.chunks.query(vector, n, paper_ids, exclude=full)  # type: ignore[arg-type]
             lexical = self.lexical.search(query, n, paper_ids, exclude=full)
             more = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], self.rrf_k)
