@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from evals.client import open_client
 from evals.metrics import median
+from evals.pubmedqa_eval import load_items as pubmedqa_items
 from evals.results_io import save_and_print
 from service.components.sentences import split_sentences
 from service.core.sentinels import OPTIONS_MARK
@@ -321,17 +322,16 @@ def run(base_url: str | None, n: int | None = None, baseline: bool = True) -> di
     return result
 
 
-DISTRACTORS = Path(__file__).parent / "data" / "pubmedqa-dev.json"
+DISTRACTOR_PAPERS = 500  # every PubMedQA dev item
 
 
 def with_distractors(client: Any, items: list[dict[str, Any]], ids: dict[str, str]) -> dict[str, Any]:
     """Retrieval at a larger scale: the test split's paper recall@5 and key passage in the
     evidence again after 500 PubMedQA abstracts (same field, other papers) join the store.
     No answers are generated: this measures what reaches the model, not the model."""
-    records = json.loads(DISTRACTORS.read_text())
     papers = [
-        {"id": f"distractor-{pmid}", "title": r["QUESTION"], "abstract": " ".join(r["CONTEXTS"])}
-        for pmid, r in records.items()
+        {"id": i["id"], "title": i["question"], "abstract": " ".join(i["contexts"])}
+        for i in pubmedqa_items(DISTRACTOR_PAPERS)
     ]
     client.post("/papers", json={"papers": papers}).raise_for_status()
     paper_hits, keys = 0, 0

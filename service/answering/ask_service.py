@@ -235,16 +235,12 @@ class AskService:
                 checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
             if not checked.empty:
                 checked = self._fit(prep, checked)
-                if checked.empty and plan.form is Form.OPEN and not plan.multi:
-                    checked = self._quoted(prep, checked)
-            elif (
-                plan.form is Form.OPEN
-                and not plan.multi
-                and checked.dropped
-                and all(d.miscopied for d in checked.dropped)
-            ):
+                missed = checked.empty
+            else:
                 # every claim rested on real evidence but got a number or name wrong ("2,244
                 # isolates" where the paper says 1,224): the sentence it misread may answer
+                missed = bool(checked.dropped) and all(d.miscopied for d in checked.dropped)
+            if missed and plan.form is Form.OPEN and not plan.multi:
                 checked = self._quoted(prep, checked)
             if not checked.empty:
                 checked.text = third_person(checked.text)

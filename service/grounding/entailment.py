@@ -156,9 +156,9 @@ def negated(text: str, about: set[str] | None = None) -> bool:
     cleaned = _NOT_NEGATING.sub(" ", text)
     count = 0
     for m in _NEGATION.finditer(cleaned):
-        window = " ".join(_scope(cleaned[m.end() :].split()))
-        judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
         after = cleaned[m.end() :].split()
+        window = " ".join(_scope(after))
+        judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
         if _after_verb(m.group(0), cleaned[: m.start()], after):
             # "A. lwoffii survived poorly in serum": the survival is judged, not the serum
             window = " ".join(cleaned[: m.start()].split()[-2:])
