@@ -565,3 +565,41 @@ def test_a_caption_and_a_neighbouring_clause_deny_nothing() -> None:
     # ... and an aside right after it does not end its reach
     aside = "The method did not, however, improve accuracy on the held-out tasks."
     assert judge("The method improves accuracy on the held-out tasks.", aside) is Verdict.CONTRADICTS
+
+
+def test_a_denial_the_evidence_does_not_speak_to_is_not_contradicted() -> None:
+    # "X does not require Y" is gainsaid by a sentence that says X requires Y, not by one
+    # that shares the topic ("world models ... synthetic experience") and says nothing of Y
+    claim = "Policy-guided diffusion does not require truncating rollouts the way world models do."
+    topic = (
+        "Autoregressive world models offer another solution by generating synthetic, on-policy experience."
+    )
+    assert judge(claim, topic) is Verdict.NEUTRAL
+    assert judge(claim, "Policy-guided diffusion requires truncating rollouts like world models.") is (
+        Verdict.CONTRADICTS
+    )
+    # a hedge between the cue and the point denied does not hide the point
+    gain = "The adapter improves accuracy on the held-out tasks by 3 points."
+    assert judge("The adapter does not significantly improve accuracy on the held-out tasks.", gain) is (
+        Verdict.CONTRADICTS
+    )
+    # an explicit "not" in the evidence still denies a claim without one
+    assert judge(
+        "The adapter improves accuracy on the held-out tasks.", gain.replace("improves", "does not improve")
+    ) is (Verdict.CONTRADICTS)
+
+
+def test_a_no_the_evidence_does_not_gainsay_is_answered(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    q = (
+        "Does generating synthetic experience with policy-guided diffusion require truncating rollouts "
+        "the way world models do?"
+    )
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "No. Generating synthetic experience with policy-guided diffusion does not require truncating "
+        "rollouts the way world models do [1].",
+        q,
+    )
+    assert not body["abstained"] and body["answer"].startswith("No. "), body
+    assert not any("says otherwise" in d["reason"] for d in body["dropped"]), body["dropped"]

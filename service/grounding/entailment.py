@@ -8,7 +8,9 @@ clause of the evidence that the claim matches and compares:
 - negation: an odd number of negation cues on one side only ("not", "no", "without",
   "fails to", "cannot", "unable", "never", "bypasses", "eliminates", "avoids", and the
   words results use to deny an outcome: "poor", "inadequate", "ineffective", "unreliable")
-  flips the statement;
+  flips the statement; a denial in the claim ("X does not require Y") is gainsaid only by
+  a sentence that speaks of the point denied ("requires"), not by one that merely shares
+  the topic: that pair is neutral, and similarity decides;
 - direction: a comparative or change word in the claim whose opposite is in the clause
   and which is not there itself ("faster" / "slower", "increases" / "decreases",
   "outperforms" / "underperforms"); "more" / "less" are left out, as they qualify
@@ -231,18 +233,50 @@ def judge(claim: str, evidence: str, min_shared: float = MIN_SHARED) -> Verdict:
     shared = words & content_words(evidence)
     if len(shared) < 2 or len(shared) < min_shared * len(words):
         return Verdict.NEUTRAL
+    unsaid = False  # a denial in the claim ("X does not require Y") the evidence neither asserts nor denies
     for part in _clauses(claim):
         clause = matching_clause(part, evidence)
         common = content_words(part) & content_words(clause)
         if len(common) < 2:
             continue  # a short aside ("but not for B") is read with the clause it qualifies
-        if not plotted and negated(part, common) != negated(clause, common):
-            return Verdict.CONTRADICTS
+        denies = negated(clause, common)
+        if not plotted and negated(part, common) != denies:
+            if denies or _asserts_denied(part, clause):
+                return Verdict.CONTRADICTS
+            unsaid = True
         # statistics in brackets ("OR 0.93 per 10 mm Hg increase; ...") are units, not directions
         plain = _ASIDE.sub(" ", part)
         if _opposed(plain, matching_clause(plain, _ASIDE.sub(" ", evidence))):
             return Verdict.CONTRADICTS
-    return Verdict.ENTAILS
+    return Verdict.NEUTRAL if unsaid else Verdict.ENTAILS
+
+
+# cues whose denied word follows them ("does not require X", "without X", "fails to learn")
+_FORWARD = re.compile(
+    r"\b(not|no|never|without|cannot|unable to|\w+n't|fail(?:s|ed)? to|lacks?|lacking)\s+", re.IGNORECASE
+)
+# words between a cue and the point it denies ("not significantly improve", "without being associated")
+_HEDGE = re.compile(
+    r"\w+ly|significant|statistical|clear|much|any|real|be|being|been|ha(?:ve|s|d|ving)|do|does|did|get|got",
+    re.IGNORECASE,
+)
+
+
+def _asserts_denied(claim: str, clause: str) -> bool:
+    """Whether `clause` holds a word the claim denies: the first content word after one of
+    the claim's forward negation cues ("require" in "X does not require truncating
+    rollouts"). A clause without a "not" contradicts "X does not require Y" only when it
+    speaks of requiring; "world models generate synthetic experience" shares the topic,
+    not the denied point. True when the claim has no forward cue (a judging word
+    such as "poor" names what precedes it): that case stays as `negated` reads it."""
+    cleaned = _NOT_NEGATING.sub(" ", claim)
+    heads: set[str] = set()
+    for m in _FORWARD.finditer(cleaned):
+        following = [w for w in cleaned[m.end() :].split()[:NEGATION_SCOPE] if not _HEDGE.fullmatch(w)]
+        head = next((c for w in following if (c := content_words(w))), None)
+        if head:
+            heads |= head
+    return not heads or bool(heads & content_words(clause))
 
 
 def _opposed(part: str, clause: str) -> bool:
