@@ -76,6 +76,21 @@ _VAGUE = stem_words(
     "multiple other others match matches matched between among type types kind kinds depend depends"
 )
 
+# "Which robot / benchmark / strain ...?" asks for a proper name: an answer that only
+# describes one ("a pre-trained vision-language model is used to ...") names none
+_NAMED_KINDS = stem_words(
+    "model models robot robots benchmark benchmarks dataset datasets bacterium bacteria strain strains "
+    "virus viruses species organism organisms"
+)
+_KIND = re.compile(
+    r"\W*(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([\w-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can)\b",
+    re.I,
+)
+_NAME_SHAPED = re.compile(
+    r"[\w-]*(?:[A-Za-z][\w-]*\d|\d[\w-]*[A-Za-z]|[a-z][\w-]*[A-Z])[\w-]*|[A-Z][\w-]*[A-Z][\w-]*"
+)
+_INNER_CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)(?<=\s)([A-Z][a-z][\w-]*)")
+
 _NUMBERED_NAME = re.compile(r"\b[A-Za-z]+-\d[\w.]*")  # "TDP-43", "Phi-3": a name, not a condition
 
 
@@ -214,6 +229,9 @@ def unanswered(
         return "the answer only restates the question"
     if _WHICH.match(stem) and not added - _VAGUE:
         return "the question asks which one and the answer names none"
+    kind = _KIND.match(stem)
+    if kind and stem_words(kind.group(2)) & _NAMED_KINDS and not _names_one(stem, answer, cited):
+        return f"the question asks which {kind.group(2)} and the answer names none"
     if cited and not added & stem_words(" ".join([*cited, *names])):
         # "... enriched for gluconeogenesis" cited to a sentence about flocculation genes
         return "nothing the answer adds to the question is in the cited sentences"
@@ -222,6 +240,20 @@ def unanswered(
             "what the answer adds belongs to another part of the cited sentence than the question's subject"
         )
     return None
+
+
+def _names_one(question: str, answer: str, cited: Sequence[str]) -> bool:
+    """Whether `answer` holds a proper name the question lacks: a word shaped like one
+    ("Phi-3", "G1", "ActionBench"), or one written with a capital inside a sentence of the
+    answer or of its cited evidence ("Bifidobacterium", "Unitree")."""
+    asked = stem_words(question)
+    capitalised = {w.lower() for text in (answer, *cited) for w in _INNER_CAPITAL.findall(text)}
+    for word in re.findall(r"[\w-]+", strip_markers(answer)):
+        if word.lower() in asked or stem_words(word) <= asked:
+            continue
+        if _NAME_SHAPED.fullmatch(word) or (word[:1].isupper() and word.lower() in capitalised):
+            return True
+    return False
 
 
 def _options_stated(question: str, answer: str) -> list[str]:
