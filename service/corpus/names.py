@@ -1,8 +1,8 @@
 """The names a user calls a paper by: the short name before its title's colon ("CARP",
-"ToolChain*"), the acronyms its abstract defines in parentheses ("... Sampling
-(PROPS)") and the names it gives ("naming the model Seer", "dubbed GenSim"). Computed at
-ingest and kept with the paper, so /ask can tell which papers a question names without
-reading every abstract."""
+"ToolChain*"), the acronyms its abstract defines in parentheses ("... Sampling (PROPS)"),
+the names it gives ("naming the model Seer", "dubbed GenSim") and the one it presents
+("We present rectified flow, a ..."). Computed at ingest and kept with the paper, so /ask
+can tell which papers a question names without reading every abstract."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ _CALLED = re.compile(
     r"\b(?:call(?:ed|ing) (?:it|them)?|dubbed|named|termed|naming (?:the|our|this|it) ?(?:model|method|"
     r"framework|approach|system|policy|agent|benchmark|dataset)?)\s+([A-Z][\w*\-]*[A-Za-z0-9*])(?![\w*\-])"
     r"(?!\s+[A-Z])"  # "named Predictive Inverse Dynamics Models (PIDM)": a phrase, its acronym is the name
+)
+# "We present rectified flow, a surprisingly simple approach": a name in lower case, defined
+# by the appositive that follows it (one to three words, no article: "we propose a new ..." is none)
+_PRESENTED = re.compile(
+    r"\b[Ww]e (?:present|propose|introduce) (?!(?:a|an|the|our|this|two|three|novel|new)\b)"
+    r"([a-z][\w-]*(?: [a-z][\w-]*){0,2}), an? "
 )
 _NAME_CHARS = re.compile(r"^[\w*.+\- ]{2,30}$")
 
@@ -34,4 +40,5 @@ def paper_names(title: str, abstract: str | None) -> list[str]:
         names.add(head)
     names.update(m for m in _DEFINED.findall(abstract or "") if len(m) >= 3)
     names.update(m for m in _CALLED.findall(abstract or "") if len(m) >= 3 and m.lower() not in _NOT_NAMES)
+    names.update(_PRESENTED.findall(abstract or ""))
     return sorted(names)

@@ -230,7 +230,7 @@ def unanswered(
     if _WHICH.match(stem) and not added - _VAGUE:
         return "the question asks which one and the answer names none"
     kind = _KIND.match(stem)
-    if kind and stem_words(kind.group(2)) & _NAMED_KINDS and not _names_one(stem, answer, cited):
+    if kind and stem_words(kind.group(2)) & _NAMED_KINDS and not _names_one(answer, cited):
         return f"the question asks which {kind.group(2)} and the answer names none"
     if cited and not added & stem_words(" ".join([*cited, *names])):
         # "... enriched for gluconeogenesis" cited to a sentence about flocculation genes
@@ -242,18 +242,16 @@ def unanswered(
     return None
 
 
-def _names_one(question: str, answer: str, cited: Sequence[str]) -> bool:
-    """Whether `answer` holds a proper name the question lacks: a word shaped like one
-    ("Phi-3", "G1", "ActionBench"), or one written with a capital inside a sentence of the
-    answer or of its cited evidence ("Bifidobacterium", "Unitree")."""
-    asked = stem_words(question)
+def _names_one(answer: str, cited: Sequence[str]) -> bool:
+    """Whether `answer` holds a proper name: a word shaped like one ("Phi-3", "G1",
+    "ActionBench"), or one written with a capital inside a sentence of the answer or of
+    its cited evidence ("Bifidobacterium", "Unitree"). A name the question holds counts:
+    "Which benchmarks did ARNOLD and ... introduce?" is answered by "ARNOLD"."""
     capitalised = {w.lower() for text in (answer, *cited) for w in _INNER_CAPITAL.findall(text)}
-    for word in re.findall(r"[\w-]+", strip_markers(answer)):
-        if word.lower() in asked or stem_words(word) <= asked:
-            continue
-        if _NAME_SHAPED.fullmatch(word) or (word[:1].isupper() and word.lower() in capitalised):
-            return True
-    return False
+    return any(
+        _NAME_SHAPED.fullmatch(word) or (word[:1].isupper() and word.lower() in capitalised)
+        for word in re.findall(r"[\w-]+", strip_markers(answer))
+    )
 
 
 def _options_stated(question: str, answer: str) -> list[str]:
