@@ -168,6 +168,12 @@ def test_a_paper_is_known_by_the_name_its_abstract_gives() -> None:
         " Models (PIDM). We use Transformers, naming the model Seer. Our approach, dubbed GenSim, is new."
     )
     assert paper_names("Predictive Inverse Dynamics Models", abstract) == ["GenSim", "PIDM", "Seer"]
+    # a name in lower case, defined by the appositive after it; "a novel ..." names nothing
+    presented = "We present rectified flow, a surprisingly simple approach. We propose a novel loss, a fix."
+    assert paper_names("Flow Straight and Fast: Learning with Rectified Flow", presented) == [
+        "Flow Straight and Fast",
+        "rectified flow",
+    ]
 
 
 def test_question_forms_and_named_papers() -> None:
@@ -570,14 +576,21 @@ def test_a_caption_and_a_neighbouring_clause_deny_nothing() -> None:
 def test_a_denial_the_evidence_does_not_speak_to_is_not_contradicted() -> None:
     # "X does not require Y" is gainsaid by a sentence that says X requires Y, not by one
     # that shares the topic ("world models ... synthetic experience") and says nothing of Y
-    claim = "Policy-guided diffusion does not require truncating rollouts the way world models do."
+    claim = (
+        "Generating synthetic experience with diffusion does not require truncating rollouts "
+        "the way world models do."
+    )
     topic = (
         "Autoregressive world models offer another solution by generating synthetic, on-policy experience."
     )
     assert judge(claim, topic) is Verdict.NEUTRAL
-    assert judge(claim, "Policy-guided diffusion requires truncating rollouts like world models.") is (
-        Verdict.CONTRADICTS
-    )
+    said = "Generating synthetic experience with diffusion requires truncating rollouts."
+    assert judge(claim, said) is Verdict.CONTRADICTS
+    # "without being associated": the point denied is the association, past the auxiliary
+    assert judge(
+        "B. longum increased after doxorubicin without being associated with responsiveness.",
+        "Doxorubicin was associated with an increase in B. longum.",
+    ) is (Verdict.CONTRADICTS)
     # a hedge between the cue and the point denied does not hide the point
     gain = "The adapter improves accuracy on the held-out tasks by 3 points."
     assert judge("The adapter does not significantly improve accuracy on the held-out tasks.", gain) is (
@@ -603,3 +616,17 @@ def test_a_no_the_evidence_does_not_gainsay_is_answered(llm_client: TestClient, 
     )
     assert not body["abstained"] and body["answer"].startswith("No. "), body
     assert not any("says otherwise" in d["reason"] for d in body["dropped"]), body["dropped"]
+
+
+def test_a_number_from_another_paper_is_not_given_for_the_method_asked_about(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    # "rectified flow" is the name its abstract presents: the FID of another paper is no answer
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "The FID score of rectified flow on ImageNet at 256 resolution is 1.30/0.97 [1].",
+        "What FID does rectified flow reach on ImageNet at 256 resolution?",
+    )
+    assert body["abstained"], body["answer"]
+    assert all("Rectified Flow" in c["title"] for c in body["citations"])
