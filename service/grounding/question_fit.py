@@ -86,6 +86,9 @@ _KIND = re.compile(
     r"\W*(?:which|what)\s+((?:[\w-]+\s+){0,3}?)([\w-]+)\s+(?:is|are|was|were|does|do|did|has|have|had|can)\b",
     re.I,
 )
+# a word shaped like a name, more loosely than `_NAME` below (which finds the names a
+# question asks about): letters mixed with digits in lower case too ("bowtie2", "adr-1")
+# and a capital after a lower-case letter ("rbfA")
 _NAME_SHAPED = re.compile(
     r"[\w-]*(?:[A-Za-z][\w-]*\d|\d[\w-]*[A-Za-z]|[a-z][\w-]*[A-Z])[\w-]*|[A-Z][\w-]*[A-Z][\w-]*"
 )
