@@ -92,7 +92,7 @@ _KIND = re.compile(
 _NAME_SHAPED = re.compile(
     r"[\w-]*(?:[A-Za-z][\w-]*\d|\d[\w-]*[A-Za-z]|[a-z][\w-]*[A-Z])[\w-]*|[A-Z][\w-]*[A-Z][\w-]*"
 )
-_INNER_CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)(?<=\s)([A-Z][a-z][\w-]*)")
+_INNER_CAPITAL = re.compile(r"(?<![.!?]\s)(?<=\s)([A-Z][a-z][\w-]*)")  # after a space, not a full stop
 
 _NUMBERED_NAME = re.compile(r"\b[A-Za-z]+-\d[\w.]*")  # "TDP-43", "Phi-3": a name, not a condition
 
