@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.ask_rules import recite_to_added_words, split_verdict
+from service.answering.ask_rules import null_evidence, recite_to_added_words, split_verdict
 from service.answering.question_plan import Form, PaperNames, plan_question
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.core.sentinels import NOT_SAID_PREFIX
@@ -630,3 +630,82 @@ def test_a_number_from_another_paper_is_not_given_for_the_method_asked_about(
     )
     assert body["abstained"], body["answer"]
     assert all("Rectified Flow" in c["title"] for c in body["citations"])
+
+
+STATIN = {
+    "id": "statin-stroke",
+    "title": "Statin pretreatment and outcome after ischaemic stroke",
+    "abstract": (
+        "Statins may protect the brain during ischaemia. We asked whether patients taking statins "
+        "before an ischaemic stroke recover better. Records of 180 patients on statins and 360 "
+        "referent patients admitted with a first stroke were reviewed. Early discharge to home did "
+        "not differ significantly between patients on statins and referent patients (odds ratio 1.41, "
+        "95% CI 0.91 to 2.17). Mortality at 28 days was similar in the two groups. Patients on statins "
+        "were older and more often had diabetes."
+    ),
+}
+STATIN_Q = "Does pretreatment with statins improve clinical outcome after stroke?"
+
+
+def test_a_null_result_answers_no_over_an_echoed_yes(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    # the model restates the question as a Yes; the study's results report no difference
+    added = llm_client.post("/papers", json={"papers": [STATIN]})
+    assert added.status_code == 201, added.text
+    try:
+        fake_llm.reset(reply("Yes. Pretreatment with statins improves clinical outcome after stroke [1]."))
+        body = llm_client.post("/ask", json={"question": STATIN_Q, "paper_ids": ["statin-stroke"]}).json()
+        assert not body["abstained"] and body["answer"].startswith("No. "), body
+        assert "not differ significantly" in body["answer"]
+        assert body["citations"][0]["quote"].startswith("Early discharge to home did not differ")
+        # a Yes the results bear out stays Yes: the same study with a significant finding
+        llm_client.post(
+            "/papers",
+            json={
+                "papers": [
+                    {
+                        **STATIN,
+                        "abstract": STATIN["abstract"]
+                        .replace("did not differ significantly between", "was significantly more common in")
+                        .replace(" and referent patients", " than in referent patients")
+                        .replace("was similar in", "was lower for patients on statins in"),
+                    }
+                ]
+            },
+        )
+        fake_llm.reset(reply("Yes. Patients on statins were discharged home early more often [1]."))
+        body = llm_client.post("/ask", json={"question": STATIN_Q, "paper_ids": ["statin-stroke"]}).json()
+        assert body["answer"].startswith("Yes. "), body
+    finally:
+        llm_client.delete("/papers/statin-stroke")
+
+
+def test_a_null_finding_outweighed_or_a_denying_question_does_not_answer_no(
+    embedder: OnnxMiniLMEmbedder,
+) -> None:
+    def evidence(*texts: str) -> EvidenceSet:
+        items = [Evidence(i, "p", "A Paper", f"p::h::{i}", t, 1.0) for i, t in enumerate(texts, 1)]
+        return EvidenceSet(items, embedder.embed(list(texts)), 1.0)
+
+    null = "Length of stay did not differ between the two groups of patients."
+    found = null_evidence("Does early surgery shorten the stay of patients?", evidence(null))
+    assert found is not None and found.text == null
+    mixed = evidence(
+        null,
+        "Pain scores of patients were significantly lower after early surgery (p < 0.01).",
+        "Complications were significantly fewer in patients given early surgery.",
+    )
+    assert (
+        null_evidence("Does early surgery help patients?", mixed) is None
+    )  # significant findings outweigh it
+    # a question that denies: "does not need labels" may be its Yes
+    assert (
+        null_evidence("Does the method work without labels?", evidence("The method does not need labels."))
+        is None
+    )
+    # an aim restates the question, it is no finding
+    assert (
+        null_evidence(
+            "Does surgery help patients?", evidence("We asked whether surgery did not help patients.")
+        )
+        is None
+    )

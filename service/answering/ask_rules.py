@@ -21,8 +21,9 @@ from service.answering.question_plan import AUXILIARIES, Form, QuestionPlan
 from service.core.sentinels import NOT_SAID_PREFIX
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText
-from service.grounding.entailment import MIN_SHARED, Verdict, judge, states_aim
+from service.grounding.entailment import MIN_SHARED, Verdict, judge, negated, states_aim
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.findings import null_finding, significant_finding
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
 from service.grounding.question_fit import added_words
@@ -115,6 +116,23 @@ def deciding_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
     return candidates[0][1] if candidates else None
 
 
+def null_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
+    """The sentence reporting a null finding ("no significant difference", "did not reduce")
+    among the evidence sentences that share a word with the question's statement, when such
+    sentences outnumber those reporting a significant finding (`findings`); None otherwise,
+    and for a question that itself denies ("Does X work without labels?"), where a "not" in
+    the evidence may be its Yes."""
+    claim = proposition(question)
+    if negated(claim):
+        return None
+    words = content_words(claim)
+    about = [e for e in evidence.items if not states_aim(e.text) and words & content_words(e.text)]
+    nulls = [e for e in about if null_finding(e.text)]
+    if len(nulls) <= sum(significant_finding(e.text) for e in about):
+        return None
+    return max(nulls, key=lambda e: len(words & content_words(e.text)))
+
+
 def recite_to_added_words(question: str, checked: CheckedText, evidence: EvidenceSet) -> CheckedText:
     """A one-citation answer whose added words ("the sodium ion") its cited sentence lacks,
     cited instead to the evidence sentence of the same paper that holds all of them and at
@@ -197,6 +215,9 @@ def yes_no_answer(
         and (checked.empty or (decided == "No" and said != "No") or bool(setting))
     ):
         return CheckedText(f"{decided}. {cited_once(deciding.text)}", [deciding], checked.dropped)
+    if not checked.empty and said != "No" and (null := null_evidence(question, evidence)) is not None:
+        # a Yes, or no word at all, where the results report no effect on the point asked about
+        return CheckedText(f"No. {cited_once(null.text)}", [null], checked.dropped)
     word = said or model_word
     if checked.empty or word is None:
         return checked
