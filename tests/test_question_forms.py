@@ -709,3 +709,31 @@ def test_a_null_finding_outweighed_or_a_denying_question_does_not_answer_no(
         )
         is None
     )
+
+
+def test_a_yes_that_restates_the_question_gives_the_finding_instead(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    paper = {
+        "id": "dar-alerts",
+        "title": "Deformity angular ratio and spinal cord monitoring alerts",
+        "abstract": (
+            "We reviewed 35 pediatric spinal deformity corrections with thoracic three-column "
+            "osteotomies. A total deformity angular ratio above 45 was associated with a 10-fold "
+            "higher rate of spinal cord monitoring alerts. All alerts resolved after intervention."
+        ),
+    }
+    question = "Does the deformity angular ratio correlate with spinal cord monitoring alerts?"
+    added = llm_client.post("/papers", json={"papers": [paper]})
+    assert added.status_code == 201, added.text
+    try:
+        fake_llm.reset(
+            reply("Yes. The deformity angular ratio correlates with spinal cord monitoring alerts [1].")
+        )
+        body = llm_client.post("/ask", json={"question": question, "paper_ids": ["dar-alerts"]}).json()
+        assert not body["abstained"] and body["answer"].startswith("Yes. "), body
+        # the text is the finding, not the question restated
+        assert "above 45 was associated with a 10-fold higher rate" in body["answer"], body["answer"]
+        assert body["citations"][0]["quote"].startswith("A total deformity angular ratio above 45")
+    finally:
+        llm_client.delete("/papers/dar-alerts")
