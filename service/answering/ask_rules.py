@@ -221,10 +221,10 @@ def yes_no_answer(
     word = said or model_word
     if checked.empty or word is None:
         return checked
-    if not added_words(question, checked.text) and (finding := deciding) is not None:
+    if deciding is not None and not added_words(question, checked.text):
         # "Yes. <the question restated> [1]" states what was asked, not what was found: the
         # sentence that speaks most to the question is the text, for the reader to check
-        return CheckedText(f"{word}. {cited_once(finding.text)}", [finding], checked.dropped)
+        return CheckedText(f"{word}. {cited_once(deciding.text)}", [deciding], checked.dropped)
     return CheckedText(f"{word}. {checked.text}", checked.cited, checked.dropped)
 
 
