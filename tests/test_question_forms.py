@@ -4,6 +4,8 @@ third-person answers; and the entailment check under them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +40,32 @@ def one_sentence(embedder: OnnxMiniLMEmbedder, text: str) -> EvidenceSet:
     return EvidenceSet([Evidence(1, "p", "A Paper", "p::h::0", text, 1.0)], embedder.embed([text]), 1.0)
 
 
-def ask_with(llm_client: TestClient, fake_llm: FakeLLM, model_reply: str, question: str) -> dict[str, Any]:
-    """POST /ask with the fake LLM set to reply `model_reply`; the response body."""
+def ask_with(
+    llm_client: TestClient,
+    fake_llm: FakeLLM,
+    model_reply: str,
+    question: str,
+    paper_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """POST /ask (within `paper_ids`, if given) with the fake LLM set to reply `model_reply`;
+    the response body."""
     fake_llm.reset(reply(model_reply))
-    body: dict[str, Any] = llm_client.post("/ask", json={"question": question}).json()
+    request: dict[str, Any] = {"question": question}
+    if paper_ids is not None:
+        request["paper_ids"] = paper_ids
+    body: dict[str, Any] = llm_client.post("/ask", json=request).json()
     return body
+
+
+@contextmanager
+def paper_added(llm_client: TestClient, paper: dict[str, str]) -> Iterator[None]:
+    """`paper` in the store (through POST /papers) for the block; deleted after it."""
+    added = llm_client.post("/papers", json={"papers": [paper]})
+    assert added.status_code == 201, added.text
+    try:
+        yield
+    finally:
+        llm_client.delete(f"/papers/{paper['id']}")
 
 
 # --- the entailment check -------------------------------------------------------------
@@ -649,11 +672,9 @@ STATIN_Q = "Does pretreatment with statins improve clinical outcome after stroke
 
 def test_a_null_result_answers_no_over_an_echoed_yes(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     # the model restates the question as a Yes; the study's results report no difference
-    added = llm_client.post("/papers", json={"papers": [STATIN]})
-    assert added.status_code == 201, added.text
-    try:
-        fake_llm.reset(reply("Yes. Pretreatment with statins improves clinical outcome after stroke [1]."))
-        body = llm_client.post("/ask", json={"question": STATIN_Q, "paper_ids": ["statin-stroke"]}).json()
+    with paper_added(llm_client, STATIN):
+        echo = "Yes. Pretreatment with statins improves clinical outcome after stroke [1]."
+        body = ask_with(llm_client, fake_llm, echo, STATIN_Q, ["statin-stroke"])
         assert not body["abstained"] and body["answer"].startswith("No. "), body
         assert "not differ significantly" in body["answer"]
         assert body["citations"][0]["quote"].startswith("Early discharge to home did not differ")
@@ -672,11 +693,9 @@ def test_a_null_result_answers_no_over_an_echoed_yes(llm_client: TestClient, fak
                 ]
             },
         )
-        fake_llm.reset(reply("Yes. Patients on statins were discharged home early more often [1]."))
-        body = llm_client.post("/ask", json={"question": STATIN_Q, "paper_ids": ["statin-stroke"]}).json()
+        found = "Yes. Patients on statins were discharged home early more often [1]."
+        body = ask_with(llm_client, fake_llm, found, STATIN_Q, ["statin-stroke"])
         assert body["answer"].startswith("Yes. "), body
-    finally:
-        llm_client.delete("/papers/statin-stroke")
 
 
 def test_a_null_finding_outweighed_or_a_denying_question_does_not_answer_no(
@@ -694,9 +713,8 @@ def test_a_null_finding_outweighed_or_a_denying_question_does_not_answer_no(
         "Pain scores of patients were significantly lower after early surgery (p < 0.01).",
         "Complications were significantly fewer in patients given early surgery.",
     )
-    assert (
-        null_evidence("Does early surgery help patients?", mixed) is None
-    )  # significant findings outweigh it
+    # significant findings outweigh it
+    assert null_evidence("Does early surgery help patients?", mixed) is None
     # a question that denies: "does not need labels" may be its Yes
     assert (
         null_evidence("Does the method work without labels?", evidence("The method does not need labels."))
@@ -724,16 +742,10 @@ def test_a_yes_that_restates_the_question_gives_the_finding_instead(
         ),
     }
     question = "Does the deformity angular ratio correlate with spinal cord monitoring alerts?"
-    added = llm_client.post("/papers", json={"papers": [paper]})
-    assert added.status_code == 201, added.text
-    try:
-        fake_llm.reset(
-            reply("Yes. The deformity angular ratio correlates with spinal cord monitoring alerts [1].")
-        )
-        body = llm_client.post("/ask", json={"question": question, "paper_ids": ["dar-alerts"]}).json()
+    with paper_added(llm_client, paper):
+        echo = "Yes. The deformity angular ratio correlates with spinal cord monitoring alerts [1]."
+        body = ask_with(llm_client, fake_llm, echo, question, ["dar-alerts"])
         assert not body["abstained"] and body["answer"].startswith("Yes. "), body
         # the text is the finding, not the question restated
         assert "above 45 was associated with a 10-fold higher rate" in body["answer"], body["answer"]
         assert body["citations"][0]["quote"].startswith("A total deformity angular ratio above 45")
-    finally:
-        llm_client.delete("/papers/dar-alerts")
