@@ -9,6 +9,7 @@ import pytest
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.vector_store.paper_store import PaperStore
+from service.components.vector_store.records import Record
 from service.container import Services, build_services
 from service.core.errors import BadInput
 from service.corpus.paper import Paper
@@ -124,3 +125,24 @@ def test_real_chroma_server_roundtrip(
     two.lexical.refresh_seconds = 0
     assert all(p.paper_id != B.paper_id for p in two.retriever.search("video pretraining", 5))
     assert not (tmp_path / "d" / "chroma").exists()  # nothing embedded was created
+
+
+def test_names_kept_by_other_rules_are_computed_again(services: Services) -> None:
+    """A store written by an earlier version keeps the names its rules made: they are read
+    only while the rules are the same, so a paper is never stuck with a stale or missing
+    name, in a single read or in the catalogue /ask recognises papers by."""
+    named = Paper(
+        title="Routing Tokens Sparsely",
+        abstract="We introduce Sparse Token Routing (STR), a router for experts. It scales.",
+    )
+    services.ingest.ingest([named])
+    records = services.store.papers.records
+    (kept,) = records.get([named.paper_id])
+    assert "STR" in json.loads(str(kept.metadata["names"])) and kept.metadata["names_version"]
+    for version in ({"names_version": "an-old-rule"}, {}):  # another version's, or none kept
+        meta = {k: v for k, v in kept.metadata.items() if k != "names_version"}
+        records.put([Record(kept.id, {**meta, "names": '["Bogus"]', **version}, kept.document)])
+        for paper in (services.store.papers.get(named.paper_id), *services.store.papers.page(0, 10)):
+            assert paper is not None and paper.names == ["STR"]
+    # the catalogue /ask recognises papers by is built from a page of (now stale) records
+    assert services.ask.paper_names().named_in("How does STR route tokens?") == [named.paper_id]

@@ -2,11 +2,15 @@
 "ToolChain*"), the acronyms its abstract defines in parentheses ("... Sampling (PROPS)"),
 the names it gives ("naming the model Seer", "dubbed GenSim") and the one it presents
 ("We present rectified flow, a ..."). Computed at ingest and kept with the paper, so /ask
-can tell which papers a question names without reading every abstract."""
+can tell which papers a question names without reading every abstract. A stored list is
+used only while these rules are the ones that made it (`NAMES_VERSION`); a store written
+by another version gets its papers' names computed again when read."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from pathlib import Path
 
 _DEFINED = re.compile(r"\(([A-Z][A-Za-z0-9\-]*[A-Z0-9][A-Za-z0-9*\-]*)\)")
 # "naming the model Seer", "a framework called GenAD", "dubbed RoboDreamer"
@@ -31,6 +35,10 @@ def title_head(title: str) -> str | None:
     """The part of a title before its first colon ("CARP" of "CARP: Visuomotor ..."), if any."""
     head, sep, _ = title.partition(":")
     return head.strip() if sep else None
+
+
+NAMES_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+"""The rules' version: this module's content hash, so any change to them retires stored names."""
 
 
 def paper_names(title: str, abstract: str | None) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from service.components.vector_store.records import Metadata, Record, RecordCollection
 from service.core.errors import NotFound
-from service.corpus.names import paper_names
+from service.corpus.names import NAMES_VERSION, paper_names
 from service.corpus.paper import TextBlock, paper_body
 
 
@@ -46,6 +46,7 @@ class StoredPaper:
             "n_chunks": self.n_chunks,
             "authors": json.dumps(self.authors),
             "names": json.dumps(self.names or paper_names(self.title, self.abstract)),
+            "names_version": NAMES_VERSION,
         }
         for key in ("year", "url", "arxiv_id", "source", "doi"):
             if getattr(self, key) is not None:
@@ -80,8 +81,10 @@ class StoredPaper:
             source=text_of("source"),
             doi=text_of("doi"),
             blocks=[TextBlock.model_validate(b) for b in body["blocks"]] if body.get("blocks") else None,
-            # stores written before names were kept: what the title alone says (or the abstract, if read)
-            names=json.loads(text_of("names") or "null")
+            # names made by other rules (or none kept): computed again by these
+            names=(
+                json.loads(text_of("names") or "null") if meta.get("names_version") == NAMES_VERSION else None
+            )
             or paper_names(str(meta["title"]), body.get("abstract")),
         )
 
@@ -105,7 +108,14 @@ class PaperRecords:
         return paper
 
     def page(self, offset: int, limit: int) -> list[StoredPaper]:
-        return [StoredPaper.from_record(r) for r in self.records.page(offset, limit)]
+        """A page of papers, without their texts, except where names must be computed again
+        (kept by other rules): those need the abstract."""
+        records = self.records.page(offset, limit)
+        stale = [r.id for r in records if r.metadata.get("names_version") != NAMES_VERSION]
+        if stale:
+            whole = {r.id: r for r in self.records.get(stale)}
+            records = [whole.get(r.id, r) for r in records]
+        return [StoredPaper.from_record(r) for r in records]
 
     def content_hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
