@@ -126,11 +126,12 @@ def null_evidence(question: str, evidence: EvidenceSet) -> Evidence | None:
     if negated(claim):
         return None
     words = content_words(claim)
-    about = [e for e in evidence.items if not states_aim(e.text) and words & content_words(e.text)]
+    shared = {e.n: len(words & content_words(e.text)) for e in evidence.items if not states_aim(e.text)}
+    about = [e for e in evidence.items if shared.get(e.n)]
     nulls = [e for e in about if null_finding(e.text)]
     if len(nulls) <= sum(significant_finding(e.text) for e in about):
         return None
-    return max(nulls, key=lambda e: len(words & content_words(e.text)))
+    return max(nulls, key=lambda e: shared[e.n])
 
 
 def recite_to_added_words(question: str, checked: CheckedText, evidence: EvidenceSet) -> CheckedText:
