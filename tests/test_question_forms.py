@@ -749,3 +749,21 @@ def test_a_yes_that_restates_the_question_gives_the_finding_instead(
         # the text is the finding, not the question restated
         assert "above 45 was associated with a 10-fold higher rate" in body["answer"], body["answer"]
         assert body["citations"][0]["quote"].startswith("A total deformity angular ratio above 45")
+
+
+def test_a_which_question_gets_the_sentence_that_names_one_among_its_evidence(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    # worded without the paper's name or its words ("tested" for "evaluate"), the question
+    # is closer to the abstract's topic sentences than to the one naming the robot; asking
+    # "which", it is answered by a sentence that names something the question and the
+    # paper's title do not, so that sentence reaches the evidence the answer may cite
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "The agile whole-body skills method was tested on the Unitree G1 humanoid robot [1].",
+        "Which real humanoid robot was the agile whole-body skills method tested on?",
+    )
+    assert not body["abstained"] and "Unitree G1" in body["answer"], body
+    assert any("Unitree G1" in c["quote"] for c in body["citations"]), body["citations"]
+    fake_llm.reset()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from service.answering.question_plan import AUXILIARIES, Form, QuestionPlan
 from service.core.sentinels import NOT_SAID_PREFIX
@@ -26,7 +27,7 @@ from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.findings import null_finding, significant_finding
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
-from service.grounding.question_fit import added_words
+from service.grounding.question_fit import added_words, asks_for_name, new_names
 from service.grounding.similarity import containment, content_words, stem_words
 
 RULES = {
@@ -39,6 +40,7 @@ MULTI_RULE = "\n- The question is about several papers: answer for each paper in
 NOT_SAID = f"{NOT_SAID_PREFIX}."
 DECIDING_SHARE = 0.35  # least weighted share of the question's words a deciding sentence holds
 AIM_PRIOR = -0.15  # a yes/no question's evidence: a study's aim restates the question, findings decide it
+NAME_PRIOR = 0.1  # a "which robot / what benchmark?" question's evidence: a sentence naming one
 QUOTED_TRIES = 3  # evidence sentences tried, best first, when the model's answer missed the question
 RECITE_SHARE = 0.4  # least share of an answer's words the sentence it is re-cited to holds
 
@@ -50,6 +52,20 @@ _EMPTY_NAMING = re.compile(r"^[^.]*\b(is|are)\s*(\[\d+\])+\.\s*", re.IGNORECASE)
 
 def form_rule(plan: QuestionPlan) -> str:
     return RULES.get(plan.form, "") + (MULTI_RULE if plan.multi and plan.form is Form.OPEN else "")
+
+
+def evidence_prior(plan: QuestionPlan, question: str) -> Callable[[Evidence], float] | None:
+    """What a sentence's kind adds to its evidence score for this question. A yes/no
+    question's aim sentences restate it, and findings decide it. A question asking which
+    one ("Which real robot was it tested on?", "What benchmark did they build?") is
+    answered by a sentence that names something neither the question nor the paper's title
+    does ("the real-world Unitree G1"), which may share fewer of its words than a sentence
+    about the topic."""
+    if plan.form is Form.YES_NO:
+        return lambda e: AIM_PRIOR if states_aim(e.text) else 0.0
+    if plan.form is Form.OPEN and asks_for_name(question):
+        return lambda e: NAME_PRIOR if new_names(f"{question} {e.title}", e.text) else 0.0
+    return None
 
 
 def split_verdict(text: str) -> tuple[str | None, str]:

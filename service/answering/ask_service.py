@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import (
-    AIM_PRIOR,
     NOT_SAID,
     QUOTED_TRIES,
     answering_sentences,
     cited_once,
     cover_every_paper,
+    evidence_prior,
     form_rule,
     name_the_paper,
     recite_to_added_words,
@@ -165,6 +165,7 @@ class AskService:
             )
         )
         budget = max(0, s.ask_prompt_tokens - overhead - 16)
+        prior = evidence_prior(plan, query.text)
         with timings.measure("evidence"):
             # each named paper gets its share of the sentences and of the token budget
             evidence = merge_evidence(
@@ -176,7 +177,7 @@ class AskService:
                         max_sentences=max(2, s.ask_evidence_sentences // len(groups)),
                         token_budget=budget // len(groups),
                         question_vector=question_vector,
-                        aim_prior=AIM_PRIOR if plan.form is Form.YES_NO else 0.0,
+                        prior=prior,
                         per_paper_share=MULTI_PAPER_SHARE if plan.multi else PER_PAPER_SHARE,
                     )
                     for passages in groups

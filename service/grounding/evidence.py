@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,6 @@ import numpy as np
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
 from service.corpus.names import title_head
-from service.grounding.entailment import states_aim
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
@@ -127,13 +127,12 @@ def select_evidence(
     max_sentences: int,
     token_budget: int,
     question_vector: Vectors | None = None,
-    aim_prior: float = 0.0,
+    prior: Callable[[Evidence], float] | None = None,
     per_paper_share: float = PER_PAPER_SHARE,
 ) -> EvidenceSet:
     """`question_vector`: the question's embedding when the caller already has it;
-    `aim_prior`: added to the score of a sentence that states a study's aim ("To evaluate
-    whether X predicts Y") rather than a finding: it shares the question's words and
-    answers nothing, so a yes/no question ranks it below the findings."""
+    `prior`: added to a sentence's score for what kind of sentence it is, when the
+    question's form says which kind answers it (`ask_rules.evidence_prior`)."""
     candidates = candidate_sentences(passages)
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
@@ -142,8 +141,8 @@ def select_evidence(
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
         c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text) + c.prior
-        if aim_prior and states_aim(c.text):
-            c.score += aim_prior
+        if prior is not None:
+            c.score += prior(c)
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0

@@ -125,6 +125,12 @@ def asks_which(question: str) -> bool:
     return re.match(r"\W*which\b", question, re.IGNORECASE) is not None
 
 
+def asks_for_name(question: str) -> bool:
+    """ "Which ...?", or "What <robot / benchmark / strain ...>?": the answer is a name."""
+    kind = _KIND.match(question)
+    return asks_which(question) or (kind is not None and bool(stem_words(kind.group(2)) & _NAMED_KINDS))
+
+
 _WHICH_HEAD = re.compile(
     r"\W*which\s+(?:(?:one\s+)?of\s+(?:the\s+following|these|the)\s+)?((?:[\w-]+\s+){1,3})", re.I
 )
