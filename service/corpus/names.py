@@ -4,7 +4,7 @@ the names it gives ("naming the model Seer", "dubbed GenSim") and the one it pre
 ("We present rectified flow, a ..."). Computed at ingest and kept with the paper, so /ask
 can tell which papers a question names without reading every abstract. A stored list is
 used only while these rules are the ones that made it (`NAMES_VERSION`); a store written
-by another version gets its papers' names computed again when read."""
+by another version gets its papers' names computed again when it opens."""
 
 from __future__ import annotations
 

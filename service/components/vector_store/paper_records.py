@@ -108,14 +108,24 @@ class PaperRecords:
         return paper
 
     def page(self, offset: int, limit: int) -> list[StoredPaper]:
-        """A page of papers, without their texts, except where names must be computed again
-        (kept by other rules): those need the abstract."""
-        records = self.records.page(offset, limit)
-        stale = [r.id for r in records if r.metadata.get("names_version") != NAMES_VERSION]
-        if stale:
-            whole = {r.id: r for r in self.records.get(stale)}
-            records = [whole.get(r.id, r) for r in records]
-        return [StoredPaper.from_record(r) for r in records]
+        return [StoredPaper.from_record(r) for r in self.records.page(offset, limit)]
+
+    def refresh_names(self, batch: int = 500) -> int:
+        """Names kept by other rules (a store written by another version), computed again
+        from each paper's title and abstract and written back: once, when the store opens,
+        so listings and the catalogue /ask names papers by never read texts for it. Returns
+        how many papers were refreshed; rewriting the same values is harmless."""
+        refreshed = 0
+        for offset in range(0, self.count(), batch):
+            kept = self.records.page(offset, batch)
+            stale = [r.id for r in kept if r.metadata.get("names_version") != NAMES_VERSION]
+            records = self.records.get(stale)
+            for r in records:
+                paper = StoredPaper.from_record(r)  # the version differs: names computed anew
+                r.metadata.update(names=json.dumps(paper.names), names_version=NAMES_VERSION)
+            self.records.update_metadata(records)
+            refreshed += len(records)
+        return refreshed
 
     def content_hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}

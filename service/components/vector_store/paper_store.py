@@ -53,6 +53,7 @@ class PaperStore:
         batch = max(1, min(int(client.get_max_batch_size()), 4096))
         self.chunks = ChunkStore(client, f"{prefix}_chunks", embedder_name, dim, batch)
         self.papers = PaperRecords(RecordCollection(client, f"{prefix}_papers", dim))
+        self.papers.refresh_names()  # before any request: nothing writes yet
         self.generation = GenerationToken(RecordCollection(client, f"{prefix}_meta"))
         self.summaries = SharedCache(RecordCollection(client, f"{prefix}_summaries"))
 

@@ -58,6 +58,11 @@ class RecordCollection:
                 documents=[r.document or "" for r in records],
             )
 
+    def update_metadata(self, records: Sequence[Record]) -> None:
+        """Replace the metadata of records that exist (their documents stay as they are)."""
+        if records:
+            self.collection.update(ids=[r.id for r in records], metadatas=[r.metadata for r in records])
+
     def delete(self, ids: Sequence[str] | None = None, where: dict[str, Any] | None = None) -> None:
         if ids:
             self.collection.delete(ids=list(ids))
