@@ -120,9 +120,10 @@ class PaperRecords:
             kept = self.records.page(offset, batch)
             stale = [r.id for r in kept if r.metadata.get("names_version") != NAMES_VERSION]
             records = self.records.get(stale)
-            for r in records:
-                paper = StoredPaper.from_record(r)  # the version differs: names computed anew
-                r.metadata.update(names=json.dumps(paper.names), names_version=NAMES_VERSION)
+            for r in records:  # title and abstract only: a full text's blocks need no parsing here
+                abstract = json.loads(r.document).get("abstract") if r.document else None
+                names = paper_names(str(r.metadata["title"]), abstract)
+                r.metadata.update(names=json.dumps(names), names_version=NAMES_VERSION)
             self.records.update_metadata(records)
             refreshed += len(records)
         return refreshed
