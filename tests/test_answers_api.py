@@ -79,6 +79,23 @@ def test_a_true_sentence_that_does_not_answer_the_question_gives_way_to_one_that
     fake_llm.reset()
 
 
+def test_an_answer_that_loops_is_dropped_not_served(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+    # every word is CARP's own, so support alone would keep it; the repeat is a generation loop
+    loop = (
+        "CARP delivers 10x faster inference compared to state-of-the-art policies, but CARP "
+        "delivers 10x faster inference compared to state-of-the-art policies [1]."
+    )
+    fake_llm.reset(reply(loop))
+    body = llm_client.post("/ask", json={"question": CARP_Q}).json()
+    assert body["answer"].count("10x faster inference") <= 1
+    assert any("repeats itself" in d["reason"] for d in body["dropped"])
+    # the same sentence said once is kept as it stands (another wording: answers are cached)
+    fake_llm.reset(reply("CARP delivers 10x faster inference compared to state-of-the-art policies [1]."))
+    body = llm_client.post("/ask", json={"question": "How fast is CARP's inference?"}).json()
+    assert not body["abstained"] and body["dropped"] == [] and "10x" in body["answer"]
+    fake_llm.reset()
+
+
 def test_model_saying_not_in_sources_abstains(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.reset(reply("NOT IN SOURCES"))
     body = llm_client.post("/ask", json={"question": "Which GPUs trained CARP's policy?"}).json()

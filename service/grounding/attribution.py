@@ -16,6 +16,9 @@ For every sentence of a generated text:
   neighbouring paper's title);
 - a sentence no evidence supports is dropped, and so is one whose numbers appear in no
   supporting evidence sentence;
+- a sentence that repeats a run of LOOP_WORDS words within itself ("X can be prevented
+  by Y, but X can be prevented by Y") is a small model's generation loop: dropped, as
+  its second half says nothing and its first is no safer;
 - a sentence that a supporting sentence contradicts (a flipped negation or direction,
   see `entailment`; papers' names are not read, a title's "Without" negates nothing) is
   dropped, with the sentence that says otherwise.
@@ -46,9 +49,12 @@ _ABSTAIN = re.compile(
     re.I,
 )
 POINTER_MATCH = 0.75
+_WORDS = re.compile(r"\w+")
 
 
+LOOP_WORDS = 8  # a run this long said twice in one sentence is a generation loop
 NUMBERS_MISSING = "number(s) not in the evidence"
+REPEATS_ITSELF = "the sentence repeats itself (a generation loop)"
 NAMES_MISSING = "name(s) the supporting sentences do not contain"
 
 
@@ -76,6 +82,18 @@ class CheckedText:
     @property
     def empty(self) -> bool:
         return not self.text
+
+
+def repeats_itself(sentence: str, run: int = LOOP_WORDS) -> bool:
+    """Whether some `run` consecutive words occur twice in `sentence`."""
+    words = _WORDS.findall(sentence.lower())
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - run + 1):
+        gram = tuple(words[i : i + run])
+        if gram in seen:
+            return True
+        seen.add(gram)
+    return False
 
 
 def _split_with_markers(text: str) -> list[tuple[str, list[int]]]:
@@ -346,6 +364,9 @@ def check_text(
     kept: list[tuple[str, list[int]]] = []
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
+        if repeats_itself(claim):
+            dropped.append(Dropped(claim, REPEATS_ITSELF))
+            continue
         clauses = _clauses(claim, names) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
