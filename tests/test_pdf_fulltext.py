@@ -288,6 +288,7 @@ def test_a_question_reads_past_the_per_paper_cap_in_the_paper_that_matches_it(
 
     def prompt_for(extra: int) -> str:
         monkeypatch.setattr(services.settings, "ask_top_paper_passages", extra)
+        monkeypatch.setattr(services.settings, "ask_sentence_passages", min(extra, 2))
         services.ask.memory.clear()
         fake_llm.reset(reply("Actinomycin D served as the control [1]."))
         with TestClient(create_app(services.settings, Container.of(services))) as c:
@@ -296,5 +297,35 @@ def test_a_question_reads_past_the_per_paper_cap_in_the_paper_that_matches_it(
         return str(fake_llm.requests[0]["messages"][-1]["content"])
 
     assert key in prompt_for(6)
+    assert key not in prompt_for(0)
+    fake_llm.reset()
+
+
+def test_a_passage_whose_one_sentence_answers_reaches_the_prompt(
+    tmp_path: Path,
+    embedder: OnnxMiniLMEmbedder,
+    fake_llm: FakeLLM,
+    sample_papers: list[Paper],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sentence that answers (the D215W mutant mimics the protection) ends a long results
+    paragraph on trypsin digests: as a whole that passage matches the question less than
+    others, so neither search reads it; scored by its best sentence it is read."""
+    services = fake_llm_services(
+        tmp_path, embedder, [*sample_papers, parsed("10.1093_nar_gkae212.pdf")], fake_llm
+    )
+    question = "Which of the following mutations protects bacteriophage RexA from proteolytic cleavage?"
+    key = "is mimicked by the D215W substitution"
+
+    def prompt_for(by_sentence: int) -> str:
+        monkeypatch.setattr(services.settings, "ask_sentence_passages", by_sentence)
+        services.ask.memory.clear()
+        fake_llm.reset(reply("The D215W substitution protects RexA from proteolytic cleavage [1]."))
+        with TestClient(create_app(services.settings, Container.of(services))) as c:
+            body = c.post("/ask", json={"question": question}).json()
+        assert "answer" in body, body
+        return str(fake_llm.requests[0]["messages"][-1]["content"])
+
+    assert key in prompt_for(2)
     assert key not in prompt_for(0)
     fake_llm.reset()

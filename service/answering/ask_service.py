@@ -189,17 +189,22 @@ class AskService:
         return Prepared(query, plan, evidence, timings, relevant, named)
 
     def _deeper(self, query: CheckedQuery, vector: Vectors, found: list[Passage]) -> list[Passage]:
-        """More passages of the paper that matches best (`ask_top_paper_passages`), beyond the
-        per-paper cap that keeps the first list diverse."""
-        extra = self.settings.ask_top_paper_passages
-        if not found or not extra:
+        """More passages of the paper that matches best, beyond the per-paper cap that keeps the
+        first list diverse: the best by hybrid search (`ask_top_paper_passages`), then those
+        holding its best-matching single sentences (`ask_sentence_passages`)."""
+        extra, by_sentence = self.settings.ask_top_paper_passages, self.settings.ask_sentence_passages
+        if not found or not (extra or by_sentence):
             return []
         top = found[0].paper_id
         have = {p.chunk_id for p in found}
-        within = self.retriever.search_by_vector(
-            query.text, vector, sum(p.paper_id == top for p in found) + extra, [top]
-        )
-        return [p for p in within if p.chunk_id not in have][:extra]
+        deeper: list[Passage] = []
+        if extra:
+            within = self.retriever.search_by_vector(
+                query.text, vector, sum(p.paper_id == top for p in found) + extra, [top]
+            )
+            deeper = [p for p in within if p.chunk_id not in have][:extra]
+            have |= {p.chunk_id for p in deeper}
+        return deeper + self.retriever.sentence_matches(query.text, top, by_sentence, have)
 
     @staticmethod
     def _named_in(plan: QuestionPlan, query: CheckedQuery) -> list[str]:

@@ -243,6 +243,14 @@ class Settings(BaseSettings):
         description="Extra passages a question reads from the paper that matches it best: in a whole "
         "paper the answer is often in neither of the two passages the per-paper cap allows. 0 = none.",
     )
+    ask_sentence_passages: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="More passages of that best-matching paper, chosen by their best single sentence "
+        "(BM25 over the paper's sentences): the sentence that answers can be lost in a long passage's "
+        "vector. 0 = none.",
+    )
     ask_prompt_tokens: int = Field(
         1500, ge=200, description="Most prompt tokens (cl100k) one /ask call may send."
     )

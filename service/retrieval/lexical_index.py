@@ -36,6 +36,17 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [list(tokens) for tokens in out]
 
 
+def sentence_bm25(query: str, texts: list[str]) -> list[float]:
+    """BM25 scores of `query` against each of `texts`, indexed on the spot (the sentences
+    of one paper: a few hundred, milliseconds)."""
+    terms = tokenize([query])[0]
+    if not terms:
+        return [0.0] * len(texts)
+    index = bm25s.BM25()
+    index.index(tokenize(texts), show_progress=False)
+    return [float(x) for x in index.get_scores(terms)]
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     generation: str

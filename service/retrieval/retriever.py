@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from service.components.chunk_ids import paper_of
 from service.components.embedding.embedder import Embedder
+from service.components.vector_store.chunk_store import ChunkRecord
 from service.components.vector_store.paper_store import PaperStore
 from service.retrieval.fusion import cap_per_group, reciprocal_rank_fusion
-from service.retrieval.lexical_index import LexicalIndex
+from service.retrieval.lexical_index import LexicalIndex, sentence_bm25
 
 
 @dataclass
@@ -131,23 +132,42 @@ class HybridRetriever:
             (t2 - t1) * 1000,
             (t3 - t2) * 1000,
         )
-        passages = []
-        for cid, score in top:
-            rec = records.get(cid)
-            if rec is None:  # deleted between ranking and fetch
-                continue
-            passages.append(
-                Passage(
-                    chunk_id=cid,
-                    paper_id=rec.paper_id,
-                    title=rec.title,
-                    text=rec.text,
-                    score=round(score, 6),
-                    position=rec.position,
-                    sentences=rec.sentence_spans,
-                    page=rec.page,
-                    section=rec.section,
-                    part=rec.part,
-                )
-            )
-        return passages
+        # a record can be deleted between ranking and fetch
+        return [_passage(records[cid], score) for cid, score in top if cid in records]
+
+    def sentence_matches(self, query: str, paper_id: str, n: int, exclude: set[str]) -> list[Passage]:
+        """The `n` passages of one paper holding the sentences that match `query` best by
+        BM25 over the paper's sentences, outside `exclude`. A passage is scored by its best
+        sentence, not as a whole: in a long results paragraph the one sentence that answers
+        ("CXE resulted in the highest HDR efficiency") is diluted by its neighbours in the
+        passage's vector and in passage-level BM25."""
+        records = [r for r in self.store.chunks.of_paper(paper_id) if r.id not in exclude]
+        owner: list[int] = []
+        sentences: list[str] = []
+        for i, rec in enumerate(records):
+            for start, end in rec.sentence_spans or [(0, len(rec.text))]:
+                owner.append(i)
+                sentences.append(rec.text[start:end])
+        if not sentences or n <= 0:
+            return []
+        scores = sentence_bm25(query, sentences)
+        best: dict[int, float] = {}
+        for i, score in zip(owner, scores, strict=True):
+            best[i] = max(best.get(i, 0.0), score)
+        ranked = sorted((i for i in best if best[i] > 0), key=lambda i: -best[i])[:n]
+        return [_passage(records[i], best[i]) for i in ranked]
+
+
+def _passage(rec: ChunkRecord, score: float) -> Passage:
+    return Passage(
+        chunk_id=rec.id,
+        paper_id=rec.paper_id,
+        title=rec.title,
+        text=rec.text,
+        score=round(score, 6),
+        position=rec.position,
+        sentences=rec.sentence_spans,
+        page=rec.page,
+        section=rec.section,
+        part=rec.part,
+    )
