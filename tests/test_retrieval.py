@@ -5,6 +5,7 @@ from __future__ import annotations
 from service.container import Services
 from service.corpus.paper import Paper
 from service.retrieval.fusion import cap_per_group, reciprocal_rank_fusion
+from service.retrieval.lexical_index import sentence_bm25
 
 
 def test_rrf_rewards_items_ranked_well_by_both() -> None:
@@ -66,3 +67,17 @@ def test_a_large_lexical_index_refreshes_in_the_background(services: Services) -
     services.ingest.delete(later.paper_id)
     # a stale lexical hit for a deleted chunk never reaches the caller
     assert all(p.paper_id != later.paper_id for p in services.retriever.search("pretrain videos", 5))
+
+
+def test_sentence_bm25_ranks_the_sentence_with_the_rare_words_and_survives_empty_vocabularies() -> None:
+    sentences = [
+        "The editors increased HDR efficiency compared with Cas9.",
+        "Notably, CXE resulted in the highest HDR efficiency among the four editors.",
+        "Cells were cultured at 37 degrees.",
+    ]
+    scores = sentence_bm25("Which editor has the highest HDR efficiency?", sentences)
+    assert scores.index(max(scores)) == 1 and scores[2] == 0.0
+    # nothing searchable on either side: no scores, no error (bm25s cannot index an empty vocabulary)
+    assert sentence_bm25("which of the", sentences) == [0.0, 0.0, 0.0]
+    assert sentence_bm25("HDR efficiency", ["the of", "a"]) == [0.0, 0.0]
+    assert sentence_bm25("HDR", []) == []

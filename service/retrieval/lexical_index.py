@@ -40,10 +40,11 @@ def sentence_bm25(query: str, texts: list[str]) -> list[float]:
     """BM25 scores of `query` against each of `texts`, indexed on the spot (the sentences
     of one paper: a few hundred, milliseconds)."""
     terms = tokenize([query])[0]
-    if not terms:
+    docs = tokenize(texts) if texts else []
+    if not terms or not any(docs):  # bm25s cannot index a vocabulary of nothing
         return [0.0] * len(texts)
     index = bm25s.BM25()
-    index.index(tokenize(texts), show_progress=False)
+    index.index(docs, show_progress=False)
     return [float(x) for x in index.get_scores(terms)]
 
 

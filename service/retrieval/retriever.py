@@ -141,6 +141,8 @@ class HybridRetriever:
         sentence, not as a whole: in a long results paragraph the one sentence that answers
         ("CXE resulted in the highest HDR efficiency") is diluted by its neighbours in the
         passage's vector and in passage-level BM25."""
+        if n <= 0:
+            return []
         records = [r for r in self.store.chunks.of_paper(paper_id) if r.id not in exclude]
         owner: list[int] = []
         sentences: list[str] = []
@@ -148,7 +150,7 @@ class HybridRetriever:
             for start, end in rec.sentence_spans or [(0, len(rec.text))]:
                 owner.append(i)
                 sentences.append(rec.text[start:end])
-        if not sentences or n <= 0:
+        if not sentences:
             return []
         scores = sentence_bm25(query, sentences)
         best: dict[int, float] = {}
