@@ -16,7 +16,7 @@ from service.answering.paper_text import quotable_sentences, story_text
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_records import StoredPaper
-from service.container import Container
+from service.container import Container, Services
 from service.corpus.paper import Paper, TextBlock
 from service.corpus.pdf_document import parse_pdf
 from service.server.app import create_app
@@ -267,6 +267,26 @@ def test_a_layout_the_rules_choke_on_still_goes_in_as_plain_pages(monkeypatch: p
     assert "Apollo" in (paper.text or "")
 
 
+def prompt_seen(
+    services: Services,
+    fake_llm: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+    question: str,
+    **settings: int,
+) -> str:
+    """The evidence /ask showed the model for `question`, with `settings` in force."""
+    for name, value in settings.items():
+        monkeypatch.setattr(services.settings, name, value)
+    services.ask.memory.clear()
+    fake_llm.reset(reply("An answer [1]."))
+    with TestClient(create_app(services.settings, Container.of(services))) as c:
+        body = c.post("/ask", json={"question": question}).json()
+    assert "answer" in body, body
+    seen = str(fake_llm.requests[0]["messages"][-1]["content"])
+    fake_llm.reset()
+    return seen
+
+
 def test_a_question_reads_past_the_per_paper_cap_in_the_paper_that_matches_it(
     tmp_path: Path,
     embedder: OnnxMiniLMEmbedder,
@@ -285,20 +305,10 @@ def test_a_question_reads_past_the_per_paper_cap_in_the_paper_that_matches_it(
         "Which compound served as the control because it is widely used as an RNA polymerase inhibitor?"
     )
     key = "We used Actinomycin D as a control"
-
-    def prompt_for(extra: int) -> str:
-        monkeypatch.setattr(services.settings, "ask_top_paper_passages", extra)
-        monkeypatch.setattr(services.settings, "ask_sentence_passages", min(extra, 2))
-        services.ask.memory.clear()
-        fake_llm.reset(reply("Actinomycin D served as the control [1]."))
-        with TestClient(create_app(services.settings, Container.of(services))) as c:
-            body = c.post("/ask", json={"question": question}).json()
-        assert "answer" in body, body
-        return str(fake_llm.requests[0]["messages"][-1]["content"])
-
-    assert key in prompt_for(6)
-    assert key not in prompt_for(0)
-    fake_llm.reset()
+    seen = prompt_seen(services, fake_llm, monkeypatch, question, ask_top_paper_passages=6)
+    assert key in seen
+    off = {"ask_top_paper_passages": 0, "ask_sentence_passages": 0}
+    assert key not in prompt_seen(services, fake_llm, monkeypatch, question, **off)
 
 
 def test_a_passage_whose_one_sentence_answers_reaches_the_prompt(
@@ -316,16 +326,5 @@ def test_a_passage_whose_one_sentence_answers_reaches_the_prompt(
     )
     question = "Which of the following mutations protects bacteriophage RexA from proteolytic cleavage?"
     key = "is mimicked by the D215W substitution"
-
-    def prompt_for(by_sentence: int) -> str:
-        monkeypatch.setattr(services.settings, "ask_sentence_passages", by_sentence)
-        services.ask.memory.clear()
-        fake_llm.reset(reply("The D215W substitution protects RexA from proteolytic cleavage [1]."))
-        with TestClient(create_app(services.settings, Container.of(services))) as c:
-            body = c.post("/ask", json={"question": question}).json()
-        assert "answer" in body, body
-        return str(fake_llm.requests[0]["messages"][-1]["content"])
-
-    assert key in prompt_for(2)
-    assert key not in prompt_for(0)
-    fake_llm.reset()
+    assert key in prompt_seen(services, fake_llm, monkeypatch, question, ask_sentence_passages=2)
+    assert key not in prompt_seen(services, fake_llm, monkeypatch, question, ask_sentence_passages=0)
