@@ -287,44 +287,45 @@ def prompt_seen(
     return seen
 
 
-def test_a_question_reads_past_the_per_paper_cap_in_the_paper_that_matches_it(
+@pytest.mark.parametrize(
+    ("pdf", "question", "key", "on", "off"),
+    [
+        pytest.param(
+            "10.1093_nar_gkae069.pdf",
+            "Which compound served as the control because it is widely used as an RNA polymerase inhibitor?",
+            "We used Actinomycin D as a control",
+            {"ask_top_paper_passages": 6},
+            {"ask_top_paper_passages": 0, "ask_sentence_passages": 0},
+            id="past-the-per-paper-cap",
+        ),
+        pytest.param(
+            "10.1093_nar_gkae212.pdf",
+            "Which of the following mutations protects bacteriophage RexA from proteolytic cleavage?",
+            "is mimicked by the D215W substitution",
+            {"ask_sentence_passages": 2},
+            {"ask_sentence_passages": 0},
+            id="by-its-best-sentence",
+        ),
+    ],
+)
+def test_the_sentence_that_answers_in_a_whole_paper_reaches_the_prompt(
     tmp_path: Path,
     embedder: OnnxMiniLMEmbedder,
     fake_llm: FakeLLM,
     sample_papers: list[Paper],
     monkeypatch: pytest.MonkeyPatch,
+    pdf: str,
+    question: str,
+    key: str,
+    on: dict[str, int],
+    off: dict[str, int],
 ) -> None:
-    """In a whole paper the sentence that answers is often in neither of the two passages the
-    per-paper cap lets through: /ask reads more of the best-matching paper, and the model is
-    shown that sentence; with the extra passages switched off it is not."""
-    # one whole paper among the sixty sample abstracts: the first list keeps two of its passages
-    services = fake_llm_services(
-        tmp_path, embedder, [*sample_papers, parsed("10.1093_nar_gkae069.pdf")], fake_llm
-    )
-    question = (
-        "Which compound served as the control because it is widely used as an RNA polymerase inhibitor?"
-    )
-    key = "We used Actinomycin D as a control"
-    seen = prompt_seen(services, fake_llm, monkeypatch, question, ask_top_paper_passages=6)
-    assert key in seen
-    off = {"ask_top_paper_passages": 0, "ask_sentence_passages": 0}
+    """One whole paper among the sixty sample abstracts: the first list keeps two of its
+    passages, and the sentence that answers is often in neither. /ask reads more of the
+    best-matching paper (past-the-per-paper-cap), and the passages holding its best-matching
+    single sentences: the D215W sentence ends a long results paragraph on trypsin digests
+    that, as a whole, matches the question less than others (by-its-best-sentence). With
+    the setting off the model is not shown that sentence."""
+    services = fake_llm_services(tmp_path, embedder, [*sample_papers, parsed(pdf)], fake_llm)
+    assert key in prompt_seen(services, fake_llm, monkeypatch, question, **on)
     assert key not in prompt_seen(services, fake_llm, monkeypatch, question, **off)
-
-
-def test_a_passage_whose_one_sentence_answers_reaches_the_prompt(
-    tmp_path: Path,
-    embedder: OnnxMiniLMEmbedder,
-    fake_llm: FakeLLM,
-    sample_papers: list[Paper],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The sentence that answers (the D215W mutant mimics the protection) ends a long results
-    paragraph on trypsin digests: as a whole that passage matches the question less than
-    others, so neither search reads it; scored by its best sentence it is read."""
-    services = fake_llm_services(
-        tmp_path, embedder, [*sample_papers, parsed("10.1093_nar_gkae212.pdf")], fake_llm
-    )
-    question = "Which of the following mutations protects bacteriophage RexA from proteolytic cleavage?"
-    key = "is mimicked by the D215W substitution"
-    assert key in prompt_seen(services, fake_llm, monkeypatch, question, ask_sentence_passages=2)
-    assert key not in prompt_seen(services, fake_llm, monkeypatch, question, ask_sentence_passages=0)
