@@ -21,7 +21,7 @@ from service.corpus.names import paper_names
 from service.grounding.attribution import CheckedText, check_text
 from service.grounding.entailment import Verdict, judge
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.question_fit import which_words
+from service.grounding.question_fit import missing_names, which_words
 
 from .fake_llm import FakeLLM, reply
 
@@ -348,6 +348,19 @@ def test_a_name_the_evidence_lacks_is_not_answered_by_a_neighbouring_fact(
     )
     assert body["abstained"]
     assert any("GF-Minecraft" in d["reason"] for d in body["dropped"])
+    # a plain capitalised word is a name too: D-PoT's accuracy is reported with GPT-4V, not Llama
+    body = ask_with(
+        llm_client,
+        fake_llm,
+        "D-PoT surpassed the GPT-4V baseline by +12.7% (34.66% to 47.36%) in accuracy [1].",
+        "What accuracy does D-PoT reach with a Llama backbone?",
+    )
+    assert body["abstained"]
+    assert any("Llama" in d["reason"] for d in body["dropped"])
+    # in a question written in Title Case the capitals mark no names
+    assert missing_names("Do Wound Cultures Give Information About Blood?", ["wound cultures, blood"]) == []
+    # nor does the capital that opens a sentence or follows a colon
+    assert missing_names("Literacy after surgery: Can the right hemisphere read?", ["hemisphere"]) == []
 
 
 def test_a_negation_about_something_else_does_not_flip_the_claim() -> None:
@@ -476,6 +489,10 @@ def test_widening_and_adverb_negations_are_read_for_what_they_qualify() -> None:
     assert judge(
         "The method performed poorly on long documents", "The method performed well on long documents."
     ) is (Verdict.CONTRADICTS)
+    # "poorly" judges the performing, not the subject: the figure it reports is not denied
+    judged = "Traditional AQA methods perform poorly with an average SRCC of 0.454."
+    assert judge("The average SRCC of traditional AQA methods is 0.454.", judged) is Verdict.ENTAILS
+    assert judge("Traditional AQA methods perform well.", judged) is Verdict.CONTRADICTS
 
 
 def test_a_claim_pinned_by_its_numbers_is_not_dropped_for_a_neighbouring_denial(

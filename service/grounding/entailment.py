@@ -162,8 +162,10 @@ def negated(text: str, about: set[str] | None = None) -> bool:
         window = " ".join(_scope(after))
         judged = _JUDGING.fullmatch(m.group(0)) and _COPULA.search(cleaned[: m.start()])
         if _after_verb(m.group(0), cleaned[: m.start()], after):
-            # "A. lwoffii survived poorly in serum": the survival is judged, not the serum
-            window = " ".join(cleaned[: m.start()].split()[-2:])
+            # "A. lwoffii survived poorly in serum": the survival is judged, not the serum, nor
+            # the subject ("methods perform poorly with an SRCC of 0.454" judges the performing,
+            # and does not gainsay "the methods' SRCC is 0.454")
+            window = " ".join(cleaned[: m.start()].split()[-1:])
         elif judged or (_FAILING.fullmatch(m.group(0)) and cleaned[m.end() :].lstrip().startswith("to ")):
             # "agreement ... was poor", "existing methods fail to learn actions": the thing judged
             # comes first ("prevent unreliable results": not)

@@ -164,6 +164,15 @@ def _inflected(name: str, words: set[str]) -> bool:
     return any(w.startswith(root) and abs(len(w) - len(name)) <= INFLECTION for w in words)
 
 
+_NAMED_WORD = re.compile(r"(?<![.!?:;]\s)(?<=\s)([A-Z][a-z]{2,}[\w-]*)")  # not where a sentence starts
+
+
+def _title_case(text: str) -> bool:
+    """Whether most of `text`'s longer words start with a capital ("Does Wound Culture Give ...")."""
+    words = re.findall(r"[A-Za-z]{4,}", text)
+    return bool(sum(w[0].isupper() for w in words) > 0.4 * len(words))
+
+
 def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
     """Names in `question` that no text of `evidence` contains (case, spaces and hyphens aside)."""
     context = " ".join(evidence).lower()
@@ -190,7 +199,13 @@ def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
             and core.group(0).lower() in words
         )
 
-    return [n for n in _NAME.findall(question) if not found(n)]
+    names = _NAME.findall(question)
+    # a plain capitalised word inside the question ("with a Llama backbone", "on Atari") names
+    # a thing too: an answer from a paper that never mentions it is about something else
+    # (not in a question written in Title Case, where capitals mark nothing)
+    if not _title_case(question):
+        names += [w for w in _NAMED_WORD.findall(question) if w not in names]
+    return [n for n in names if not found(n)]
 
 
 def unanswered(
