@@ -337,26 +337,31 @@ def test_answers_speak_of_the_authors_in_the_third_person(llm_client: TestClient
     assert " we " not in f" {body['answer'].lower()} "
 
 
+@pytest.mark.parametrize(
+    ("model_reply", "question", "name"),
+    [
+        (
+            "It takes about 3 minutes on one A6000 GPU to generate 50k images from CIFAR10 [1].",
+            "How long did it take to collect the GF-Minecraft dataset?",
+            "GF-Minecraft",
+        ),
+        # a plain capitalised word is a name too: D-PoT's accuracy is reported with GPT-4V, not Llama
+        (
+            "D-PoT surpassed the GPT-4V baseline by +12.7% (34.66% to 47.36%) in accuracy [1].",
+            "What accuracy does D-PoT reach with a Llama backbone?",
+            "Llama",
+        ),
+    ],
+)
 def test_a_name_the_evidence_lacks_is_not_answered_by_a_neighbouring_fact(
-    llm_client: TestClient, fake_llm: FakeLLM
+    llm_client: TestClient, fake_llm: FakeLLM, model_reply: str, question: str, name: str
 ) -> None:
-    body = ask_with(
-        llm_client,
-        fake_llm,
-        "It takes about 3 minutes on one A6000 GPU to generate 50k images from CIFAR10 [1].",
-        "How long did it take to collect the GF-Minecraft dataset?",
-    )
+    body = ask_with(llm_client, fake_llm, model_reply, question)
     assert body["abstained"]
-    assert any("GF-Minecraft" in d["reason"] for d in body["dropped"])
-    # a plain capitalised word is a name too: D-PoT's accuracy is reported with GPT-4V, not Llama
-    body = ask_with(
-        llm_client,
-        fake_llm,
-        "D-PoT surpassed the GPT-4V baseline by +12.7% (34.66% to 47.36%) in accuracy [1].",
-        "What accuracy does D-PoT reach with a Llama backbone?",
-    )
-    assert body["abstained"]
-    assert any("Llama" in d["reason"] for d in body["dropped"])
+    assert any(name in d["reason"] for d in body["dropped"])
+
+
+def test_capitals_that_mark_no_name_are_not_looked_for() -> None:
     # in a question written in Title Case the capitals mark no names
     assert missing_names("Do Wound Cultures Give Information About Blood?", ["wound cultures, blood"]) == []
     # nor does the capital that opens a sentence or follows a colon
