@@ -2,7 +2,8 @@
 
 Compares fixed groups of sample papers through POST /compare and reports, per request,
 LLM calls, tokens and latency; over all cells, the share filled (vs "not stated") and
-the share whose quote is an exact sentence of its paper (must be 100 %).
+the share whose quote is an exact sentence of its paper (must be 100 %); over requests,
+the share whose summary names every compared paper (its group name below).
 
     python -m evals.compare_eval [--base-url URL]
 """
@@ -34,7 +35,7 @@ GROUPS = [
 def run(base_url: str | None) -> dict[str, Any]:
     client = open_client(base_url)
     ids = ensure_sample_corpus(client)
-    rows, latencies, cells, filled, valid = [], [], 0, 0, 0
+    rows, latencies, cells, filled, valid, named_all = [], [], 0, 0, 0, 0
     for group in tqdm(GROUPS, desc="compare", unit="request"):
         paper_ids = [next(pid for title, pid in ids.items() if title.startswith(g)) for g in group]
         t0 = time.perf_counter()
@@ -50,6 +51,7 @@ def run(base_url: str | None) -> dict[str, Any]:
                 if cell.quote:
                     filled += 1
                     valid += cell.quote in sentences
+        named_all += all(g.rstrip(":").lower() in body.summary.lower() for g in group)
         dumped = body.model_dump()
         rows.append(
             {"papers": group, "usage": dumped["usage"], "summary": body.summary, "rows": dumped["rows"]}
@@ -64,6 +66,7 @@ def run(base_url: str | None) -> dict[str, Any]:
             "cells": cells,
             "cells_filled": filled / cells,
             "quotes_exact": valid / max(1, filled),
+            "summary_names_every_paper": named_all / len(GROUPS),
             "latency_p50_s": median(latencies),
             "latency_p50_s_3_papers": median(
                 [t for t, g in zip(latencies, GROUPS, strict=True) if len(g) == 3]

@@ -128,6 +128,10 @@ class FakeLLM:
                 await asyncio.sleep(action.seconds)
             if action.kind == "reply":
                 text = action.text
+        finish = "stop"
+        limit = body.get("max_tokens")
+        if limit is not None and len(text.split()) > limit:  # a word is a token here
+            text, finish = " ".join(text.split()[:limit]), "length"
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -135,19 +139,21 @@ class FakeLLM:
             "total_tokens": prompt_tokens + len(text.split()),
         }
         if body.get("stream"):
-            return StreamingResponse(self._stream(text, usage, kind), media_type="text/event-stream")
+            return StreamingResponse(self._stream(text, usage, kind, finish), media_type="text/event-stream")
         return {
             "id": "fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
             "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
             ],
             "usage": usage,
         }
 
-    async def _stream(self, text: str, usage: dict[str, int], kind: str = "") -> AsyncIterator[str]:
+    async def _stream(
+        self, text: str, usage: dict[str, int], kind: str = "", finish: str = "stop"
+    ) -> AsyncIterator[str]:
         def chunk(
             delta: dict[str, str] | None, use: dict[str, int] | None = None, finish: str | None = None
         ) -> str:
@@ -169,7 +175,7 @@ class FakeLLM:
             if kind == "cut" and i == 3:  # the server goes away: no finish_reason, no [DONE]
                 return
             yield chunk({"content": piece})
-        yield chunk({}, finish="stop")
+        yield chunk({}, finish=finish)
         yield chunk(None, usage)
         yield "data: [DONE]\n\n"
 

@@ -238,9 +238,15 @@ def test_compare_cells_quote_their_paper_with_one_call(llm_client: TestClient, f
             assert (cell["text"] == "not stated" and cell["quote"] == "") or cell["quote"] in sentences
             assert not re.search(r"\b(we|our)\b", cell["text"], re.IGNORECASE), cell["text"]
         assert row["cells"]["approach"]["quote"]
-    # the summary call sees at most two quotes per paper
-    assert fake_llm.requests[0]["messages"][-1]["content"].count("\n[") <= 2 * len(ids)
-    assert body["summary"]
+    # the summary call sees one quote per paper, its approach
+    shown = fake_llm.requests[0]["messages"][-1]["content"]
+    assert shown.count("\n[") == len(ids)
+    assert all(row["cells"]["approach"]["quote"] in shown for row in body["rows"])
+    # the fake's summary retells one paper: each other one gets a sentence led by its name
+    summary = body["summary"]
+    for row in body["rows"]:
+        name = row["title"].split(":")[0] if ":" in row["title"] else row["title"]
+        assert name in summary or row["cells"]["approach"]["text"].rstrip(".") in summary, (name, summary)
 
 
 def test_compare_with_llm_cells_makes_one_call_per_paper(

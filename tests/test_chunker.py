@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from service.components.chunker import chunk_text
-from service.components.sentences import sentence_spans, split_sentences
+from service.components.sentences import complete_sentences, sentence_spans, split_sentences
 from service.components.tokens import count_tokens
 from service.core.config import Settings
 from service.corpus.paper import Paper
@@ -21,6 +23,20 @@ def test_sentences_respect_abbreviations_numbers_and_initials() -> None:
         "Does it scale?",
         "Yes.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("cut", "kept"),
+    [
+        ("CARP is fast [1]. It uses e.g. coarse", "CARP is fast [1]."),
+        ("CARP is fast. [1] UVA predicts", "CARP is fast. [1]"),
+        ("CARP is fast (10x). UVA (unified video", "CARP is fast (10x)."),
+        ("Does it scale? Yes, up to 3.", "Does it scale? Yes, up to 3."),
+        ("The authors focus on planning and", ""),
+    ],
+)
+def test_a_cut_reply_keeps_only_its_finished_sentences(cut: str, kept: str) -> None:
+    assert complete_sentences(cut) == kept
 
 
 def test_sentence_offsets_slice_the_text_and_paragraphs_split() -> None:

@@ -20,7 +20,7 @@ from service.corpus.paper import Paper
 from service.server.app import create_app
 
 from .conftest import fake_llm_services
-from .fake_llm import Action, FakeLLM, cut, iter_sse, malformed, sleep
+from .fake_llm import Action, FakeLLM, cut, iter_sse, malformed, reply, sleep
 
 CARP_Q = "How much faster is CARP's inference than state-of-the-art policies?"
 FAULTS: dict[str, Callable[[], Action]] = {"cut stream": cut, "malformed reply": malformed}
@@ -149,3 +149,26 @@ def test_the_gate_lets_concurrency_plus_queue_in_and_refuses_the_next() -> None:
         assert int(full.value.headers["Retry-After"]) >= 1
     with no_queue.slot():  # free again
         pass
+
+
+def test_a_reply_cut_at_max_tokens_loses_its_unfinished_sentence(
+    tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
+) -> None:
+    """The model stopped at its token limit mid-sentence (finish_reason "length"): the half
+    sentence, though it repeats evidence words and would pass the support check, is not
+    shown; the whole sentence before it is."""
+    whole = "CARP delivers 10x faster inference compared to state-of-the-art policies [1]."
+    half = "CARP achieves competitive success rates, with up to a 10% improvement, and"
+    limit = len(whole.split()) + len(half.split())
+    services = fake_llm_services(tmp_path, embedder, sample_papers[:5], fake_llm, ask_max_answer_tokens=limit)
+    with TestClient(create_app(services.settings, Container.of(services))) as client:
+        fake_llm.reset(reply(f"{whole} {half} delivers strong results [1]."))
+        cut_short = client.post("/ask", json={"question": CARP_Q}).json()
+        services.ask.memory.clear()  # the same question again, not its cached answer
+        fake_llm.reset(reply(f"{whole} {half.removesuffix(', and')}. [1]"))
+        finished = client.post("/ask", json={"question": CARP_Q}).json()
+    assert "10x" in cut_short["answer"] and not cut_short["degraded"]
+    assert "competitive" not in cut_short["answer"], cut_short["answer"]
+    # the same words as a finished sentence are kept: the cut, not the content, dropped them
+    assert "competitive" in finished["answer"], finished
+    fake_llm.reset()

@@ -4,8 +4,9 @@
 what each service used to write for itself: the call (always a stream; without
 `on_delta` the stream is drained), usage accounting, timing, and the fallback when there
 is no LLM or its retries ran out (the fallback text is returned with `engine="extractive"`
-and `degraded` set when an LLM was wanted). Callers read `Generated` and never catch
-`LLMUnavailable` themselves.
+and `degraded` set when an LLM was wanted). A reply the model ended at `max_tokens`
+loses its unfinished last sentence (streamed deltas showed it; the final text does not).
+Callers read `Generated` and never catch `LLMUnavailable` themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from service.answering.accounting import Timings
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
 from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
+from service.components.sentences import complete_sentences
 from service.core.errors import NotReady
 from service.schemas import UsageOut
 
@@ -138,4 +140,7 @@ class Generator:
         usage = UsageOut(
             llm_calls=1, prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens
         )
-        return Generated(state.text, "llm", False, self.llm.model, usage)
+        text = state.text
+        if state.finish_reason == "length":  # stopped at max_tokens: a half sentence says nothing
+            text = complete_sentences(text)
+        return Generated(text, "llm", False, self.llm.model, usage)

@@ -108,3 +108,21 @@ def _append(spans: list[tuple[int, int]], text: str, start: int, end: int) -> No
 
 def split_sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text)]
+
+
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_COMPLETE_END = (".", "!", "?", "]", ")", '"', "'", "\u201d")
+
+
+def complete_sentences(text: str) -> str:
+    """`text` without a last sentence that was cut off (no closing punctuation or citation
+    marker): what is left of a reply the model stopped at its token limit mid-sentence
+    ("... focuses on efficient on-device planning and")."""
+    spans = sentence_spans(text)
+    while spans and not text[spans[-1][0] : spans[-1][1]].endswith(_COMPLETE_END):
+        spans.pop()
+    if not spans:
+        return ""
+    end = spans[-1][1]
+    markers = _LEADING_MARKERS.match(text, end)  # "fast. [1] UVA ...": the [1] is the kept sentence's
+    return text[: markers.end() if markers else end]

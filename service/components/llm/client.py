@@ -56,6 +56,7 @@ class StreamState:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
+    finish_reason: str | None = None  # "length": the model hit max_tokens, the text is cut
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -188,7 +189,9 @@ class LLMClient:
                     state.prompt_tokens = chunk.usage.prompt_tokens
                     state.completion_tokens = chunk.usage.completion_tokens
                 if chunk.choices:
-                    finished = finished or bool(chunk.choices[0].finish_reason)
+                    if chunk.choices[0].finish_reason:
+                        finished = True
+                        state.finish_reason = chunk.choices[0].finish_reason
                     piece = chunk.choices[0].delta.content if chunk.choices[0].delta else None
                     if piece:
                         state.text += piece
