@@ -29,6 +29,9 @@ GROUPS = [
     ["Policy-Guided Diffusion", "Policy Regularization with Dataset Constraint", "ODICE:"],
     ["Octo-planner:", "ToolChain*:"],
     ["SINC:", "EMDM:", "Multi-Track Timeline Control"],
+    ["CogACT:", "SpatialVLA:", "Unified Video Action Model"],
+    ["GenSim:", "Gen2Sim:", "DataEnvGym:"],
+    ["Flow Straight and Fast", "Fast Sampling of Diffusion Models", "Direct Discriminative Optimization"],
 ]
 
 
@@ -36,6 +39,7 @@ def run(base_url: str | None) -> dict[str, Any]:
     client = open_client(base_url)
     ids = ensure_sample_corpus(client)
     rows, latencies, cells, filled, valid, named_all = [], [], 0, 0, 0, 0
+    model = "unknown"
     for group in tqdm(GROUPS, desc="compare", unit="request"):
         paper_ids = [next(pid for title, pid in ids.items() if title.startswith(g)) for g in group]
         t0 = time.perf_counter()
@@ -51,6 +55,7 @@ def run(base_url: str | None) -> dict[str, Any]:
                 if cell.quote:
                     filled += 1
                     valid += cell.quote in sentences
+        model = body.model
         named_all += all(g.rstrip(":").lower() in body.summary.lower() for g in group)
         dumped = body.model_dump()
         rows.append(
@@ -74,6 +79,7 @@ def run(base_url: str | None) -> dict[str, Any]:
             "latency_per_paper_s": sum(latencies) / n_papers,
         },
         "rows": rows,
+        "model": model,
     }
 
 

@@ -124,7 +124,7 @@ def run_suites(
         value, runs[name] = measured(job)
         results["suite_runs"] = runs
         results[name] = value
-        if name in ("qa", "fulltext", "user") and "llm_model" not in results:
+        if name in ("qa", "fulltext", "user", "compare") and "llm_model" not in results:
             results["llm_model"] = value["model"]
     if "qa" in suites and base_url is None and paperqa:
         # Last, as the longest: PaperQA2 makes ~10 LLM calls and takes ~100 s per question

@@ -111,6 +111,8 @@ def headline(results: dict[str, Any]) -> list[tuple[str, str]]:
         rows += [
             ("compare cells filled / quotes exact", f"{s['cells_filled']:.3f} / {s['quotes_exact']:.3f}")
         ]
+        if "summary_names_every_paper" in s:  # reports before it lack the figure
+            rows.append(("compare summaries naming every paper", f"{s['summary_names_every_paper']:.3f}"))
     if qa_run := (results.get("suite_runs") or {}).get("qa"):
         rows.append(("peak RSS while answering (QA suite), MiB", f"{qa_run['peak_rss_mib']:.0f}"))
     if (q := results.get("qa")) and (lat := q.get("latencies")):
