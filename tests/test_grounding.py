@@ -122,3 +122,26 @@ def test_summary_clean_drops_long_copies_even_across_sentences() -> None:
     assert run <= 15
     assert text.startswith("The authors want cheaper training.")
     assert "7 tricks" not in text  # 7 is not in the source
+
+
+def test_what_papers_share_needs_two_papers_behind_it(embedder: OnnxMiniLMEmbedder) -> None:
+    texts = [
+        "We propose DEIS, a fast sampler that generates high-fidelity samples with diffusion models.",
+        "BESO is a diffusion policy that learns goal-conditioned behavior with diffusion models.",
+        "ODICE projects the backward gradient onto the normal plane of the forward gradient.",
+    ]
+    items = [Evidence(i + 1, f"p{i}", f"Paper {i}", f"p{i}::h::0", t, 1.0) for i, t in enumerate(texts)]
+    ev = EvidenceSet(items, embedder.embed(texts), 1.0)
+    one = check_text(
+        "Both papers share the goal of projecting the backward gradient onto the normal plane [3].",
+        ev,
+        embedder,
+        0.55,
+    )
+    assert one.empty and "in common" in one.dropped[0].reason
+    # the same claim as one paper's own statement stands
+    assert not check_text(
+        "ODICE projects the backward gradient onto the normal plane [3].", ev, embedder, 0.55
+    ).empty
+    two = check_text("Both papers use diffusion models [1][2].", ev, embedder, 0.55)
+    assert two.text == "Both papers use diffusion models [1][2].", two.dropped

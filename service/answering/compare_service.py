@@ -254,10 +254,7 @@ class CompareService:
                 facts.append(Evidence(len(facts) + 1, row.paper_id, row.title, "", cell.quote, 1.0))
         if not facts:
             return "The papers' texts do not state the compared aspects.", use_llm
-        firsts = [
-            (row.title, next((row.cells[a] for a in names if row.cells[a].quote), None)) for row in rows
-        ]
-        fallback = " ".join(f"{title}: {cell.text.rstrip('.')}." for title, cell in firsts if cell)
+        fallback = speak_for_every_paper("", rows, names)  # each paper in a sentence of its own
         if not (use_llm and call):
             return fallback, use_llm
         evidence = EvidenceSet(facts, self.embedder.embed([f.text for f in facts]), 1.0)

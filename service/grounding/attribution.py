@@ -19,6 +19,8 @@ For every sentence of a generated text:
 - a sentence that repeats a run of LOOP_WORDS words within itself ("X can be prevented
   by Y, but X can be prevented by Y") is a small model's generation loop: dropped, as
   its second half says nothing and its first is no safer;
+- a sentence that says several papers have something in common ("Both papers share
+  ...", "while both focus on ...") needs supporting sentences from two papers at least;
 - a sentence that a supporting sentence contradicts (a flipped negation or direction,
   see `entailment`; papers' names are not read, a title's "Without" negates nothing) is
   dropped, with the sentence that says otherwise.
@@ -52,6 +54,17 @@ POINTER_MATCH = 0.75
 _WORDS = re.compile(r"\w+")
 
 
+# a sentence that says several papers have something in common ("Both papers share the
+# goal of ...", "... while both focus on domain transfer", "they all use ...")
+_SHARED = re.compile(
+    r"\b(?:both|all(?: three| four| five| of the)?|each of the|the (?:two|three|four|five))\s+"
+    r"(?:papers|works|studies|methods|approaches|models|frameworks|systems|of them)\b"
+    r"|\b(?:both|they (?:both|all)|the papers)\s+(?:share|focus|use|aim|address|rely|tackle|target|propose|"
+    r"improve|leverage|employ|study|consider|explore|present|introduce)\w*\b"
+    r"|\bin common\b|\bshare (?:the|a|an|that|similar)\b",
+    re.IGNORECASE,
+)
+SHARED_BY_ONE = "it says the papers have it in common, but the sentences of one paper at most support it"
 LOOP_WORDS = 8  # a run this long said twice in one sentence is a generation loop
 NUMBERS_MISSING = "number(s) not in the evidence"
 REPEATS_ITSELF = "the sentence repeats itself (a generation loop)"
@@ -324,6 +337,28 @@ def _unknown_names(claim: str, supporting: list[int], items: list[Evidence], pre
     return {n for n in _ACRONYM.findall(claim) if len(n) >= 3 and n.lower().removesuffix("s") not in context}
 
 
+def _shared_support(
+    claim: str, items: list[Evidence], vectors: Vectors, embedder: Embedder, threshold: float, premise: str
+) -> list[int] | Dropped:
+    """Indexes of the evidence behind a claim that several papers have something in common,
+    or why it fails: it needs supporting sentences from two papers at least ("Both papers
+    improve DICE-based methods" rests on the one paper that does), none contradicting it,
+    with its numbers and names. Scored without the words that say it is shared ("both
+    papers share the goal of"), which no paper's own sentence holds."""
+    shared = re.sub(r"\s+", " ", _SHARED.sub(" ", claim)).strip()
+    cosines = cosine_matrix(embedder.embed([shared]), vectors)[0]
+    support = [support_score(float(c), shared, e.text) for c, e in zip(cosines, items, strict=True)]
+    supporting = [i for i in range(len(items)) if support[i] >= threshold]
+    if len({items[i].paper_id for i in supporting}) < 2:
+        return Dropped(claim, SHARED_BY_ONE)
+    for i in supporting:
+        if judge(shared, items[i].text) is Verdict.CONTRADICTS:
+            return Dropped(claim, f"the evidence says otherwise: {items[i].text!r}", items[i])
+    if not _grounded(shared, supporting, items, premise):
+        return Dropped(claim, f"{NUMBERS_MISSING} or {NAMES_MISSING}")
+    return supporting
+
+
 def _grounded(claim: str, supporting: list[int], items: list[Evidence], premise: str = "") -> bool:
     """Numbers in the supporting sentences, names in the supporting papers; a number or name
     the question itself states is the question's setting restated, not a claim."""
@@ -367,6 +402,14 @@ def check_text(
         if repeats_itself(claim):
             dropped.append(Dropped(claim, REPEATS_ITSELF))
             continue
+        premise = (question or "").split(OPTIONS_MARK, 1)[0]
+        if _SHARED.search(claim) and len({e.paper_id for e in items}) > 1:
+            shared = _shared_support(claim, items, evidence.vectors, embedder, support_threshold, premise)
+            if isinstance(shared, Dropped):
+                dropped.append(shared)
+            else:
+                kept.append((claim, shared))
+            continue
         clauses = _clauses(claim, names) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
@@ -377,7 +420,6 @@ def check_text(
                 reasons = "; ".join(d.reason for p in parts for d in p.dropped)
                 dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
             continue
-        premise = (question or "").split(OPTIONS_MARK, 1)[0]
         verdict = _support_for(
             claim, markers, items, sims[row], names, support_threshold, premise, unnamed.get(row)
         )
