@@ -391,6 +391,8 @@ def check_text(
     if not pieces or not items:
         return CheckedText("", [], [Dropped(p[0], "no evidence") for p in pieces])
     names = _paper_names(items)
+    several_papers = len({e.paper_id for e in items}) > 1
+    premise = (question or "").split(OPTIONS_MARK, 1)[0]  # the question, without its options
     claims = [claim for claim, _ in pieces]
     named_rows = [row for row, claim in enumerate(claims) if names.named_in(claim)]
     vectors = embedder.embed([*claims, *(names.without_names(claims[row]) for row in named_rows)])
@@ -402,8 +404,7 @@ def check_text(
         if repeats_itself(claim):
             dropped.append(Dropped(claim, REPEATS_ITSELF))
             continue
-        premise = (question or "").split(OPTIONS_MARK, 1)[0]
-        if _SHARED.search(claim) and len({e.paper_id for e in items}) > 1:
+        if several_papers and _SHARED.search(claim):
             shared = _shared_support(claim, items, evidence.vectors, embedder, support_threshold, premise)
             if isinstance(shared, Dropped):
                 dropped.append(shared)

@@ -178,7 +178,6 @@ class LLMClient:
             raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
         except MALFORMED as err:
             raise LLMUnavailable(f"the LLM server's stream is malformed: {err}") from err
-        finished = False
         deadline = time.monotonic() + self.call_timeout(messages, max_tokens)
         try:
             for chunk in _chain(first, iterator):
@@ -189,9 +188,7 @@ class LLMClient:
                     state.prompt_tokens = chunk.usage.prompt_tokens
                     state.completion_tokens = chunk.usage.completion_tokens
                 if chunk.choices:
-                    if chunk.choices[0].finish_reason:
-                        finished = True
-                        state.finish_reason = chunk.choices[0].finish_reason
+                    state.finish_reason = chunk.choices[0].finish_reason or state.finish_reason
                     piece = chunk.choices[0].delta.content if chunk.choices[0].delta else None
                     if piece:
                         state.text += piece
@@ -200,7 +197,7 @@ class LLMClient:
             raise LLMUnavailable(f"the stream broke: {err}") from err
         except MALFORMED as err:
             raise LLMUnavailable(f"the LLM server's stream is malformed: {err}") from err
-        if not finished:
+        if state.finish_reason is None:
             raise LLMUnavailable("the stream ended without a finish_reason (cut short)")
 
 
