@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,8 @@ class FakeLLM:
         self.script: list[Action] = []
         self.requests: list[dict[str, Any]] = []
         self.delay_s = 0.0  # every call takes at least this long (a slow model, for load tests)
+        # a model that obeys instructions: given the messages, the reply it is told to give, if any
+        self.obey: Callable[[list[dict[str, str]]], str | None] | None = None
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._handle)
         self.base_url = ""
@@ -116,6 +118,8 @@ class FakeLLM:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         text = default_reply(body["messages"])
+        if self.obey is not None and (told := self.obey(body["messages"])) is not None:
+            text = told
         kind = ""
         if self.script:
             action = self.script.pop(0)

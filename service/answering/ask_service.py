@@ -50,6 +50,7 @@ from service.grounding.evidence import (
     merge_evidence,
     select_evidence,
 )
+from service.grounding.injection import INJECTION_REASON
 from service.grounding.question_fit import (
     asks_quantity,
     asks_which,
@@ -73,6 +74,7 @@ class Prepared:
     timings: Timings
     relevant: bool
     named: list[str]  # the papers a several-paper question names, within the caller's papers
+    sources: list[str]  # the retrieved passages and their titles, as stored: what an injection hides in
 
 
 class AskService:
@@ -186,7 +188,8 @@ class AskService:
         for e in evidence.items:
             e.aliases = names.of(e.paper_id)
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
-        return Prepared(query, plan, evidence, timings, relevant, named)
+        sources = list(dict.fromkeys(t for group in groups for p in group for t in (p.title, p.text)))
+        return Prepared(query, plan, evidence, timings, relevant, named, sources)
 
     def _deeper(self, query: CheckedQuery, vector: Vectors, found: list[Passage]) -> list[Passage]:
         """More passages of the paper that matches best, beyond the per-paper cap that keeps the
@@ -225,6 +228,8 @@ class AskService:
             prep.timings,
             fallback=lambda: extractive_answer(prep.evidence),
             on_delta=on_delta,
+            sources=prep.sources,
+            question=prep.query.text,
         )
         with prep.timings.measure("check"):
             word, text = None, generated.text
@@ -250,6 +255,8 @@ class AskService:
                 checked = self._quoted(prep, checked)
             if not checked.empty:
                 checked.text = third_person(checked.text)
+        if generated.withheld:  # it did what an instruction inside a paper asked: not an answer
+            checked.dropped.append(Dropped(generated.withheld, INJECTION_REASON))
         return self._result(prep, checked, generated)
 
     def _fit(self, prep: Prepared, checked: CheckedText) -> CheckedText:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from service.answering.ask_service import AskService
 from service.answering.generation import OnDelta
 from service.core.errors import BadInput, NotFound
+from service.grounding.injection import data_title
 from service.retrieval.request_check import CheckedQuery
 from service.schemas import (
     MAX_HISTORY_TURNS,
@@ -42,7 +43,8 @@ def source_line(c: CitationOut) -> str:
     where = "".join(
         part for part in (f", p. {c.page}" if c.page else "", f", {c.section}" if c.section else "")
     )
-    return f'[{c.n}] {c.title}{where}: "{c.quote}"'
+    # the reply is text another model may read: a title's hidden instruction stays out of it
+    return f'[{c.n}] {data_title(c.title)}{where}: "{c.quote}"'
 
 
 def reply_text(out: AskOut) -> str:

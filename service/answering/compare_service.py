@@ -38,6 +38,7 @@ from service.corpus.names import title_head
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.injection import data_title
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import cosine_matrix, support
@@ -195,10 +196,12 @@ class CompareService:
             if llm_cells and use_llm:
                 messages = self.cells_prompt.render(
                     aspect_lines="\n".join(f"{a}: ..." for a in names),
-                    title=paper.title,
+                    title=data_title(paper.title),
                     text=story_text(paper, PAPER_TEXT_TOKENS),
                 )
-                generated = self.generator.generate(messages, 60 * len(names), timings, fallback=lambda: "")
+                generated = self.generator.generate(
+                    messages, 60 * len(names), timings, fallback=lambda: "", sources=[paper.title, paper.body]
+                )
                 usage.add(generated.usage)
                 if generated.from_llm:
                     cells = self._support(sentences, vectors, parse_aspect_lines(generated.text, names))
@@ -213,7 +216,8 @@ class CompareService:
                 )
             )
         # one call per paper already made: the summary is put together from the cells
-        summary, use_llm = self._summary(rows, names, usage, timings, use_llm, call=not llm_cells)
+        sources = [t for p in papers for t in (p.title, p.body)]
+        summary, use_llm = self._summary(rows, names, usage, timings, use_llm, not llm_cells, sources)
         summary = speak_for_every_paper(summary, rows, names)
         # how the cells were made: by the LLM, or extractively (degraded when the LLM failed
         # midway, or was wanted and is missing)
@@ -242,6 +246,7 @@ class CompareService:
         timings: Timings,
         use_llm: bool,
         call: bool,
+        sources: list[str],
     ) -> tuple[str, bool]:
         """The comparison summary, and whether the LLM is still usable (False once it failed).
 
@@ -263,6 +268,7 @@ class CompareService:
             SUMMARY_MAX_TOKENS,
             timings,
             fallback=lambda: "",
+            sources=sources,
         )
         usage.add(generated.usage)
         if not generated.from_llm:

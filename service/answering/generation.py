@@ -11,7 +11,7 @@ Callers read `Generated` and never catch `LLMUnavailable` themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.components.sentences import complete_sentences
 from service.core.errors import NotReady
+from service.grounding.injection import InjectionGuard
 from service.schemas import UsageOut
 
 busy_fallback: ContextVar[bool] = ContextVar("busy_fallback", default=False)
@@ -41,6 +42,7 @@ class Generated:
     degraded: bool  # an LLM was wanted, and the text did not come from it
     model: str
     usage: UsageOut = field(default_factory=UsageOut.zero)
+    withheld: str = ""  # the model's text, when it did what an instruction inside a paper asked
 
     @property
     def from_llm(self) -> bool:
@@ -54,6 +56,7 @@ class LLMStats:
     calls: int = 0
     failed: int = 0
     degraded: int = 0
+    injections: int = 0  # replies withheld for doing what an instruction inside a paper asked
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -114,19 +117,26 @@ class Generator:
         *,
         fallback: Callable[[], str],
         on_delta: OnDelta | None = None,
+        sources: Sequence[str] = (),
+        question: str = "",
     ) -> Generated:
+        """`sources`: the paper texts the messages show, as stored (before `data_only`): a
+        reply that does what an instruction inside them asked is withheld (text empty,
+        degraded, so never cached), and no streamed delta shows it."""
         client = self.llm.client
         if client is None:
             return self.fallback(fallback())
         if self.closed:
             raise NotReady("paperlens is shutting down; retry on another instance or after restart")
         state = StreamState()
+        guard = InjectionGuard(sources, question)
+        stream = guard.stream(on_delta) if on_delta is not None else None
         try:
             with self.gate.slot() as waited, timings.measure("llm"):  # a full queue: LLMBusy, a 503
                 timings.add("llm_wait", waited)
                 for piece in client.stream(messages, max_tokens, state):
-                    if on_delta is not None:
-                        on_delta(piece)
+                    if stream is not None:
+                        stream(piece)
         except LLMUnavailable:
             self.stats.failed += 1
             return self.fallback(fallback(), failed=True)
@@ -143,4 +153,10 @@ class Generator:
         text = state.text
         if state.finish_reason == "length":  # stopped at max_tokens: a half sentence says nothing
             text = complete_sentences(text)
+        if guard.obeyed(text):
+            self.stats.injections += 1
+            self.stats.degraded += 1
+            return Generated("", "llm", True, self.llm.model, usage, withheld=text)
+        if stream is not None:
+            stream.flush()
         return Generated(text, "llm", False, self.llm.model, usage)

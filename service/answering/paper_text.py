@@ -17,6 +17,7 @@ from service.components.sentences import split_sentences
 from service.components.tokens import clip_tokens, count_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.corpus.paper import NOT_EVIDENCE_PARTS, TextBlock
+from service.grounding.injection import data_only, is_instruction
 
 MIN_PARAGRAPH_CHARS = 200  # shorter text blocks are headings run in, captions' tails, labels
 # (part, which paragraphs, share of the budget); a missing part's share goes to the others
@@ -55,9 +56,11 @@ def _paragraphs(blocks: list[TextBlock], part: str) -> list[str]:
 
 
 def story_text(paper: StoredPaper, tokens: int) -> str:
-    """The text a summary or compare prompt shows of `paper`, within `tokens` (cl100k)."""
-    if not paper.blocks or count_tokens(paper.body) <= tokens:
-        return clip_tokens(paper.body, tokens)
+    """The text a summary or compare prompt shows of `paper`, within `tokens` (cl100k); a
+    sentence addressed to a machine reader is not shown (`data_only`)."""
+    body = data_only(paper.body)
+    if not paper.blocks or count_tokens(body) <= tokens:
+        return clip_tokens(body, tokens)
     picked: list[tuple[str, float]] = []
     has_conclusion = bool(_paragraphs(paper.blocks, "conclusion"))
     for part, which, share in STORY:
@@ -70,9 +73,9 @@ def story_text(paper: StoredPaper, tokens: int) -> str:
             text = {"all": " ".join(paragraphs), "last": paragraphs[-1], "first": " ".join(paragraphs[:2])}[
                 which
             ]
-            picked.append((text, share))
+            picked.append((data_only(text), share))
     if not picked:
-        return clip_tokens(paper.body, tokens)
+        return clip_tokens(body, tokens)
     total = sum(share for _, share in picked)
     return "\n\n".join(clip_tokens(text, int(tokens * share / total)) for text, share in picked)
 
@@ -80,7 +83,7 @@ def story_text(paper: StoredPaper, tokens: int) -> str:
 def quotable_sentences(paper: StoredPaper) -> list[Sentence]:
     """The sentences a compare cell may quote, with where they are."""
     if not paper.blocks:
-        return [Sentence(s) for s in split_sentences(paper.body)[:80]]
+        return [Sentence(s) for s in split_sentences(paper.body)[:80] if not is_instruction(s)]
     taken: dict[str, int] = {}
     out: list[Sentence] = []
     for block in paper.blocks:
@@ -88,7 +91,7 @@ def quotable_sentences(paper: StoredPaper) -> list[Sentence]:
             continue
         for sentence in split_sentences(block.text):
             limit = SENTENCES_PER_PART.get(block.part, 10)
-            if taken.get(block.part, 0) >= limit or len(sentence) < 30:
+            if taken.get(block.part, 0) >= limit or len(sentence) < 30 or is_instruction(sentence):
                 continue
             taken[block.part] = taken.get(block.part, 0) + 1
             out.append(Sentence(sentence, block.page, block.section or None, block.part))

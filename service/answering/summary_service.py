@@ -4,9 +4,10 @@ The LLM writes 3-5 sentences; code then drops sentences with numbers the paper d
 contain and checks that no run of more than 15 words is copied from the paper. A copy
 gets one retry that names the copied phrase; what still copies is dropped. Only when
 nothing is left does the extractive summary (quoted sentences, flagged degraded) stand in.
-Sentences of the paper that address a language model are not shown to it, and a draft
-that still does what such a sentence asked is replaced by the extractive summary
-(degraded, so never cached): the paper is data, not instructions.
+Sentences of the paper (and its title) that address a machine reader are not shown to
+it, and a draft that still does what such a sentence asked is withheld by the Generator
+and replaced by the extractive summary (degraded, so never cached): the paper is data,
+not instructions (`grounding/injection.py`).
 The result is cached in the store under (paper content, prompt version, model), so every
 replica shares it and a repeat costs one lookup.
 """
@@ -28,7 +29,7 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.copying import longest_copied_run
-from service.grounding.injection import follows_injection, strip_instructions
+from service.grounding.injection import data_only, data_title
 from service.grounding.numbers import unsupported_numbers
 from service.schemas import SummaryOut
 
@@ -80,8 +81,9 @@ class SummaryService:
         )
 
     def _messages(self, paper: StoredPaper, extra: str = "") -> Messages:
-        text = strip_instructions(story_text(paper, PAPER_TEXT_TOKENS))
-        messages = self.prompt.render(title=paper.title, text=text)
+        messages = self.prompt.render(
+            title=data_title(paper.title), text=story_text(paper, PAPER_TEXT_TOKENS)
+        )
         if extra:
             messages[-1]["content"] += f"\n\n{extra}"
         return messages
@@ -91,25 +93,27 @@ class SummaryService:
         source = paper.body
 
         def extractive() -> str:
-            return extractive_summary(strip_instructions(source))
+            return extractive_summary(data_only(source))
 
         limit = self.settings.summary_max_tokens
+        sources = [paper.title, source]
         draft = self.generator.generate(
-            self._messages(paper), limit, timings, fallback=extractive, on_delta=on_delta
+            self._messages(paper), limit, timings, fallback=extractive, on_delta=on_delta, sources=sources
         )
         if not draft.from_llm:
             return self._result(paper, draft, draft.text, timings)
         run, phrase = longest_copied_run(draft.text, source)
         if run > MAX_COPIED_WORDS:  # one retry that names the copied phrase
             hint = f'Your last attempt copied "{phrase}" from the paper. Rewrite it in your own simple words.'
-            retry = self.generator.generate(self._messages(paper, hint), limit, timings, fallback=lambda: "")
+            retry = self.generator.generate(
+                self._messages(paper, hint), limit, timings, fallback=lambda: "", sources=sources
+            )
             draft.usage.add(retry.usage)
             if retry.from_llm:
                 draft.text = retry.text
         text, _ = clean_summary(draft.text, source)
-        if follows_injection(draft.text, source):
+        if draft.withheld:
             log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
-            text = ""
         if not text:  # nothing the checks could keep: quote the paper instead
             fallback = self.generator.fallback(extractive(), failed=True)
             fallback.usage = draft.usage

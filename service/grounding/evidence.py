@@ -18,6 +18,7 @@ import numpy as np
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
 from service.corpus.names import title_head
+from service.grounding.injection import data_title, is_instruction
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
@@ -68,8 +69,9 @@ class Evidence:
         """How the prompt names the paper: the short name a title opens with ("CARP" of
         "CARP: Visuomotor Policy Learning via ..."), else the whole title. The sentences say
         what the paper is about; the name is what an answer cites it by, in fewer tokens."""
-        head = title_head(self.title)
-        return head if head and name_like(head) else self.title
+        title = data_title(self.title)
+        head = title_head(title)
+        return head if head and name_like(head) else title
 
 
 @dataclass
@@ -99,7 +101,7 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
         for start, end in p.sentences or [(0, len(p.text))]:
             text = p.text[start:end].strip()
             key = (p.paper_id, text)
-            if len(text) < 12 or key in seen or _BOILERPLATE.search(text):
+            if len(text) < 12 or key in seen or _BOILERPLATE.search(text) or is_instruction(text):
                 continue
             seen.add(key)
             out.append(

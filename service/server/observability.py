@@ -25,6 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.container import Container
+from service.core.redact import redact
 from service.server.errors import error_response
 
 access_log = logging.getLogger("paperlens.access")
@@ -35,8 +36,17 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+class RedactingFormatter(logging.Formatter):
+    """Plain text lines with URL passwords and secret query values masked (`core/redact.py`):
+    an error that quotes a setting's URL does not put its password in the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, and any extras."""
+    """One JSON object per line: time, level, logger, message, request id, and any extras
+    (URL passwords and secret query values masked, as in the text lines)."""
 
     EXTRAS = ("method", "route", "path", "status", "ms", "key")
 
@@ -51,17 +61,13 @@ class JsonFormatter(logging.Formatter):
         out.update({k: getattr(record, k) for k in self.EXTRAS if hasattr(record, k)})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return redact(json.dumps(out, ensure_ascii=False))
 
 
 def configure_logging(fmt: str) -> None:
     """Root logging for `paperlens serve`: text lines, or JSON lines."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -103,6 +109,11 @@ class ServiceCollector(Collector):
             "paperlens_degraded_answers",
             "Answers from the extractive fallback when an LLM was wanted",
             value=stats.degraded,
+        )
+        yield CounterMetricFamily(
+            "paperlens_injections_withheld",
+            "LLM replies withheld for doing what an instruction inside a paper asked",
+            value=stats.injections,
         )
         jobs = GaugeMetricFamily("paperlens_ingest_jobs", "Ingest jobs by status", labels=["status"])
         for status, n in sorted(s.jobs.store.counts().items()):
