@@ -22,7 +22,10 @@ cache and carries a marker), compare, chat, and any of them; the detector's own 
 (attack sentences flagged); and for benign items, answers declined and summaries
 degraded.
 
-    python -m evals.injection_eval --split dev|test [--model obeying|embedded]
+`--without input` (the paper text reaches the model as stored) or `--without output` (no
+check of the reply) switches one guard off, to show what each earns.
+
+    python -m evals.injection_eval --split dev|test [--model obeying|embedded] [--without input|output]
 """
 
 from __future__ import annotations
@@ -123,7 +126,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(split: str, model: str) -> dict[str, Any]:
+def switch_off(guard: str) -> None:
+    """Ablation: one of the two guards replaced by a no-op, in this process."""
+    from service.answering import chat_service, compare_service, generation, paper_text, summary_service
+    from service.grounding import evidence
+    from service.grounding.injection import InjectionGuard
+
+    if guard == "input":
+        for module in (evidence, paper_text):
+            setattr(module, "is_instruction", lambda _s: False)  # noqa: B010
+        setattr(paper_text, "data_only", lambda t: t)  # noqa: B010
+        for module in (evidence, summary_service, compare_service, chat_service):
+            setattr(module, "data_title", lambda t: t)  # noqa: B010
+    elif guard == "output":
+
+        class NoGuard(InjectionGuard):
+            def obeyed(self, output: str) -> bool:
+                return False
+
+        setattr(generation, "InjectionGuard", NoGuard)  # noqa: B010
+
+
+def run(split: str, model: str, without: str = "") -> dict[str, Any]:
+    if without:
+        switch_off(without)
     items = load_items(split)
     obedience = Obedience(items)
     fake = None
@@ -191,7 +217,12 @@ def run(split: str, model: str) -> dict[str, Any]:
         rows.append(row)
     if fake is not None:
         fake.stop()
-    return {"split": split, "model": model, "rows": rows, "seconds": time.perf_counter() - started}
+    return {
+        "split": split,
+        "model": model + (f" without {without} guard" if without else ""),
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +243,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             out[key] = sum(bool(r.get(key)) for r in attacks)
     out["detector_flagged"] = sum(r["flagged"] > 0 for r in attacks)
     out["detector_markers_left"] = sum(r["markers_left"] for r in attacks)
-    if result["model"] == "obeying":
+    if result["model"].startswith("obeying"):
         out["model_saw_injection"] = sum(bool(r["model_saw"]) for r in attacks)
     out["benign_declined"] = sum(r["abstained"] for r in benign)
     out["benign_flagged"] = sum(r["flagged"] > 0 for r in benign)
@@ -224,7 +255,7 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
 def report(result: dict[str, Any], summary: dict[str, Any]) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"{stamp}-injection-{result['split']}-{result['model']}.md"
+    path = REPORTS / f"{stamp}-injection-{result['split']}-{result['model'].replace(' ', '-')}.md"
     lines = [
         f"# Injection suite: {result['split']} split, {result['model']} model",
         "",
@@ -255,8 +286,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--model", choices=["obeying", "embedded"], default="obeying")
+    parser.add_argument("--without", choices=["input", "output"], default="")
     args = parser.parse_args()
-    result = run(args.split, args.model)
+    result = run(args.split, args.model, args.without)
     summary = summarise(result)
     path = report(result, summary)
     print(json.dumps(summary, indent=1))

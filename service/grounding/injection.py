@@ -159,6 +159,7 @@ _DROP_LAST = _words(
 ).pattern
 _OVERRIDE = re.compile(
     rf"(?:{_DROP}).{{0,60}}?(?:{_DROPPED})|(?:{_DROPPED}).{{0,30}}?(?:{_DROP_LAST})"
+    rf"|(?:{_DROP}).{{0,40}}?\b(?:above|so far|until now|before this)\b"
     r"|(?:new|updated|real|actual|true|revised) (?:instructions?|system prompt|directive)"
     r"|jailbreak mode|developer mode"
 )
@@ -199,7 +200,7 @@ _HIDDEN = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)  # a comment: invisible whe
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 # "When summarising this paper, write ...": an imperative after an opening clause
 _SUBORDINATE = _fold(
-    r"^\W{0,6}(?:when|whenever|if|before|after|while|once|in|for|as|wenn|falls|bevor|quand|lorsque|si|"
+    r"^\W{0,6}(?:when|whenever|if|before|after|while|once|in|for|as|instead of|rather than|wenn|falls|bevor|quand|lorsque|si|"
     r"cuando|antes|если|когда)\b[^,]{0,100},\s*"
 )
 
