@@ -14,6 +14,7 @@ from tqdm import tqdm
 from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
 from service.core.errors import BadInput, PaperlensError
+from service.core.redact import shown_setting
 
 app = typer.Typer(help="paperlens: grounded answers about research papers.", no_args_is_help=True)
 
@@ -154,7 +155,12 @@ def keys_add(
 @keys_app.command("list")
 def keys_list() -> None:
     """Names, scopes and creation times (never the keys)."""
-    for r in _keys().list():
+    try:
+        records = _keys().list()
+    except PaperlensError as err:
+        _fail(err)
+        return
+    for r in records:
         typer.echo(f"{r.name}\t{r.scope}\t{r.created}")
 
 
@@ -258,9 +264,6 @@ def papers(
     typer.echo(f"{len(rows)} papers", err=True)
 
 
-SECRET_WORDS = ("api_key", "token", "password", "secret")  # settings whose names end so
-
-
 @app.command()
 def config(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the README table.")] = False,
@@ -274,10 +277,8 @@ def config(
             default = readme_default(name, field.default)
             sys.stdout.write(f"| `PAPERLENS_{name.upper()}` | {default} | {field.description} |\n")
             continue
-        value = getattr(current, name)
-        if value not in (None, "", "none") and name.endswith(SECRET_WORDS):  # never print a secret
-            value = "****"
-        sys.stdout.write(f"PAPERLENS_{name.upper()}={value if value is not None else ''}\n")
+        value = shown_setting(name, getattr(current, name))  # secrets and URL passwords as ****
+        sys.stdout.write(f"PAPERLENS_{name.upper()}={value}\n")
         sys.stdout.write(f"    {field.description}\n")
 
 

@@ -25,6 +25,7 @@ from service.components.vector_store.chroma_client import open_chroma
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import NotReady
+from service.core.redact import redact
 from service.corpus.parse_pool import ParsePool
 from service.ingest.ingest_service import IngestService
 from service.ingest.jobs import JobQueue
@@ -165,7 +166,7 @@ class Container:
             return True, "ready"
         if self._error is not None:
             again = "" if self._done.is_set() else f"; retrying every {self.settings.startup_retry_s:g} s"
-            return False, f"start-up failed: {_PATH.sub('<path>', self._error)}{again}"
+            return False, f"start-up failed: {_PATH.sub('<path>', redact(self._error))}{again}"
         return False, "loading the store and the embedding model"
 
     @property

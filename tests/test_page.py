@@ -1,13 +1,18 @@
 """The workspace page, driven in a real headless Chromium (Debian's package, through
 Playwright) against a running server: upload and see the paper listed, ask and open a
 citation, ask a follow-up, open a summary, build and export a comparison, delete with
-confirmation, keyboard use and a phone-width layout. Screenshots go to tests/screenshots/.
+confirmation, keyboard use and a phone-width layout, all under the server's
+Content-Security-Policy (a violation fails the test). Also: the API key stays in the tab
+unless remembered, an ingest job is polled only until it ends, a CSV export cannot carry a
+spreadsheet formula, and the API page (/docs) works under its CSP. Screenshots go to
+tests/screenshots/.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +36,7 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
         allow_module_level=True,
     )
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright  # noqa: E402
 
 NOTE = b"""# GlowNet: Fast Glow Detection for Night Photos
 
@@ -68,11 +73,16 @@ def page(browser: Browser, server: str, fake_llm: FakeLLM) -> Iterator[Page]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.extend(csp_violations([m])))
     pg.goto(server)
     expect(pg.locator("#papers li").first).to_be_visible()
     yield pg
     context.close()
     assert not errors, errors
+
+
+def csp_violations(messages: list[ConsoleMessage]) -> list[str]:
+    return [m.text for m in messages if "Content Security Policy" in m.text]
 
 
 def shot(page: Page, name: str) -> None:
@@ -187,3 +197,158 @@ def test_readable_at_phone_width(browser: Browser, server: str) -> None:
         assert label >= 1, field
     shot(pg, "phone")
     context.close()
+
+
+def test_the_api_page_works_under_its_csp(browser: Browser, server: str) -> None:
+    context = browser.new_context()
+    pg = context.new_page()
+    messages: list[ConsoleMessage] = []
+    pg.on("console", lambda m: messages.append(m))
+    response = pg.goto(f"{server}/docs")
+    assert (
+        response is not None and "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
+    )
+    expect(pg.locator(".opblock").first).to_be_visible(timeout=30_000)  # the spec loaded and rendered
+    expect(pg.locator(".opblock-summary-path", has_text="/ask").first).to_be_visible()
+    assert not csp_violations(messages), csp_violations(messages)
+    context.close()
+
+
+def test_the_key_stays_in_the_tab_unless_remembered(browser: Browser, server: str) -> None:
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.goto(server)
+    stored = "[sessionStorage.getItem('paperlens-key'), localStorage.getItem('paperlens-key')]"
+    pg.locator("details.key summary").click()
+    expect(pg.locator("#remember-key")).not_to_be_checked()  # session-only by default
+    pg.fill("#api-key", "pl_tab_only")
+    pg.locator("#api-key").press("Enter")
+    pg.locator("#api-key").blur()
+    assert pg.evaluate(stored) == ["pl_tab_only", None]
+    other = context.new_page()  # another tab: the key is not there
+    other.goto(server)
+    assert other.evaluate(stored) == [None, None] and other.input_value("#api-key") == ""
+    other.close()
+
+    pg.check("#remember-key")
+    assert pg.evaluate(stored) == [None, "pl_tab_only"]
+    other = context.new_page()  # remembered: a new tab has it
+    other.goto(server)
+    assert other.input_value("#api-key") == "pl_tab_only" and other.is_checked("#remember-key")
+    other.locator("details.key summary").click()
+    other.uncheck("#remember-key")  # forgotten on this device again
+    assert other.evaluate(stored) == ["pl_tab_only", None]
+    other.close()
+    assert pg.evaluate("localStorage.getItem('paperlens-key')") is None
+    context.close()
+
+
+def job_body(job_id: str, status: str) -> str:
+    file: dict[str, object] = {
+        "name": "slow.md",
+        "status": status,
+        "paper_id": None,
+        "paper_ids": [],
+        "chunks": 0,
+        "error": None,
+    }
+    return json.dumps(
+        {
+            "job_id": job_id,
+            "status": status,
+            "status_url": f"/jobs/{job_id}",
+            "files": [file],
+            "papers_done": 0,
+            "papers_total": 1,
+            "chunks_done": 0,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("ending", "shown"),
+    [
+        ("cancelled", "cancelled"),
+        ("failed", "failed"),
+        ("404", "failed: the ingest job is gone"),
+        ("401", "failed: this API key is not valid"),
+    ],
+)
+def test_a_job_is_polled_only_until_it_ends(page: Page, tmp_path: Path, ending: str, shown: str) -> None:
+    job_id = f"job-{ending}"
+    polls: list[str] = []
+
+    def upload(route: Route) -> None:
+        route.fulfill(status=202, content_type="application/json", body=job_body(job_id, "queued"))
+
+    def job(route: Route) -> None:
+        polls.append(route.request.url)
+        if len(polls) == 1:  # still running at the first look
+            route.fulfill(status=200, content_type="application/json", body=job_body(job_id, "running"))
+        elif ending.isdigit():
+            message = "no job" if ending == "404" else "this API key is not valid (revoked, or never issued)"
+            body = json.dumps({"error": {"code": "x", "message": message, "type": "x", "param": None}})
+            route.fulfill(status=int(ending), content_type="application/json", body=body)
+        else:
+            route.fulfill(status=200, content_type="application/json", body=job_body(job_id, ending))
+
+    page.route("**/papers/upload?wait=false", upload)
+    page.route(f"**/jobs/{job_id}", job)
+    note = tmp_path / "slow.md"
+    note.write_bytes(NOTE)
+    page.set_input_files("#file-input", str(note))
+    expect(page.locator("#uploads li", has_text="slow.md")).to_contain_text(shown, timeout=10_000)
+    page.wait_for_timeout(3000)  # several poll intervals: no further request
+    assert len(polls) == 2, polls
+
+
+def test_csv_export_neutralises_formulas(page: Page) -> None:
+    hostile = {
+        "problem": '=HYPERLINK("http://evil.example","click")',
+        "approach": "+1+cmd|' /C calc'!A0",
+        "key result": "-2+3",
+        "limitations": "@SUM(A1:A9)",
+        "data": "\t=1+1",
+        "code": "\r=1+1",
+        "plain": "A plain, safe sentence.",
+    }
+    aspects = list(hostile)
+    rows = [
+        {
+            "paper_id": pid,
+            "title": title,
+            "cells": {
+                a: {"text": text, "quote": text, "page": None, "section": None} for a, text in hostile.items()
+            },
+        }
+        for pid, title in (("p1", "=cmd|' /C calc'!A0"), ("p2", "Safe Title"))
+    ]
+    body = {
+        "aspects": aspects,
+        "rows": rows,
+        "summary": "",
+        "engine": "extractive",
+        "degraded": False,
+        "model": "x",
+        "prompt_version": "x",
+        "usage": {},
+        "timings_ms": {},
+    }
+    page.route(
+        "**/compare",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(body)),
+    )
+    page.locator("#papers input[type=checkbox]").nth(0).check()
+    page.locator("#papers input[type=checkbox]").nth(1).check()
+    page.click("#compare-button")
+    expect(page.locator("table.compare-table")).to_be_visible()
+    with page.expect_download() as got:
+        page.click("#export-csv")
+    raw = Path(got.value.path()).read_bytes().decode()  # keeps a \r inside a cell
+    table = list(csv.reader(io.StringIO(raw, newline="")))
+    assert table[1][0] == "'=cmd|' /C calc'!A0" and table[2][0] == "Safe Title"
+    cells = dict(zip(table[0], table[1], strict=True))
+    for aspect, text in hostile.items():
+        expected = text if aspect == "plain" else "'" + text
+        assert cells[aspect] == expected and cells[f"{aspect} (quote)"] == expected, aspect
+    assert all(not cell or cell[0] not in "=+-@\t\r" for row in table for cell in row)

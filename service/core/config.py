@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         [],
         description="Browser origins allowed to call the API from other sites (JSON list). Empty: CORS off.",
     )
+    public_docs: bool = Field(
+        True,
+        description="With API keys on, /docs and /openapi.json stay open to callers without a key (the API's "
+        "description is the same for every deployment and holds no data; a browser cannot send a key to "
+        "fetch it). False: they need a key too. /readyz tells a caller without a key only ready or not, "
+        "and why, either way.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as plain text or as one JSON object per line (with request ids)."
     )
@@ -80,6 +87,16 @@ class Settings(BaseSettings):
         "client, sustained, with LLM_RATE_LIMIT_BURST at once. 0 = no limit.",
     )
     llm_rate_limit_burst: int = Field(20, ge=1, description="LLM requests a client may make at once.")
+    auth_failure_limit_per_min: float = Field(
+        10.0,
+        ge=0,
+        description="Requests answered 401 (no key, or a wrong one) one client address may make per minute, "
+        "sustained, with AUTH_FAILURE_BURST at once; over it every request from that address gets 429 with "
+        "Retry-After, a valid key or not, so keys cannot be guessed at speed. 0 = no limit.",
+    )
+    auth_failure_burst: int = Field(
+        20, ge=1, description="401 answers one client address may get at once (token bucket)."
+    )
     shutdown_grace_s: int = Field(
         10,
         ge=1,

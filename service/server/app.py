@@ -1,8 +1,8 @@
 """The FastAPI application: routers, middleware, error handlers and background start-up.
 
-Middleware, outermost first: request id + access log + metrics, Host check, CORS, API
-keys, rate limits. The API page (/docs) is served from the bundled Swagger UI files, so
-it works offline.
+Middleware, outermost first: security headers, request id + access log + metrics, Host
+check, CORS, API keys (and the 401 limit), rate limits. The API page (/docs) is served from
+the bundled Swagger UI files, so it works offline (and under a CSP that names no other host).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from service.core.config import Settings, get_settings
 from service.server.auth import install_auth
 from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
+from service.server.headers import SecurityHeaders, inline_script_hashes, page_csp
 from service.server.observability import install_observability, metrics_response
 from service.server.routes import answers, chat, health, jobs, papers, search
 
@@ -50,13 +51,23 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         docs_url=None,
     )
     app.state.container = container
+    app.state.api_keys = ApiKeys(settings.api_keys_file) if settings.api_keys_file is not None else None
     install_error_handlers(app)
     install_rate_limits(app, settings)
-    if settings.api_keys_file is not None:
-        install_auth(app, ApiKeys(settings.api_keys_file))
+    if app.state.api_keys is not None:
+        install_auth(app, app.state.api_keys, settings)
     install_cors(app, settings)
     install_host_check(app, settings)
     registry = install_observability(app, container)
+    docs_html = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="paperlens API",
+        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css",
+        swagger_favicon_url="/static/swagger/favicon-32x32.png",
+    )
+    docs_csp = page_csp(inline_script_hashes(bytes(docs_html.body).decode()))
+    app.add_middleware(SecurityHeaders, csp_for={"/docs": docs_csp})
     for router in (health.router, papers.router, jobs.router, search.router, answers.router, chat.router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
@@ -80,12 +91,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="paperlens API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
+        return HTMLResponse(docs_html.body)  # its one inline script is allowed by hash (headers.py)
 
     return app

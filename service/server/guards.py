@@ -4,7 +4,8 @@ per-client rate limits.
 Host: a loopback instance accepts loopback names only, so a page on another site cannot
 reach it by DNS rebinding. Rate limits: a token bucket per API key name (per client
 address when keys are off), and a second, smaller one for the routes that call the LLM.
-Over a limit: 429 with `Retry-After` in the error shape.
+Over a limit: 429 with `Retry-After` in the error shape. (401s are limited per address in
+`auth.py`, with the same buckets, before any key is checked.)
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class TokenBuckets:
     burst: int
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # client -> (tokens, at)
 
+    def wait(self, client: str) -> float:
+        """The seconds until `client` has a token (0: it has one now); takes none."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def take(self, client: str) -> float:
         """0 when a token was taken; otherwise the seconds until one is free."""
         now = time.monotonic()
@@ -75,6 +83,14 @@ class TokenBuckets:
             return 0.0
         self._buckets[client] = (tokens, now)
         return (1 - tokens) / self.rate
+
+
+def rate_limited(wait: float, why: str) -> Response:
+    """429 in the error shape, with `Retry-After` (whole seconds, at least 1)."""
+    seconds = max(1, math.ceil(wait))
+    response = error_response(429, "rate_limited", f"{why}; retry in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
@@ -94,14 +110,7 @@ def install_rate_limits(app: FastAPI, settings: Settings) -> None:
             for buckets, limit, name in checks:
                 wait = buckets.take(client) if limit > 0 else 0.0
                 if wait > 0:
-                    response = error_response(
-                        429,
-                        "rate_limited",
-                        f"too many requests from this client ({name}={limit:g}); "
-                        f"retry in {math.ceil(wait)} s",
-                    )
-                    response.headers["Retry-After"] = str(math.ceil(wait))
-                    return response
+                    return rate_limited(wait, f"too many requests from this client ({name}={limit:g})")
         return None
 
     app.add_middleware(CheckMiddleware, check=_limits)

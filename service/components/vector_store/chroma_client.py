@@ -13,6 +13,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from service.core.errors import BadInput
+from service.core.redact import redact
 
 
 def open_chroma(chroma_url: str | None, data_dir: Path) -> Any:
@@ -23,7 +24,7 @@ def open_chroma(chroma_url: str | None, data_dir: Path) -> Any:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     url = urlparse(chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise BadInput(f"PAPERLENS_CHROMA_URL={chroma_url!r} must look like http://host:8000")
+        raise BadInput(f"PAPERLENS_CHROMA_URL={redact(chroma_url)!r} must look like http://host:8000")
     return chromadb.HttpClient(
         host=url.hostname,
         port=url.port or (443 if url.scheme == "https" else 8000),

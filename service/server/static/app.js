@@ -6,8 +6,22 @@ const $ = (id) => document.getElementById(id);
 const state = { papers: [], selected: new Set(), history: [], compare: null };
 
 // --- HTTP -----------------------------------------------------------------------------------
+// The API key lives in this tab only (sessionStorage) unless "Remember on this device" is
+// ticked (localStorage); one place holds it at a time.
+const KEY = "paperlens-key";
+
+function apiKey() {
+  return sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || "";
+}
+
+function saveKey(key, remember) {
+  localStorage.removeItem(KEY);
+  sessionStorage.removeItem(KEY);
+  if (key) (remember ? localStorage : sessionStorage).setItem(KEY, key);
+}
+
 function headers(extra = {}) {
-  const key = localStorage.getItem("paperlens-key");
+  const key = apiKey();
   return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
 }
 
@@ -17,10 +31,12 @@ async function api(path, options = {}) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const message = (body.error && body.error.message) || `${response.status} ${response.statusText}`;
-    throw new Error(message);
+    throw Object.assign(new Error(message), { status: response.status });
   }
   return body;
 }
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function status(text) {
   $("status").textContent = text;
@@ -104,8 +120,12 @@ function uploadOne(file) {
     bar.value = 100;
     note.textContent = " indexing";
     const job = xhr.status === 202 ? await followJob(body.status_url) : null;
-    const file = job ? job.files[0] : null;
-    if (job && (job.status === "failed" || (file && file.status === "failed"))) return fail(file ? file.error : "indexing failed");
+    if (job && job.error) return fail(job.error);
+    const file = job && job.files ? job.files[0] : null;
+    if (job && job.status === "cancelled") { row.className = "failed"; bar.remove(); note.textContent = " cancelled"; return; }
+    if (job && (job.status !== "done" || (file && file.status === "failed"))) {
+      return fail((file && file.error) || `indexing ${job.status}`);
+    }
     row.className = "done";
     bar.remove();
     note.textContent = file ? ` indexed (${file.chunks} chunks)` : " indexed";
@@ -114,11 +134,24 @@ function uploadOne(file) {
   xhr.send(form);
 }
 
+// Poll an ingest job until it ends: any status but queued/running is final (done, failed,
+// cancelled, or one a later server adds). A 404 (the job is gone) or another refusal ends it
+// too; only a lost connection, 429 and 5xx are retried, ever more slowly.
+const JOB_RUNNING = new Set(["queued", "running"]);
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+
 async function followJob(url) {
+  let delay = 500;
   for (;;) {
-    const job = await api(url);
-    if (job.status === "done" || job.status === "failed") return job;
-    await new Promise((r) => setTimeout(r, 500));
+    try {
+      const job = await api(url);
+      if (!JOB_RUNNING.has(job.status)) return job;
+    } catch (err) {
+      if (err.status === 404) return { error: "the ingest job is gone (the server no longer knows it)" };
+      if (err.status && !RETRY_STATUSES.has(err.status)) return { error: err.message };
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 5000);
   }
 }
 
@@ -345,9 +378,14 @@ function download(name, type, text) {
   link.remove();
 }
 
+// A cell a spreadsheet would run as a formula (=, +, -, @, tab or CR first, also after spaces
+// or as full-width signs) gets a leading single quote; every cell is quoted (OWASP CSV injection).
+const FORMULA_START = /^(?:[\t\r]|[\s]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/;
+
 function csvCell(value) {
-  const text = String(value ?? "");
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = String(value ?? "");
+  if (FORMULA_START.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 function exportCsv() {
@@ -381,8 +419,11 @@ function exportMarkdown() {
 
 // --- start ------------------------------------------------------------------------------------
 document.addEventListener("DOMContentLoaded", () => {
-  $("api-key").value = localStorage.getItem("paperlens-key") || "";
-  $("api-key").addEventListener("change", (e) => { localStorage.setItem("paperlens-key", e.target.value.trim()); loadPapers(); });
+  $("api-key").value = apiKey();
+  $("remember-key").checked = Boolean(localStorage.getItem(KEY));
+  const keepKey = () => saveKey($("api-key").value.trim(), $("remember-key").checked);
+  $("api-key").addEventListener("change", () => { keepKey(); loadPapers(); });
+  $("remember-key").addEventListener("change", keepKey);
   setUpUploads();
   $("search-form").addEventListener("submit", search);
   $("refresh-papers").addEventListener("click", loadPapers);
