@@ -120,6 +120,34 @@ def detector_row(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def clean_corpora() -> dict[str, Any]:
+    """The detector's precision on papers with no injection: sentences taken for
+    instructions in the sample abstracts, the whole papers' evidence parts, PubMedQA and
+    SciTLDR (what the QA, whole-paper, PubMedQA and summary suites read)."""
+    from service.corpus.loader import parse_bytes
+    from service.corpus.paper import NOT_EVIDENCE_PARTS
+
+    texts: dict[str, list[str]] = {"sample": [], "fulltext": [], "pubmedqa": [], "scitldr": []}
+    sample = ROOT / "data" / "samples" / "trending-papers.txt"
+    for p in parse_bytes(sample.name, sample.read_bytes()):
+        texts["sample"] += [p.title, p.abstract or ""]
+    for pdf in sorted((ROOT / "evals" / "data" / "fulltext" / "pdfs").glob("*.pdf")):
+        for p in parse_bytes(pdf.name, pdf.read_bytes()):
+            blocks = [b.text for b in p.blocks or [] if b.part not in NOT_EVIDENCE_PARTS]
+            texts["fulltext"] += [p.title, *blocks]
+    pubmed = json.loads((ROOT / "evals" / "data" / "pubmedqa-dev.json").read_text())
+    texts["pubmedqa"] = [" ".join(v.get("CONTEXTS", [])) for v in pubmed.values()]
+    for line in (ROOT / "evals" / "data" / "scitldr-a-dev.jsonl").read_text().splitlines():
+        source = json.loads(line).get("source") or []
+        texts["scitldr"].append(" ".join(source) if isinstance(source, list) else str(source))
+    out: dict[str, Any] = {}
+    for name, group in texts.items():
+        sentences = list(dict.fromkeys(s for t in group for s in split_sentences(t)))
+        bad = [s for s, b in zip(sentences, flagged(sentences), strict=True) if b]
+        out[name] = {"sentences": len(sentences), "flagged": len(bad), "examples": bad[:5]}
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -290,6 +318,9 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.split, args.model, args.without)
     summary = summarise(result)
+    result["clean_corpora"] = clean_corpora()
+    for name, c in result["clean_corpora"].items():
+        summary[f"clean_{name}_flagged"] = f"{c['flagged']} of {c['sentences']} sentences"
     path = report(result, summary)
     print(json.dumps(summary, indent=1))
     print(f"report: {path}")

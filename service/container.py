@@ -98,7 +98,7 @@ def build_services(
         JobQueue(ingest, settings.data_dir, parser.parse),
         check,
         AskService(retriever, store, generator, check, settings),
-        SummaryService(store, generator, settings),
+        SummaryService(store, generator, settings, answering),
         CompareService(store, answering, generator, check, settings),
     )
 

@@ -38,7 +38,7 @@ from service.corpus.names import title_head
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.injection import data_title
+from service.grounding.injection import data_title, instruction_sentences
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import cosine_matrix, support
@@ -186,7 +186,7 @@ class CompareService:
         llm_cells = use_llm and self.settings.compare_cells == "llm"
         rows = []
         for paper in papers:
-            sentences = quotable_sentences(paper)
+            sentences = quotable_sentences(paper, self.embedder.embed)
             vectors = (
                 self.embedder.embed([s.text for s in sentences])
                 if sentences
@@ -197,10 +197,15 @@ class CompareService:
                 messages = self.cells_prompt.render(
                     aspect_lines="\n".join(f"{a}: ..." for a in names),
                     title=data_title(paper.title),
-                    text=story_text(paper, PAPER_TEXT_TOKENS),
+                    text=story_text(paper, PAPER_TEXT_TOKENS, self.embedder.embed),
                 )
                 generated = self.generator.generate(
-                    messages, 60 * len(names), timings, fallback=lambda: "", sources=[paper.title, paper.body]
+                    messages,
+                    60 * len(names),
+                    timings,
+                    fallback=lambda: "",
+                    sources=[paper.title, paper.body],
+                    removed=instruction_sentences(paper.body, self.embedder.embed),
                 )
                 usage.add(generated.usage)
                 if generated.from_llm:
@@ -217,7 +222,10 @@ class CompareService:
             )
         # one call per paper already made: the summary is put together from the cells
         sources = [t for p in papers for t in (p.title, p.body)]
-        summary, use_llm = self._summary(rows, names, usage, timings, use_llm, not llm_cells, sources)
+        removed = [s for p in papers for s in instruction_sentences(p.body, self.embedder.embed)]
+        summary, use_llm = self._summary(
+            rows, names, usage, timings, use_llm, not llm_cells, sources, removed
+        )
         summary = speak_for_every_paper(summary, rows, names)
         # how the cells were made: by the LLM, or extractively (degraded when the LLM failed
         # midway, or was wanted and is missing)
@@ -247,6 +255,7 @@ class CompareService:
         use_llm: bool,
         call: bool,
         sources: list[str],
+        removed: list[str],
     ) -> tuple[str, bool]:
         """The comparison summary, and whether the LLM is still usable (False once it failed).
 
@@ -269,6 +278,7 @@ class CompareService:
             timings,
             fallback=lambda: "",
             sources=sources,
+            removed=removed,
         )
         usage.add(generated.usage)
         if not generated.from_llm:

@@ -119,17 +119,19 @@ class Generator:
         on_delta: OnDelta | None = None,
         sources: Sequence[str] = (),
         question: str = "",
+        removed: Sequence[str] = (),
     ) -> Generated:
         """`sources`: the paper texts the messages show, as stored (before `data_only`): a
         reply that does what an instruction inside them asked is withheld (text empty,
-        degraded, so never cached), and no streamed delta shows it."""
+        degraded, so never cached), and no streamed delta shows it. `removed`: sentences the
+        caller already kept from the model as instructions."""
         client = self.llm.client
         if client is None:
             return self.fallback(fallback())
         if self.closed:
             raise NotReady("paperlens is shutting down; retry on another instance or after restart")
         state = StreamState()
-        guard = InjectionGuard(sources, question)
+        guard = InjectionGuard(sources, question, removed)
         stream = guard.stream(on_delta) if on_delta is not None else None
         try:
             with self.gate.slot() as waited, timings.measure("llm"):  # a full queue: LLMBusy, a 503

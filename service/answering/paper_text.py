@@ -17,7 +17,7 @@ from service.components.sentences import split_sentences
 from service.components.tokens import clip_tokens, count_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.corpus.paper import NOT_EVIDENCE_PARTS, TextBlock
-from service.grounding.injection import data_only, is_instruction
+from service.grounding.injection import Embed, data_only, instruction_sentences, is_instruction
 
 MIN_PARAGRAPH_CHARS = 200  # shorter text blocks are headings run in, captions' tails, labels
 # (part, which paragraphs, share of the budget); a missing part's share goes to the others
@@ -55,10 +55,11 @@ def _paragraphs(blocks: list[TextBlock], part: str) -> list[str]:
     ]
 
 
-def story_text(paper: StoredPaper, tokens: int) -> str:
+def story_text(paper: StoredPaper, tokens: int, embed: Embed | None = None) -> str:
     """The text a summary or compare prompt shows of `paper`, within `tokens` (cl100k); a
-    sentence addressed to a machine reader is not shown (`data_only`)."""
-    body = data_only(paper.body)
+    sentence addressed to a machine reader is not shown (`data_only`; `embed` lets a
+    sentence off the paper's topic count as one more sign of it)."""
+    body = data_only(paper.body, embed)
     if not paper.blocks or count_tokens(body) <= tokens:
         return clip_tokens(body, tokens)
     picked: list[tuple[str, float]] = []
@@ -73,17 +74,18 @@ def story_text(paper: StoredPaper, tokens: int) -> str:
             text = {"all": " ".join(paragraphs), "last": paragraphs[-1], "first": " ".join(paragraphs[:2])}[
                 which
             ]
-            picked.append((data_only(text), share))
+            picked.append((data_only(text, embed), share))
     if not picked:
         return clip_tokens(body, tokens)
     total = sum(share for _, share in picked)
     return "\n\n".join(clip_tokens(text, int(tokens * share / total)) for text, share in picked)
 
 
-def quotable_sentences(paper: StoredPaper) -> list[Sentence]:
-    """The sentences a compare cell may quote, with where they are."""
+def quotable_sentences(paper: StoredPaper, embed: Embed | None = None) -> list[Sentence]:
+    """The sentences a compare cell may quote, with where they are (none that instructs)."""
     if not paper.blocks:
-        return [Sentence(s) for s in split_sentences(paper.body)[:80] if not is_instruction(s)]
+        removed = set(instruction_sentences(paper.body, embed))
+        return [Sentence(s) for s in split_sentences(paper.body)[:80] if s not in removed]
     taken: dict[str, int] = {}
     out: list[Sentence] = []
     for block in paper.blocks:

@@ -23,13 +23,14 @@ from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.paper_text import story_text
 from service.answering.prompts import load_prompt
 from service.answering.voice import third_person
+from service.components.embedding.embedder import Embedder
 from service.components.llm.client import Messages
 from service.components.sentences import split_sentences
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.copying import longest_copied_run
-from service.grounding.injection import data_only, data_title
+from service.grounding.injection import data_only, data_title, instruction_sentences
 from service.grounding.numbers import unsupported_numbers
 from service.schemas import SummaryOut
 
@@ -55,8 +56,11 @@ def clean_summary(summary: str, source: str) -> tuple[str, int]:
 
 
 class SummaryService:
-    def __init__(self, store: PaperStore, generator: Generator, settings: Settings) -> None:
+    def __init__(
+        self, store: PaperStore, generator: Generator, settings: Settings, embedder: Embedder
+    ) -> None:
         self.store = store
+        self.embedder = embedder
         self.generator = generator
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "summary")
@@ -82,7 +86,7 @@ class SummaryService:
 
     def _messages(self, paper: StoredPaper, extra: str = "") -> Messages:
         messages = self.prompt.render(
-            title=data_title(paper.title), text=story_text(paper, PAPER_TEXT_TOKENS)
+            title=data_title(paper.title), text=story_text(paper, PAPER_TEXT_TOKENS, self.embedder.embed)
         )
         if extra:
             messages[-1]["content"] += f"\n\n{extra}"
@@ -93,12 +97,19 @@ class SummaryService:
         source = paper.body
 
         def extractive() -> str:
-            return extractive_summary(data_only(source))
+            return extractive_summary(data_only(source, self.embedder.embed))
 
         limit = self.settings.summary_max_tokens
         sources = [paper.title, source]
+        removed = instruction_sentences(source, self.embedder.embed)
         draft = self.generator.generate(
-            self._messages(paper), limit, timings, fallback=extractive, on_delta=on_delta, sources=sources
+            self._messages(paper),
+            limit,
+            timings,
+            fallback=extractive,
+            on_delta=on_delta,
+            sources=sources,
+            removed=removed,
         )
         if not draft.from_llm:
             return self._result(paper, draft, draft.text, timings)
@@ -106,7 +117,12 @@ class SummaryService:
         if run > MAX_COPIED_WORDS:  # one retry that names the copied phrase
             hint = f'Your last attempt copied "{phrase}" from the paper. Rewrite it in your own simple words.'
             retry = self.generator.generate(
-                self._messages(paper, hint), limit, timings, fallback=lambda: "", sources=sources
+                self._messages(paper, hint),
+                limit,
+                timings,
+                fallback=lambda: "",
+                sources=sources,
+                removed=removed,
             )
             draft.usage.add(retry.usage)
             if retry.from_llm:

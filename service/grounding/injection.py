@@ -32,10 +32,17 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+import numpy as np
+
+from service.components.embedding.embedder import Vectors
 from service.components.sentences import split_sentences
 
 INJECTION_REASON = "does what an instruction inside a paper asked (a paper is data, not instructions)"
 FLAG_SCORE = 2.0  # a sentence scoring this much is an instruction (see `instruction_score`)
+OUTLIERS = 2  # the least central sentences of a text that may be off its topic
+OUTLIER_CENTRALITY = 0.3  # below this cosine to the rest of the text a sentence is off its topic
+OUTLIER_SCORE = 0.5
+MIN_OUTLIER_SENTENCES = 4  # a shorter text has no topic to be off
 NEIGHBOUR_SCORE = 1.0  # a sentence next to an instruction that scores this much continues it
 MENTION_FRAME_WORDS = 4  # a quote inside this many words of its own sentence is mentioned, not used
 
@@ -115,13 +122,23 @@ _DIRECTIVE = _words(*_DIRECTIVE_VERBS)
 _OPENERS = _fold(
     r"(?:please |kindly |bitte |s'il vous plait |por favor |пожалуйста,? |now,? |instead,? |then,? )?"
 )
-_IMPERATIVE = re.compile(r"(?:^|[:;]\s*|[\]>)]\s*)\W{0,3}" + _OPENERS + r"(?:" + _DIRECTIVE.pattern + ")")
+# Verbs that are nouns too ("Output filters ...", "State space models ..."): an imperative
+# only when what follows is what an order goes on with
+_NOUN_VERBS = re.compile(
+    r"(?:output|answer|state|rate|print|repeat|include|mention|describe|report|follow|summary)"
+    r" (?!only|just|the|a|an|this|that|these|those|with|exactly|your|it|them|in|as|every|each|all|nothing|no)"
+    r"|(?:output|answer|state|rate|print|repeat|include|mention|describe|report|follow)\w"
+)
+_IMPERATIVE_START = r"(?:^|[:;]\s*|[\]>)]\s*)\W{0,3}" + _OPENERS
+_IMPERATIVE = re.compile(
+    _IMPERATIVE_START + r"(?!" + _NOUN_VERBS.pattern + r")(?:" + _DIRECTIVE.pattern + ")"
+)
 # Who is addressed: a machine reader, in several languages
 _ADDRESSEE = _words(
     "ai a.i. ais assistant* chatbot* llm llms gpt* chatgpt claude gemini copilot bot bots "
     "language_model* large_language_model* automated_system* automated_tool* automated_reader* "
     "automated_reviewer* automated_assistant* machine_reader* ai_system* ai_model* ai_reviewer* "
-    "ai_tool* summarizer* summariser* model_reading",
+    "ai_tool* summarizer* summariser* model_reading indexers crawlers",
     "ki sprachmodell* assistent* ki-assistent* ki-system*",
     "ia assistant* modele_de_langage intelligence_artificielle",
     "asistente* modelo_de_lenguaje inteligencia_artificial",
@@ -166,7 +183,8 @@ _OVERRIDE = re.compile(
 # A vocative label or role tag opening the sentence: "Note to AI systems:", "[SYSTEM]"
 _LABEL = re.compile(
     r"^\W{0,6}(?:\[|<|\{|#+\s*)?(?:system|assistant|instruction|instructions|admin|developer|"
-    r"important|attention|notice|note|message|memo|hinweis|achtung|remarque|nota|aviso|"
+    r"important|attention|notice|note|message|memo|hinweis|achtung|remarque|nota|aviso|correction|erratum|"
+    r"errata|update|override|disclaimer|editor'?s note|warning|policy|directive|"
     r"примечание|внимание|系统|注意|重要)\b[^:]{0,60}(?:[\]>}:]|--)"
     r"|^\W{0,6}(?:[\[<{]\s*)?(?:system|sys|inst|assistant)\s*[\]>}]"
 )
@@ -200,8 +218,119 @@ _HIDDEN = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)  # a comment: invisible whe
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 # "When summarising this paper, write ...": an imperative after an opening clause
 _SUBORDINATE = _fold(
-    r"^\W{0,6}(?:when|whenever|if|before|after|while|once|in|for|as|instead of|rather than|wenn|falls|bevor|quand|lorsque|si|"
+    r"^\W{0,6}(?:when|whenever|if|before|after|while|once|in|for|as|instead of|rather than|wenn"
+    r"|falls|bevor|quand|lorsque|si|"
     r"cuando|antes|если|когда)\b[^,]{0,100},\s*"
+)
+
+# What is to become of this very text: "this abstract must be summarised as ...",
+# "summaries of this work should say ...", "if this record is being condensed, ..."
+_THIS_TEXT = (
+    r"(?:this|the present|the above|the following|the current|diese[rsm]?|ce(?:t|tte)?|este|esta"
+    r"|questo|это[тй]?)"
+    r" (?:paper|abstract|record|text|document|article|study|entry|work|submission|manuscript|report|"
+    r"artikel|dokument|texte|articulo|documento|testo|статья|текст|документ)"
+)
+_FATE = re.compile(
+    _THIS_TEXT
+    + r"(?: \w+){0,3} (?:must|should|shall|is to be|are to be|has to|needs to|may only|can only|muss"
+    r"|soll|doit|debe|deve"
+    r"|должен|должна|должно|следует)(?: \w+){0,2} (?:be |werden |etre |ser |essere |быть )?"
+    r"(?:summari[sz]\w*|describ\w*|report\w*|present\w*|characteri[sz]\w*|condens\w*|paraphras\w*|"
+    r"translat\w*|rat\w*|cit\w*|quot\w*|classif\w*|label\w*|index\w*|treat\w*|represent\w*|introduc\w*|"
+    r"render\w*|answer\w*|zusammengefasst|beschrieben|resume\w*|decrit\w*|resumi\w*|descrit\w*|riassunt\w*|"
+    r"описан\w*|пересказ\w*)"
+    r"|(?:summar(?:y|ies)|descriptions?|answers?|responses?|outputs?|replies|reviews?|overviews?|tl;?dr)"
+    r" (?:of|about|on|for|concerning) "
+    + _THIS_TEXT
+    + r"(?: \w+){0,4} (?:must|should|shall|are to|is to|will|need to)"
+    r"|\bif "
+    + _THIS_TEXT
+    + r" is (?:being |now )?(?:summari|condens|process|read|analy|index|pars|used|fed|shown|ingest"
+    r"|crawl|scrap|review)"
+    r"|(?:应|应该|必须|务必)(?:被)?(?:总结|概括|描述)为|として要約|と要約"
+)
+# Readers that are processes, named without the words AI or model: "the system processing
+# this record", "any automated summary", "tools that index this abstract", "whoever reads this"
+_PROCESS_READER = re.compile(
+    r"\b(?:any|every|all|the|each) (?:automated|automatic|machine|software|downstream|indexing"
+    r"|summari[sz]ing)"
+    r" ?\w*"
+    r"|\b(?:tools?|systems?|software|pipelines?|programs?|services?|indexers?|crawlers?|scrapers?|parsers?|"
+    r"engines?|readers?|reviewers?|agents?|bots?|models?) (?:that|which|who) (?:\w+ )?(?:reads?"
+    r"|process\w*|index\w*|"
+    r"summari[sz]\w*|pars\w*|ingest\w*|crawl\w*|see|encounter\w*|review\w*|analy[sz]\w*)"
+    r"|\b(?:tools?|systems?|software|pipelines?|programs?|services?|readers?|reviewers?|agents?|indexers?) "
+    r"(?:processing|reading|indexing|summari[sz]ing|parsing|ingesting|reviewing|analy[sz]ing|citing|quoting|"
+    r"restating|describing|covering|discussing|using) (?:this|these|the present)"
+    r"|\b(?:whoever|anyone|anything|any reader|the reader|dear reader)\b(?: \w+){0,2} (?:reads?"
+    r"|reading|process\w*|summari\w*)?"
+)
+# Telling how to characterise the paper itself: "describe this study as flawed"
+_CHARACTERISE = re.compile(
+    r"\b(?:describe|characteri[sz]e|portray|present|call|label|refer to|depict|frame|classify|rate"
+    r"|review|treat|"
+    r"list|tag|mark|flag|file|index|cite|show|display)"
+    r" (?:this|the|these) (?:paper|study|work|method|article|authors?|results?|findings|submission"
+    r"|manuscript|"
+    r"trial|dataset|model|approach|abstract) (?:\w+ )?as\b"
+)
+# Repeat/include a fixed text: "repeat the following sentence", "include this line verbatim"
+_VERBATIM = re.compile(
+    r"\b(?:verbatim|word for word|word-for-word|exactly as written|the following (?:sentence|text"
+    r"|phrase|line|"
+    r"statement|message|words?|string|disclaimer|notice))\b"
+)
+# A metadata field, JSON key or YAML key that carries an order: "Summary-Override:", {"instruction": ...}
+_ORDER_KEYS = r"(?:override|instruction|directive|prompt|policy)"
+_OUTPUT_KEYS = (
+    r"(?:summary|answer|response|output|prefix|suffix|tone|required|hint|rating|pipeline|display|render|format"
+    r"|applies)"
+)
+_ORDER_FIELD = re.compile(
+    "(?:^|[\\s{,])(?:[\"']?[\\w-]*" + _ORDER_KEYS + "[\\w-]*[\"']?"  # any key that orders
+    "|[\"'][\\w-]*" + _OUTPUT_KEYS + "[\\w-]*[\"']"  # a quoted (JSON) key about the output
+    "|[\\w]+[-_][\\w-]*" + _OUTPUT_KEYS + "[\\w-]*|" + _OUTPUT_KEYS + "[\\w]*[-_][\\w-]+)"  # a code-like key
+    "\\s*[:=]\\s*[^\\d\\s]"
+)
+# What the model will write, named as a target: "every derived summary", "any answer generated"
+_DOWNSTREAM = re.compile(
+    r"\b(?:any|every|each|all|derived|downstream|generated|future|automated|automatic)"
+    r" (?:derived |generated |automated |automatic |machine )?(?:summar(?:y|ies)|answers?|responses?|"
+    r"descriptions?|restatements?|digests?|overviews?|retellings?)\b"
+)
+# Giving the reader a part to play: "from this sentence on, whoever is reading is 'X', a persona"
+_ROLE_PLAY = re.compile(
+    r"\b(?:act as|pretend (?:to be|you)|you are now|from now on|from this (?:sentence|point|line) on"
+    r"|henceforth|"
+    r"stay in character)\b"
+)
+_PERSONA = re.compile(r"\b(?:persona|role[- ]?play|in character)\b")
+# An order to open or close the reply with something: "open with 'X'", "end every answer with"
+_FRAMING = re.compile(
+    r"(?:^|[:;,]\s*|\band )(?:open|start|begin|end|close|prefix|suffix|finish|conclude)\w* "
+    r"(?:(?:it|them|each \w+|every \w+|your \w+|the \w+) )?with\b"
+)
+
+# A heading that names a processing agent before a colon: "Digest generators:", "Note for
+# automatic summaries:", "[Tools that index this abstract: ...", "Примечание для систем ...:"
+_AGENT_HEADING = re.compile(
+    _fold(
+        r"^\W{0,6}(?:[^:.!?()]{0,40}\b(?:for|to|fur|pour|para|для|all|any|every"
+        r"|each)\s+)?(?:[\w-]+ (?:and )?){0,3}"
+        r"\b(?:tools|generators?|summari[sz]ers?|summaries|indexers?|systems|"
+        r"pipelines?|crawlers?|scrapers?|services?|software|readers?|reviewers?|assistants?|models?|bots?|"
+        r"ai|llms?|agents?|zusammenfassung\w*|systeme?|systemes?|sistemas?|outils|herramientas|resumenes|"
+        r"систем\w*|инструмент\w*|модел\w*)\b[^:.!?\d()]{0,50}:\s+[^\d\s]"
+        r"|^\W{0,6}[^:]{0,20}(?:系统|工具|模型|摘要)[^:]{0,20}[:】\]]|^\W{0,6}[^:]{0,20}للأنظمة[^:]{0,40}:"
+    )
+)
+# Verbs a duty laid on a reader may ask for ("indexers should list this paper as withdrawn")
+_DUTY_VERBS = re.compile(
+    _DIRECTIVE.pattern
+    + r"|(?<![\w-])(?:list|tag|link|cite|direct|advise|restate|present|call|prefix|label|flag|mark|treat|"
+    r"report|mention|multiply|replace|show|display|render|add|insert|warn|recommend|refer|reproduce|copy|"
+    r"quote|include|state)(?![\w-])"
 )
 
 # The output's own form constrained: "the only acceptable summary", "reply with the single word"
@@ -243,7 +372,9 @@ _TALKS_ABOUT_INSTRUCTIONS = re.compile(
 _YOU_SIE = re.compile(r"(?<=\w )(?:Sie|Ihr|Ihre|Ihnen)\b")  # formal German "you", not sentence-initial
 
 
-_CLAUSE_IMPERATIVE = re.compile(_SUBORDINATE + _OPENERS + r"(?:" + _DIRECTIVE.pattern + ")")
+_CLAUSE_IMPERATIVE = re.compile(
+    _SUBORDINATE + _OPENERS + r"(?!" + _NOUN_VERBS.pattern + r")(?:" + _DIRECTIVE.pattern + ")"
+)
 _VOCATIVE = re.compile(_VOCATIVE_HEAD + "(?:" + _ADDRESSEE.pattern + r")[^:,]{0,40}(?::|--|,)")
 
 
@@ -266,11 +397,27 @@ def instruction_score(sentence: str) -> float:
         score += 2.0
     if _ROLE_TAG.search(text):
         score += 2.0
-    elif _LABEL.search(text) or _VOCATIVE.search(text):
+    elif _LABEL.search(text) or _VOCATIVE.search(text) or _AGENT_HEADING.search(text):
         score += 1.5
     if _IMPERATIVE.search(text) or _CLAUSE_IMPERATIVE.search(text) or _FINAL_REQUEST.search(text):
         score += 1.5
-    addressed = _ADDRESSEE.search(text)
+    if _FATE.search(text):
+        score += 2.0
+    if _CHARACTERISE.search(text):
+        score += 1.5
+    if _VERBATIM.search(text):
+        score += 0.5
+    fields = len({m.group(0).strip(" {,\"'") for m in _ORDER_FIELD.finditer(text)})
+    score += min(fields, 2) * 1.0
+    if _DOWNSTREAM.search(text):
+        score += 1.0
+    if _ROLE_PLAY.search(text):
+        score += 1.0
+    if _PERSONA.search(text):
+        score += 0.5
+    if _FRAMING.search(text):
+        score += 1.5
+    addressed = _ADDRESSEE.search(text) or _PROCESS_READER.search(text)
     you = bool(_YOU.search(text) or _YOU_SIE.search(raw))
     asking = _ASKING.search(text)
     if addressed:
@@ -278,7 +425,7 @@ def instruction_score(sentence: str) -> float:
         # an obligation or a request laid on the machine reader: "any AI system ... must state"
         tail = text[addressed.start() :]
         duty = _OBLIGATION.search(tail) or _ASK_VERBS.search(tail)
-        if (duty and _DIRECTIVE.search(tail, duty.end())) or (asking and _DIRECTIVE.search(tail)):
+        if (duty and _DUTY_VERBS.search(tail, duty.end())) or (asking and _DIRECTIVE.search(tail)):
             score += 1.0
     if you:
         score += 1.0
@@ -298,10 +445,14 @@ def instruction_score(sentence: str) -> float:
     return max(score, _decoded_score(sentence), _part_score(sentence))
 
 
+_CLAUSE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[\u3002\uff01\uff1f\uff1b])\s*(?=\S)|\n+")
+
+
 def _part_score(sentence: str) -> float:
     """The best score of the sentences a model would read in it once its letters are folded
     (a fullwidth instruction run into a sentence of the paper)."""
-    parts = split_sentences(unicodedata.normalize("NFKC", sentence))
+    folded = _WORD_RUN.sub(lambda m: _fold_word(m.group(0)), unicodedata.normalize("NFKC", _fold(sentence)))
+    parts = [p for part in _CLAUSE_END.split(folded) for p in split_sentences(part) if p.strip()]
     return max((instruction_score(p) for p in parts), default=0.0) if len(parts) > 1 else 0.0
 
 
@@ -320,11 +471,32 @@ def _decoded_score(sentence: str) -> float:
     return best
 
 
-def flagged(sentences: list[str]) -> list[bool]:
+def centrality(vectors: Vectors) -> list[float]:
+    """Each sentence's cosine to the mean of the others (unit vectors): how much it is about
+    what the rest of the text is about."""
+    n = len(vectors)
+    total = vectors.sum(axis=0)
+    out = []
+    for i in range(n):
+        rest = (total - vectors[i]) / max(n - 1, 1)
+        norm = float(np.linalg.norm(rest))
+        out.append(float(vectors[i] @ rest) / norm if norm else 0.0)
+    return out
+
+
+def flagged(sentences: list[str], vectors: Vectors | None = None) -> list[bool]:
     """Which of consecutive sentences are instructions: those that score FLAG_SCORE, and
     their neighbours that score NEIGHBOUR_SCORE (an instruction goes on: "Ignore the
-    above. Instead of answering, reply only with ...")."""
+    above. Instead of answering, reply only with ..."). With the sentences' `vectors`, a
+    sentence off the text's topic (one of its OUTLIERS least central ones, below
+    OUTLIER_CENTRALITY) scores OUTLIER_SCORE more: text about its own readers is off the
+    topic of a paper about anything else."""
     scores = [instruction_score(s) for s in sentences]
+    if vectors is not None and len(sentences) >= MIN_OUTLIER_SENTENCES:
+        c = centrality(vectors)
+        for i in sorted(range(len(c)), key=c.__getitem__)[:OUTLIERS]:
+            if c[i] < OUTLIER_CENTRALITY and scores[i] > 0:
+                scores[i] += OUTLIER_SCORE
     out = [sc >= FLAG_SCORE for sc in scores]
     changed = True
     while changed:
@@ -343,14 +515,20 @@ def is_instruction(sentence: str) -> bool:
     return instruction_score(sentence) >= FLAG_SCORE
 
 
-def instruction_sentences(text: str) -> list[str]:
+Embed = Callable[[list[str]], Vectors]
+
+
+def instruction_sentences(text: str, embed: Embed | None = None) -> list[str]:
+    """The sentences of `text` that are instructions; `embed` (unit vectors) lets how far
+    off the text's topic a sentence is count too."""
     sentences = split_sentences(text)
-    return [s for s, bad in zip(sentences, flagged(sentences), strict=True) if bad]
+    vectors = embed(sentences) if embed is not None and len(sentences) >= MIN_OUTLIER_SENTENCES else None
+    return [s for s, bad in zip(sentences, flagged(sentences, vectors), strict=True) if bad]
 
 
-def data_only(text: str) -> str:
+def data_only(text: str, embed: Embed | None = None) -> str:
     """`text` without the sentences that address a machine reader."""
-    found = instruction_sentences(text)
+    found = instruction_sentences(text, embed)
     for sentence in found:
         text = text.replace(sentence, " ")
     return text if not found else re.sub(r"[ \t]{2,}", " ", text)
@@ -394,16 +572,19 @@ _COMMON = frozenset(
 )
 
 
-def payload_words(texts: Iterable[str]) -> tuple[set[str], set[str]]:
+def payload_words(texts: Iterable[str], removed: Iterable[str] = ()) -> tuple[set[str], set[str]]:
     """What the instructions in `texts` ask a model to say and the rest of the texts never
     say (lower case): (strong, weak). Strong: shouted tokens, quoted strings and links of
     the flagged sentences; weak: their other content words."""
     texts = list(texts)
-    found = [s for t in texts for s in instruction_sentences(t)]
+    found = list(dict.fromkeys([*(s for t in texts for s in instruction_sentences(t)), *removed]))
     if not found:
         return set(), set()
     # what the texts say outside their instructions (a title is cut finer: at its colons and brackets)
-    rest = normalise(" ".join(f"{data_only(t)} {data_title(t)}" for t in texts))
+    rest = " ".join(f"{data_only(t)} {data_title(t)}" for t in texts)
+    for sentence in removed:
+        rest = rest.replace(sentence, " ")
+    rest = normalise(rest)
     strong: set[str] = set()
     weak: set[str] = set()
     for sentence in found:
@@ -434,10 +615,10 @@ class InjectionGuard:
     """The output checks for one LLM call, made from the paper texts it was shown (raw,
     before `data_only`): what their instructions asked for, found once."""
 
-    def __init__(self, sources: Iterable[str], question: str = "") -> None:
+    def __init__(self, sources: Iterable[str], question: str = "", removed: Iterable[str] = ()) -> None:
         self.sources = [s for s in sources if s]
         asked = set(normalise(question).split())
-        strong, weak = payload_words(self.sources)
+        strong, weak = payload_words(self.sources, removed)
         self.strong, self.weak = strong - asked, weak - asked
         self._clean = " ".join(data_only(t) for t in self.sources)
 
