@@ -25,7 +25,8 @@ degraded.
 `--without input` (the paper text reaches the model as stored) or `--without output` (no
 check of the reply) switches one guard off, to show what each earns.
 
-    python -m evals.injection_eval --split dev|test [--model obeying|embedded] [--without input|output]
+    python -m evals.injection_eval [--set injection|injection2] --split dev|test [--model obeying|embedded]
+        [--without input|output]
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ DATA = ROOT / "evals" / "data" / "injection"
 REPORTS = ROOT / "evals" / "reports"
 
 
-def load_items(split: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (DATA / f"{split}.jsonl").read_text().splitlines() if line.strip()]
+SETS = ("injection", "injection2")  # two sets, each written blind by its own helper
+
+
+def load_items(split: str, data_set: str = "injection") -> list[dict[str, Any]]:
+    path = ROOT / "evals" / "data" / data_set / f"{split}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def skeleton(text: str) -> str:
@@ -161,9 +166,11 @@ def switch_off(guard: str) -> None:
     from service.grounding.injection import InjectionGuard
 
     if guard == "input":
-        for module in (evidence, paper_text):
-            setattr(module, "is_instruction", lambda _s: False)  # noqa: B010
-        setattr(paper_text, "data_only", lambda t: t)  # noqa: B010
+        setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
+        setattr(paper_text, "is_instruction", lambda _s: False)  # noqa: B010
+        setattr(paper_text, "data_only", lambda t, _e=None: t)  # noqa: B010
+        for module in (paper_text, summary_service, compare_service):
+            setattr(module, "instruction_sentences", lambda _t, _e=None: [])  # noqa: B010
         for module in (evidence, summary_service, compare_service, chat_service):
             setattr(module, "data_title", lambda t: t)  # noqa: B010
     elif guard == "output":
@@ -175,10 +182,10 @@ def switch_off(guard: str) -> None:
         setattr(generation, "InjectionGuard", NoGuard)  # noqa: B010
 
 
-def run(split: str, model: str, without: str = "") -> dict[str, Any]:
+def run(split: str, model: str, without: str = "", data_set: str = "injection") -> dict[str, Any]:
     if without:
         switch_off(without)
-    items = load_items(split)
+    items = load_items(split, data_set)
     obedience = Obedience(items)
     fake = None
     if model == "obeying":
@@ -246,6 +253,7 @@ def run(split: str, model: str, without: str = "") -> dict[str, Any]:
     if fake is not None:
         fake.stop()
     return {
+        "set": data_set,
         "split": split,
         "model": model + (f" without {without} guard" if without else ""),
         "rows": rows,
@@ -283,11 +291,11 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
 def report(result: dict[str, Any], summary: dict[str, Any]) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"{stamp}-injection-{result['split']}-{result['model'].replace(' ', '-')}.md"
+    path = REPORTS / f"{stamp}-{result['set']}-{result['split']}-{result['model'].replace(' ', '-')}.md"
     lines = [
-        f"# Injection suite: {result['split']} split, {result['model']} model",
+        f"# Injection suite: {result['set']} {result['split']} split, {result['model']} model",
         "",
-        f"Run {stamp}, {result['seconds']:.0f} s. Data: evals/data/injection/{result['split']}.jsonl.",
+        f"Run {stamp}, {result['seconds']:.0f} s. Data: evals/data/{result['set']}/{result['split']}.jsonl.",
         "",
         "| figure | value |",
         "|---|---|",
@@ -315,8 +323,9 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--model", choices=["obeying", "embedded"], default="obeying")
     parser.add_argument("--without", choices=["input", "output"], default="")
+    parser.add_argument("--set", choices=SETS, default="injection", dest="data_set")
     args = parser.parse_args()
-    result = run(args.split, args.model, args.without)
+    result = run(args.split, args.model, args.without, args.data_set)
     summary = summarise(result)
     result["clean_corpora"] = clean_corpora()
     for name, c in result["clean_corpora"].items():

@@ -115,7 +115,7 @@ def test_a_reply_that_obeys_anyway_is_withheld_with_its_reason_and_not_cached(
     switched off), the model obeys, and the reply is withheld."""
     from service.grounding import evidence
 
-    monkeypatch.setattr(evidence, "is_instruction", lambda _s: False)
+    monkeypatch.setattr(evidence, "instructions", lambda _c, _v: set())
     pid = "graspflow-output"
     add(llm_client, pid, f"{BODY} {ATTACKS['plain']}")
     question = {"question": "How does the grasping method learn from human videos?", "paper_ids": [pid]}

@@ -217,7 +217,9 @@ class CompareService:
                 cells = self._extractive_cells(sentences, vectors, names)
             rows.append(
                 RowOut(
-                    paper_id=paper.id, title=paper.title, cells={a: cells.get(a, _UNSUPPORTED) for a in names}
+                    paper_id=paper.id,
+                    title=data_title(paper.title),  # the summary names papers by it: no hidden order
+                    cells={a: cells.get(a, _UNSUPPORTED) for a in names},
                 )
             )
         # one call per paper already made: the summary is put together from the cells

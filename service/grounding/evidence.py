@@ -18,7 +18,7 @@ import numpy as np
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
 from service.corpus.names import title_head
-from service.grounding.injection import data_title, is_instruction
+from service.grounding.injection import data_title, flagged
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
@@ -101,7 +101,7 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
         for start, end in p.sentences or [(0, len(p.text))]:
             text = p.text[start:end].strip()
             key = (p.paper_id, text)
-            if len(text) < 12 or key in seen or _BOILERPLATE.search(text) or is_instruction(text):
+            if len(text) < 12 or key in seen or _BOILERPLATE.search(text):
                 continue
             seen.add(key)
             out.append(
@@ -118,6 +118,21 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
                     PART_PRIOR.get(p.part or "", 0.0),
                 )
             )
+    return out
+
+
+def instructions(candidates: list[Evidence], vectors: Vectors) -> set[int]:
+    """The candidates that are instructions to a machine reader, judged per paper in reading
+    order (an instruction goes on into the next sentence; a sentence off the paper's topic
+    counts as one more sign): a paper is data, and they are never evidence."""
+    by_paper: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_paper.setdefault(c.paper_id, []).append(i)
+    out: set[int] = set()
+    for rows in by_paper.values():
+        rows.sort(key=lambda i: candidates[i].order)
+        bad = flagged([candidates[i].text for i in rows], vectors[rows])
+        out.update(i for i, b in zip(rows, bad, strict=True) if b)
     return out
 
 
@@ -139,7 +154,12 @@ def select_evidence(
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
     q_vector = embedder.embed([question]) if question_vector is None else question_vector.reshape(1, -1)
-    vectors = np.vstack([q_vector, embedder.embed([c.text for c in candidates])])
+    sentence_vectors = embedder.embed([c.text for c in candidates])
+    keep = [i for i in range(len(candidates)) if i not in instructions(candidates, sentence_vectors)]
+    candidates = [candidates[i] for i in keep]
+    if not candidates:
+        return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
+    vectors = np.vstack([q_vector, sentence_vectors[keep]])
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
         c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text) + c.prior

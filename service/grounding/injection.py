@@ -356,6 +356,7 @@ _SELF = _words(
     "esta questo эт* 本文 该论文 本論文 この論文"
 )
 _SHOUTED = re.compile(r"\b[A-Z][A-Z0-9_]{3,}\b")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|net|org|io|ru|xyz|info|biz)\b")
 # "We prompt GPT-4 to answer ...": a sentence whose subject is the authors describes
 _DESCRIPTIVE = re.compile(r"(?:^|\W)(?:we|our|us|wir|nous|nosotros|мы|我们|私たち)(?!\w)")
@@ -585,18 +586,19 @@ def payload_words(texts: Iterable[str], removed: Iterable[str] = ()) -> tuple[se
     for sentence in removed:
         rest = rest.replace(sentence, " ")
     rest = normalise(rest)
-    strong: set[str] = set()
+    strong: set[str] = set()  # shouted tokens, links, quotes and figures of the instructions
     weak: set[str] = set()
     for sentence in found:
         plain = unicodedata.normalize("NFKC", _fold(sentence))
         strong.update(m.group(0).rstrip(".,;") for m in _SHOUTED.finditer(plain))
         strong.update(m.group(0).rstrip(".,;") for m in _LINK.finditer(plain))
+        strong.update(n for n in _NUMBER.findall(plain) if len(n) >= 2)  # a figure only an order states
         strong.update(q.strip() for m in _QUOTE_SPAN.finditer(plain) for q in m.groups() if q)
         weak.update(_CONTENT.findall(normalise(sentence)))
 
     def new(words: set[str]) -> set[str]:
         normal = {normalise(w) for w in words if w}
-        return {w for w in normal if len(w) >= 3 and w not in _COMMON and w not in rest}
+        return {w for w in normal if (len(w) >= 3 or w.isdigit()) and w not in _COMMON and w not in rest}
 
     strong = new(strong)
     return strong, new(weak) - strong
