@@ -32,11 +32,17 @@ from service.core.config import Settings
 from service.grounding.copying import longest_copied_run
 from service.grounding.injection import data_only, data_title, instruction_sentences
 from service.grounding.numbers import unsupported_numbers
+from service.grounding.similarity import cosine_matrix, support
 from service.schemas import SummaryOut
 
 log = logging.getLogger(__name__)
 
 MAX_COPIED_WORDS = 15
+# a summary sentence whose closest sentence of the paper (instructions left out) is further
+# than this says something the paper does not: dropped. Honest one-line summaries (SciTLDR
+# dev TLDRs against their abstracts) fall below it 0.4 % of the time; what injected papers
+# asked for (the injection suites' dev halves) 43 % of the time, as whole replies.
+SUMMARY_SUPPORT = 0.3
 PAPER_TEXT_TOKENS = 900  # of the paper shown to the model: an abstract fits; a long paper, its story
 
 
@@ -127,7 +133,9 @@ class SummaryService:
             draft.usage.add(retry.usage)
             if retry.from_llm:
                 draft.text = retry.text
-        text, _ = clean_summary(draft.text, source)
+        clean = data_only(source, self.embedder.embed)  # a figure only an instruction states is no support
+        text, _ = clean_summary(draft.text, clean)
+        text = self._supported(text, clean)
         if draft.withheld:
             log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
         if not text:  # nothing the checks could keep: quote the paper instead
@@ -135,6 +143,19 @@ class SummaryService:
             fallback.usage = draft.usage
             return self._result(paper, fallback, fallback.text, timings)
         return self._result(paper, draft, text, timings)
+
+    def _supported(self, summary: str, source: str) -> str:
+        """`summary` without the sentences no sentence of `source` comes near (cosine)."""
+        sentences, evidence = split_sentences(summary), split_sentences(source)
+        if not sentences or not evidence:
+            return summary
+        cos = cosine_matrix(self.embedder.embed(sentences), self.embedder.embed(evidence))
+        kept = [
+            s
+            for s, row in zip(sentences, cos, strict=True)
+            if max(support(float(c), s, e) for c, e in zip(row, evidence, strict=True)) >= SUMMARY_SUPPORT
+        ]
+        return " ".join(kept)
 
     def _result(self, paper: StoredPaper, generated: Generated, text: str, timings: Timings) -> SummaryOut:
         return SummaryOut(
