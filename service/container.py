@@ -84,7 +84,9 @@ def build_services(
     )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)
-    parser = ParsePool(settings.parse_workers, settings.parse_timeout_s, settings.max_text_chars)
+    parser = ParsePool(
+        settings.parse_workers, settings.parse_timeout_s, settings.max_text_chars, settings.parse_memory_mb
+    )
     return Services(
         settings,
         embedder,

@@ -56,6 +56,13 @@ class PaperOut(PaperSummaryOut):
     source: str | None
     doi: str | None = None
     pages: int | None = Field(None, description="Pages of the full text (PDFs).")
+    text_chars: int = Field(
+        0, description="Length of the whole full text; `text` is the window of it the request asked for."
+    )
+    next_text_offset: int | None = Field(
+        None, description="`text_offset` of the next window of the text; null at its end."
+    )
+    abstract_chars: int = Field(0, description="Length of the whole abstract (cut at `text_limit`).")
 
 
 class JobFileOut(BaseModel):

@@ -6,16 +6,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container, build_services
-from service.corpus.paper import Paper
 from service.server.app import create_app
 
 from .conftest import make_settings
+from .pdf_bombs import text_bomb
 
 
 def test_sentence_splitting_is_linear_in_the_text() -> None:
@@ -96,25 +95,15 @@ def test_a_file_that_parses_too_long_is_killed_and_413(tmp_path: Path, embedder:
     assert "PAPERLENS_PARSE_TIMEOUT_S" in r.json()["error"]["message"]
 
 
-def test_health_answers_at_once_while_an_upload_parses(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The parse runs in a child process: a parser that spins the CPU for 2 s (pure Python,
-    holding its interpreter's GIL) leaves the server's event loop free."""
+def test_health_answers_at_once_while_an_upload_parses(tmp_path: Path, embedder: OnnxMiniLMEmbedder) -> None:
+    """The parse runs in a child process: a PDF that keeps its parser busy until the 2 s
+    budget runs out leaves the server's event loop free."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from service.corpus.loader import parse_bytes as real
-
-    def slow_parse(name: str, data: bytes) -> list[Paper]:
-        end = time.monotonic() + 2.0
-        while time.monotonic() < end:
-            pass
-        return real(name, data)
-
-    monkeypatch.setattr("service.corpus.parse_pool.parse_bytes", slow_parse)  # a forked child inherits it
-    with ThreadPoolExecutor(1) as pool:
+    slow = text_bomb(100_000)  # about 6 s of PDFium work for 2.7 million characters
+    with budget_client(tmp_path, embedder, parse_timeout_s=2.0) as client, ThreadPoolExecutor(1) as pool:
         upload = pool.submit(
-            client.post, "/papers/upload", files={"files": ("notes.md", _text_file(20), "text/markdown")}
+            client.post, "/papers/upload", files={"files": ("slow.pdf", slow, "application/pdf")}
         )
         waits = []
         while not upload.done():
@@ -122,5 +111,5 @@ def test_health_answers_at_once_while_an_upload_parses(
             assert client.get("/healthz").status_code == 200
             waits.append(time.monotonic() - t0)
             time.sleep(0.05)
-        assert upload.result().status_code == 201
+        assert upload.result().status_code == 413
     assert len(waits) >= 10 and sorted(waits)[int(len(waits) * 0.9)] < 0.1

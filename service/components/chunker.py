@@ -2,9 +2,10 @@
 
 Sentences are packed greedily until the next one would pass `max_tokens` (cl100k);
 the last `overlap` sentences of a chunk open the next one. A single sentence longer
-than the budget is cut at word boundaries. Each chunk is a contiguous slice of the
-paper's body and keeps its offsets and its sentence boundaries (relative to the chunk),
-so answers can cite single sentences.
+than the budget is cut at word boundaries (inside a word only when one word alone is
+longer), so no chunk is over the budget, whatever the text. Each chunk is a contiguous
+slice of the paper's body and keeps its offsets and its sentence boundaries (relative to
+the chunk), so answers can cite single sentences.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from service.components.chunk_ids import make_chunk_id
 from service.components.sentences import sentence_spans
-from service.components.tokens import count_tokens
+from service.components.tokens import count_tokens, encoding
 from service.corpus.paper import NOT_EVIDENCE_PARTS, TextBlock
 
 
@@ -36,22 +37,39 @@ class Chunk:
         return make_chunk_id(self.paper_id, content_hash, self.position)
 
 
+_CHARS_PER_TOKEN = 16
+"""More characters than any cl100k token of prose holds: a span longer than the budget times
+this is cut without being counted whole (counting a 10-million-character run without spaces
+is quadratic in tiktoken)."""
+
+
+def _fits(text: str, start: int, end: int, max_tokens: int) -> bool:
+    return end - start <= max_tokens * _CHARS_PER_TOKEN and count_tokens(text[start:end]) <= max_tokens
+
+
 def _cut_long_sentence(text: str, start: int, end: int, max_tokens: int) -> list[tuple[int, int]]:
-    """Split text[start:end] at spaces into pieces of at most max_tokens tokens."""
+    """Split text[start:end] into pieces of at most max_tokens tokens, each as long as fits:
+    cut at the last space that fits, or inside a word when a word alone is over the budget
+    (a run of characters without spaces). Each piece costs a few token counts of a bounded
+    window, so the work is linear in the sentence."""
     pieces: list[tuple[int, int]] = []
     piece_start = start
-    last_space = None
-    i = start
-    while i < end:
-        if text[i] == " ":
-            if count_tokens(text[piece_start:i]) > max_tokens and last_space:
-                pieces.append((piece_start, last_space))
-                piece_start = last_space + 1
-            last_space = i
-        i += 1
-    if count_tokens(text[piece_start:end]) > max_tokens and last_space and last_space > piece_start:
-        pieces.append((piece_start, last_space))
-        piece_start = last_space + 1
+    while not _fits(text, piece_start, end, max_tokens):
+        window = min(end, piece_start + max_tokens * _CHARS_PER_TOKEN)
+        tokens = encoding().encode(text[piece_start:window], disallowed_special=())
+        fitting = len(encoding().decode_bytes(tokens[:max_tokens]).decode("utf-8", errors="ignore"))
+        cut = piece_start + max(1, min(fitting, window - piece_start))
+        space = text.rfind(" ", piece_start + 1, cut + 1)
+        while space > piece_start and count_tokens(text[piece_start:space]) > max_tokens:
+            space = text.rfind(" ", piece_start + 1, space)
+        if space > piece_start:
+            pieces.append((piece_start, space))
+            piece_start = space + 1
+        else:  # no space that fits: cut the word
+            while cut - piece_start > 1 and count_tokens(text[piece_start:cut]) > max_tokens:
+                cut -= max(1, (cut - piece_start) // 8)
+            pieces.append((piece_start, cut))
+            piece_start = cut
     pieces.append((piece_start, end))
     return pieces
 
@@ -59,7 +77,7 @@ def _cut_long_sentence(text: str, start: int, end: int, max_tokens: int) -> list
 def chunk_text(paper_id: str, text: str, max_tokens: int, overlap: int = 1) -> list[Chunk]:
     units: list[tuple[int, int, int]] = []  # (start, end, tokens)
     for s, e in sentence_spans(text):
-        n = count_tokens(text[s:e])
+        n = count_tokens(text[s:e]) if e - s <= max_tokens * _CHARS_PER_TOKEN else max_tokens + 1
         if n <= max_tokens:
             units.append((s, e, n))
         else:

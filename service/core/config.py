@@ -112,17 +112,39 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest file accepted by POST /papers/upload, in bytes."
     )
+    max_request_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (all files of an upload together, or a JSON "
+        "body); counted as it streams in, so a chunked body cannot pass it either. Over it: 413.",
+    )
+    max_upload_parts: int = Field(
+        100,
+        ge=1,
+        description="Most files (and most form fields) one POST /papers/upload request may carry; "
+        "over it: 413.",
+    )
     parse_timeout_s: float = Field(
-        120.0, gt=0, description="Longest an uploaded file may take to parse; over it: 413 naming the file."
+        120.0,
+        gt=0,
+        description="Longest an uploaded file may take to parse (wall clock, and CPU time in its parse "
+        "process); over it: 413 naming the file.",
     )
     parse_workers: int = Field(
         2, ge=1, description="Uploaded files parsed at once (each in its own process)."
     )
+    parse_memory_mb: int = Field(
+        1024,
+        ge=128,
+        description="Most memory (address space) one parse process may use, in MiB; a file that needs "
+        "more is refused with 413 naming it.",
+    )
     max_text_chars: int = Field(
         3_000_000,
         ge=1000,
-        description="Most characters of text one uploaded file may hold once parsed (a 1,000-page book "
-        "is about 3 million); a file over it is refused with 413.",
+        description="Most characters of text one paper may hold (abstract plus full text), on every ingest "
+        "path, and one uploaded file once parsed (a 1,000-page book is about 3 million); over it: 413 "
+        "naming the paper or file. A PDF's pages are counted as they are read.",
     )
     max_papers_per_request: int = Field(
         500, ge=1, description="Most papers one POST /papers or upload request may add."

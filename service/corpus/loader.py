@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from service.core.errors import BadInput, UnsupportedFormat
+from service.core.errors import BadInput, TooLarge, UnsupportedFormat
 from service.corpus.json_records import parse_json, parse_jsonl
 from service.corpus.paper import Paper
 from service.corpus.pdf_document import parse_pdf
@@ -50,21 +50,63 @@ def file_format(name: str, data: bytes) -> str:
     return suffix
 
 
-def parse_bytes(name: str, data: bytes) -> list[Paper]:
-    """Parse one file's bytes. The format comes from the extension, else the content."""
+def check_file(name: str, path: Path) -> str:
+    """`file_format` of a file on disk, reading only its head and, to tell it is not empty,
+    as much as comes before its first non-blank byte."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+        blank = not head.strip()
+        while blank and (block := f.read(1 << 16)):
+            blank = not block.strip()
+    return file_format(name, b"" if blank else head)
+
+
+def parse_bytes(name: str, data: bytes, max_text_chars: int | None = None) -> list[Paper]:
+    """Parse one file's bytes. The format comes from the extension, else the content.
+    `max_text_chars`: a 413 when the file's text is longer (a PDF is stopped at the page
+    that passes it, before that page's text is extracted)."""
     suffix = file_format(name, data)
     if suffix == ".pdf":
-        return [parse_pdf(data, source=name)]
-    text = _decode(data, name)
-    if suffix == ".json":
-        return parse_json(text, source=name)
-    if suffix in (".jsonl", ".ndjson"):
-        return parse_jsonl(text, source=name)
-    if suffix == ".txt":
-        listing = parse_trending_page(text, source=name)
-        if len(listing) >= 2:
-            return listing
-    return [parse_text_document(text, source=name, markdown=suffix in (".md", ".markdown"))]
+        papers = [parse_pdf(data, source=name, max_chars=max_text_chars)]
+    else:
+        text = _decode(data, name)
+        if suffix == ".json":
+            papers = parse_json(text, source=name)
+        elif suffix in (".jsonl", ".ndjson"):
+            papers = parse_jsonl(text, source=name)
+        else:
+            listing = parse_trending_page(text, source=name) if suffix == ".txt" else []
+            papers = (
+                listing
+                if len(listing) >= 2
+                else [parse_text_document(text, source=name, markdown=suffix in (".md", ".markdown"))]
+            )
+    if max_text_chars is not None:
+        for paper in papers:
+            check_text_size(paper, max_text_chars, f"{name}: ")
+        chars = sum(text_chars(p) for p in papers)
+        if chars > max_text_chars:
+            raise TooLarge(
+                f"{name}: {chars:,} characters of text, over the {max_text_chars:,} limit "
+                "(PAPERLENS_MAX_TEXT_CHARS); split the file"
+            )
+    return papers
+
+
+def text_chars(paper: Paper) -> int:
+    """The size of a paper's text as the limits count it: abstract plus full text."""
+    return len(paper.abstract or "") + len(paper.text or "")
+
+
+def check_text_size(paper: Paper, limit: int, where: str = "") -> None:
+    """A 413 naming the paper (id and title) when its text is over `limit` characters."""
+    chars = text_chars(paper)
+    if chars > limit:
+        raise TooLarge(
+            f"{where}paper {paper.paper_id!r} ('{paper.title[:60]}'): {chars:,} characters of text "
+            f"(abstract plus full text), over the {limit:,} limit (PAPERLENS_MAX_TEXT_CHARS); "
+            "split it into several papers or send less of its text"
+        )
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
@@ -80,8 +122,8 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
             raise BadInput(f"{path}: no such file or folder")
 
 
-def load_paths(paths: Iterable[Path]) -> list[Paper]:
+def load_paths(paths: Iterable[Path], max_text_chars: int | None = None) -> list[Paper]:
     papers: list[Paper] = []
     for path in expand_paths(paths):
-        papers.extend(parse_bytes(str(path), path.read_bytes()))
+        papers.extend(parse_bytes(str(path), path.read_bytes(), max_text_chars))
     return papers

@@ -26,9 +26,10 @@ _INLINE_ABSTRACT = re.compile(r"^abstract\b[\s.:\u2014\u2013-]*(?=[A-Z])", re.I)
 MIN_ABSTRACT_CHARS = 50
 
 
-def parse_pdf(data: bytes, source: str | None = None) -> Paper:
+def parse_pdf(data: bytes, source: str | None = None, max_chars: int | None = None) -> Paper:
+    """`max_chars`: a TooLarge at the page whose text would pass it (see `read_pdf`)."""
     name = source or "PDF"
-    pages = read_pdf(data, name)
+    pages = read_pdf(data, name, max_chars)
     if pages.n_pages == 0:
         raise BadInput(f"{name}: the PDF has no pages")
     if sum(len(line.text) for line in pages.lines) < 20:
@@ -39,6 +40,8 @@ def parse_pdf(data: bytes, source: str | None = None) -> Paper:
     try:
         meta = extract_metadata(pages)
         blocks = _mark_inline_abstract(to_blocks(strip_furniture(pages)))
+    except MemoryError:  # the parse process's memory limit: the file is refused, not degraded
+        raise
     except Exception as err:  # a layout the rules choke on still goes in, as plain pages
         log.warning(
             "%s: structure not recognised (%s: %s); indexed as plain pages", name, type(err).__name__, err

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 
-from service.core.errors import BadInput
+from service.core.errors import BadInput, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,10 @@ class PdfPages:
     metadata: dict[str, str]
 
 
-def read_pdf(data: bytes, name: str) -> PdfPages:
-    """Every text line of every page. Raises BadInput for files that are not readable PDFs."""
+def read_pdf(data: bytes, name: str, max_chars: int | None = None) -> PdfPages:
+    """Every text line of every page. Raises BadInput for files that are not readable PDFs,
+    and TooLarge at the page that takes the text past `max_chars` (counted from PDFium's
+    character count before the page's text is extracted)."""
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
@@ -63,11 +65,21 @@ def read_pdf(data: bytes, name: str) -> PdfPages:
         metadata = {k: str(v) for k, v in doc.get_metadata_dict(skip_empty=True).items()}
         lines: list[Line] = []
         width, height = 612.0, 792.0
+        left = max_chars
         for index in range(len(doc)):
             page = doc[index]
             try:
                 width, height = page.get_size()
-                lines.extend(_page_lines(page, index + 1))
+                chars, page_lines = _page_lines(page, index + 1, left)
+                lines.extend(page_lines)
+                left = None if left is None else left - chars
+            except _OverBudget:
+                raise TooLarge(
+                    f"{name}: over {max_chars:,} characters of text by page {index + 1} "
+                    "(PAPERLENS_MAX_TEXT_CHARS); split the file"
+                ) from None
+            except MemoryError:
+                raise
             except Exception as err:  # one broken page does not lose the paper
                 log.debug("%s: page %d unreadable: %s", name, index + 1, err)
             finally:
@@ -77,10 +89,17 @@ def read_pdf(data: bytes, name: str) -> PdfPages:
         doc.close()
 
 
-def _page_lines(page: pdfium.PdfPage, number: int) -> list[Line]:
+class _OverBudget(Exception):
+    """The page's characters would take the text past the budget."""
+
+
+def _page_lines(page: pdfium.PdfPage, number: int, budget: int | None = None) -> tuple[int, list[Line]]:
+    """(PDFium's character count, the lines) of a page; _OverBudget when the count passes `budget`."""
     textpage = page.get_textpage()
     try:
         n = textpage.count_chars()
+        if budget is not None and n > budget:
+            raise _OverBudget
         raw = textpage.get_text_range(0, n) if n else ""
         aligned = len(raw) == n  # one string index per PDFium char: geometry available
         out: list[Line] = []
@@ -93,7 +112,7 @@ def _page_lines(page: pdfium.PdfPage, number: int) -> list[Line]:
                     _line(textpage, text, number, start, end) if aligned else Line(text, number, 0, 0, 0, 0)
                 )
             start = end + 2
-        return out
+        return n, out
     finally:
         textpage.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from service.core.errors import PaperlensError
 from service.corpus.loader import parse_bytes
@@ -18,7 +19,10 @@ from service.corpus.paper import Paper
 from service.ingest.ingest_service import IngestReport, IngestService
 
 Loader = Callable[[], bytes]
-Parser = Callable[[str, bytes], list[Paper]]
+Source = Path | Loader
+"""A file on disk, or a callable that returns its bytes."""
+Parser = Callable[[str, Path], list[Paper]]
+"""The server's parse pool: parses the file at a path in a child process on a budget."""
 MAX_PAPERS_PER_WRITE = 64  # a listing file with many papers is written in batches of this many
 
 
@@ -40,17 +44,23 @@ class FileResult:
 
 def ingest_files(
     service: IngestService,
-    files: Sequence[tuple[str, Loader]],
+    files: Sequence[tuple[str, Source]],
     on_file: Callable[[FileResult], None] | None = None,
-    parse: Parser = parse_bytes,
+    parse: Parser | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> list[FileResult]:
     """Parse and ingest `files` in order; `on_file` hears each file's result as it lands.
-    `parse` is the server's bounded parse pool for uploads; the CLI parses in-process.
+    `parse` is the server's bounded parse pool for uploads (files are then paths); without
+    it (the CLI) files are parsed in this process, under the same text limit.
     `stop` (a cancelled job) is asked before each file: once true, no further file goes in."""
+    limit = service.settings.max_text_chars
 
-    def _parse(name: str, load: Loader) -> list[Paper]:
-        return parse(name, load())
+    def _parse(name: str, source: Source) -> list[Paper]:
+        if parse is not None:
+            if not isinstance(source, Path):
+                raise TypeError("the parse pool reads files from disk: give paths")
+            return parse(name, source)
+        return parse_bytes(name, source.read_bytes() if isinstance(source, Path) else source(), limit)
 
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperlens-parse") as parser:

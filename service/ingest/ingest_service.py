@@ -21,6 +21,7 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore, PaperWrite
 from service.core.config import Settings
 from service.core.errors import BadInput
+from service.corpus.loader import check_text_size
 from service.corpus.paper import Paper
 from service.retrieval.lexical_index import LexicalIndex
 
@@ -54,7 +55,10 @@ class IngestService:
         self.settings = settings
 
     def ingest(self, papers: Sequence[Paper], progress: Progress | None = None) -> IngestReport:
-        """Add or replace `papers` as one all-or-nothing batch."""
+        """Add or replace `papers` as one all-or-nothing batch. Every ingest path (JSON, files,
+        uploads, the CLI) comes here, so the text limit is checked here, before any work."""
+        for paper in papers:
+            check_text_size(paper, self.settings.max_text_chars)
         unique = _dedupe(papers)
         report = IngestReport()
         known = self.store.papers.content_hashes([p.paper_id for p in unique])

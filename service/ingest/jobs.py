@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from service.core.errors import NotFound
-from service.corpus.loader import parse_bytes
 from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
 from service.schemas import JobFileOut, JobOut
@@ -156,7 +155,7 @@ class JobStore:
 class JobQueue:
     """Accepts jobs and runs them on one background thread, in order."""
 
-    def __init__(self, ingest: IngestService, data_dir: Path, parse: Parser = parse_bytes) -> None:
+    def __init__(self, ingest: IngestService, data_dir: Path, parse: Parser | None = None) -> None:
         self.ingest = ingest
         self.parse = parse
         self.files_dir = data_dir / "jobs"
@@ -165,15 +164,16 @@ class JobQueue:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def submit(self, files: Sequence[tuple[str, bytes]]) -> JobOut:
-        """Save the files, record the job, and queue it; returns at once."""
+    def submit(self, files: Sequence[tuple[str, Path]]) -> JobOut:
+        """Move the files (saved uploads) into the job's folder, record the job, and queue it;
+        returns at once."""
         job_id = uuid.uuid4().hex[:16]
         folder = self.files_dir / job_id
         folder.mkdir(parents=True)
         saved = []
-        for i, (name, data) in enumerate(files):
-            path = folder / f"{i:04d}-{_safe(name)}"
-            path.write_bytes(data)
+        for i, (name, source) in enumerate(files):
+            path = folder / f"{i:04d}-{safe_name(name)}"
+            shutil.move(source, path)
             saved.append((name, path))
         self.store.create(job_id, saved)  # files first: a recorded job always has its files
         self._enqueue(job_id)
@@ -230,7 +230,7 @@ class JobQueue:
         def cancelled() -> bool:
             return self.store.status_of(job_id) == "cancelled"
 
-        files = [(name, path.read_bytes) for _, name, path in pending]
+        files = [(name, path) for _, name, path in pending]
         ingest_files(self.ingest, files, on_file, parse=self.parse, stop=cancelled)
         if cancelled():
             shutil.rmtree(self.files_dir / job_id, ignore_errors=True)
@@ -241,5 +241,6 @@ class JobQueue:
         shutil.rmtree(self.files_dir / job_id, ignore_errors=True)
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A file name safe to save an upload under."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[:100] or "file"

@@ -7,6 +7,7 @@ the bundled Swagger UI files, so it works offline (and under a CSP that names no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +21,9 @@ from swagger_ui_bundle import swagger_ui_path
 from service.container import Container
 from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
+from service.corpus.parse_pool import ParsePool
 from service.server.auth import install_auth
+from service.server.body_limit import BodyLimit
 from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
 from service.server.headers import SecurityHeaders, inline_script_hashes, page_csp
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         ready, _ = container.status
         if not ready:
             container.load_in_background()
+        threading.Thread(target=ParsePool.warm, name="paperlens-forkserver", daemon=True).start()
         yield
         container.shutdown()
 
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.api_keys = ApiKeys(settings.api_keys_file) if settings.api_keys_file is not None else None
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)  # innermost: after keys and rates
     install_rate_limits(app, settings)
     if app.state.api_keys is not None:
         install_auth(app, app.state.api_keys, settings)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.core.errors import BadInput, NotFound, TooLarge
-from service.corpus.loader import file_format
+from service.corpus.loader import check_file
 from service.ingest.ingest_service import IngestReport
+from service.ingest.jobs import safe_name
 from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
 
@@ -38,7 +44,62 @@ def add_papers(body: PapersIn, services: ServicesDep, settings: SettingsDep) -> 
     return _ingest_out(services.ingest.ingest(body.papers))
 
 
-@router.post(
+class _UploadRoute(APIRoute):
+    """Reads the multipart form with this server's cap on its parts before FastAPI does
+    (FastAPI then uses the form already read): too many files or fields is a 413 that says
+    what to do (Starlette's own answer is a 400), and parsing stops at the part over the cap."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def read_form_first(request: Request) -> Response:
+            limit = request.app.state.container.settings.max_upload_parts
+            try:
+                await request.form(max_files=limit, max_fields=limit)
+            except StarletteHTTPException as err:
+                if "Too many" not in str(err.detail):  # Starlette's words for a count over the cap
+                    raise
+                raise TooLarge(
+                    f"more than {limit} files (or form fields) in one upload (PAPERLENS_MAX_UPLOAD_PARTS); "
+                    "send them in several requests"
+                ) from err
+            return await handler(request)
+
+        return read_form_first
+
+
+uploads = APIRouter(route_class=_UploadRoute)  # included in `router` below
+
+
+def _save(upload: UploadFile, path: Path, limit: int) -> int:
+    """Copy an upload (Starlette spools it to a temporary file) to `path` in blocks; a 413
+    naming the file as soon as it passes `limit` bytes."""
+    name = upload.filename or "upload"
+    size = 0
+    upload.file.seek(0)
+    with path.open("wb") as out:
+        while block := upload.file.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                raise TooLarge(
+                    f"{name}: file is over the {limit:,}-byte upload limit; "
+                    "split it or raise PAPERLENS_MAX_UPLOAD_BYTES"
+                )
+            out.write(block)
+    check_file(name, path)  # unknown formats and empty files are refused before anything runs
+    return size
+
+
+def _receive(files: list[UploadFile], folder: Path, limit: int) -> list[tuple[str, Path, int]]:
+    received = []
+    for i, upload in enumerate(files):
+        name = upload.filename or "upload"
+        path = folder / f"{i:04d}-{safe_name(name)}"
+        received.append((name, path, _save(upload, path, limit)))
+    return received
+
+
+@uploads.post(
     "/upload",
     status_code=201,
     response_model=IngestOut,
@@ -57,30 +118,24 @@ async def upload_papers(
         ),
     ] = None,
 ) -> Any:
-    received: list[tuple[str, bytes]] = []
-    for upload in files:
-        name = upload.filename or "upload"
-        data = await upload.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise TooLarge(
-                f"{name}: file is over the {settings.max_upload_bytes:,}-byte upload limit; "
-                "split it or raise PAPERLENS_MAX_UPLOAD_BYTES"
-            )
-        file_format(name, data)  # unknown formats and empty files are refused before anything runs
-        received.append((name, data))
-    large = sum(len(d) for _, d in received) > settings.sync_upload_bytes or len(received) > SYNC_MAX_FILES
-    if wait is False or (wait is None and large):
-        if len(received) > settings.max_papers_per_request:
-            raise TooLarge(
-                f"{len(received)} files in one request; send at most {settings.max_papers_per_request}"
-            )
-        job = await run_in_threadpool(services.jobs.submit, received)
-        return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
-    papers = [
-        p for name, data in received for p in await run_in_threadpool(services.parser.parse, name, data)
-    ]
-    _check_count(len(papers), settings.max_papers_per_request)
-    report = await run_in_threadpool(services.ingest.ingest, papers)
+    """Files go to disk as they arrive, never whole into memory: each is copied from
+    Starlette's spool to a folder of this request, and parse processes read it from there."""
+    with tempfile.TemporaryDirectory(prefix="paperlens-upload-") as tmp:
+        received = await run_in_threadpool(_receive, files, Path(tmp), settings.max_upload_bytes)
+        size = sum(n for _, _, n in received)
+        large = size > settings.sync_upload_bytes or len(received) > SYNC_MAX_FILES
+        if wait is False or (wait is None and large):
+            if len(received) > settings.max_papers_per_request:
+                raise TooLarge(
+                    f"{len(received)} files in one request; send at most {settings.max_papers_per_request}"
+                )
+            job = await run_in_threadpool(services.jobs.submit, [(name, path) for name, path, _ in received])
+            return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
+        papers = []
+        for name, path, _ in received:
+            papers += await run_in_threadpool(services.parser.parse, name, path)
+        _check_count(len(papers), settings.max_papers_per_request)
+        report = await run_in_threadpool(services.ingest.ingest, papers)
     return _ingest_out(report)
 
 
@@ -100,9 +155,39 @@ def list_papers(
     )
 
 
-@router.get("/{paper_id}", response_model=PaperOut, summary="One paper with its text")
-def get_paper(paper_id: str, services: ServicesDep) -> PaperOut:
-    return PaperOut.model_validate(services.store.papers.require(paper_id), from_attributes=True)
+TEXT_WINDOW = 100_000  # characters of a paper's text one GET returns unless asked for another window
+MAX_TEXT_WINDOW = 1_000_000
+
+
+@router.get("/{paper_id}", response_model=PaperOut, summary="One paper with (a window of) its text")
+def get_paper(
+    paper_id: str,
+    services: ServicesDep,
+    text_offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="First character of the text to return.")
+    ] = 0,
+    text_limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_TEXT_WINDOW,
+            description="Most characters of the text (and of the abstract) to return; "
+            "`next_text_offset` says where the next window starts.",
+        ),
+    ] = TEXT_WINDOW,
+) -> PaperOut:
+    """A paper's text can be millions of characters: it comes in windows (100,000 characters,
+    about 30 pages, unless `text_limit` says otherwise) so no response is unbounded."""
+    paper = services.store.papers.require(paper_id)
+    out = PaperOut.model_validate(paper, from_attributes=True)
+    text, abstract = paper.text or "", paper.abstract or ""
+    end = text_offset + text_limit
+    out.text = text[text_offset:end] if paper.text is not None else None
+    out.text_chars = len(text)
+    out.next_text_offset = end if end < len(text) else None
+    out.abstract = abstract[:text_limit] if paper.abstract is not None else None
+    out.abstract_chars = len(abstract)
+    return out
 
 
 @router.delete("/{paper_id}", status_code=204, summary="Delete a paper and its chunks")
@@ -110,3 +195,6 @@ def delete_paper(paper_id: str, services: ServicesDep) -> Response:
     if not services.ingest.delete(paper_id):
         raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
     return Response(status_code=204)
+
+
+router.include_router(uploads)
