@@ -38,7 +38,7 @@ from service.corpus.names import title_head
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.injection import data_title, instruction_sentences
+from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_title, instruction_sentences
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import cosine_matrix, support
@@ -205,7 +205,7 @@ class CompareService:
                     timings,
                     fallback=lambda: "",
                     sources=[paper.title, paper.body],
-                    removed=instruction_sentences(paper.body, self.embedder.embed),
+                    removed=instruction_sentences(paper.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE),
                 )
                 usage.add(generated.usage)
                 if generated.from_llm:
@@ -224,7 +224,11 @@ class CompareService:
             )
         # one call per paper already made: the summary is put together from the cells
         sources = [t for p in papers for t in (p.title, p.body)]
-        removed = [s for p in papers for s in instruction_sentences(p.body, self.embedder.embed)]
+        removed = [
+            s
+            for p in papers
+            for s in instruction_sentences(p.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+        ]
         summary, use_llm = self._summary(
             rows, names, usage, timings, use_llm, not llm_cells, sources, removed
         )

@@ -17,7 +17,13 @@ from service.components.sentences import split_sentences
 from service.components.tokens import clip_tokens, count_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.corpus.paper import NOT_EVIDENCE_PARTS, TextBlock
-from service.grounding.injection import Embed, data_only, instruction_sentences, is_instruction
+from service.grounding.injection import (
+    WHOLE_TEXT_FLAG_SCORE,
+    Embed,
+    data_only,
+    instruction_score,
+    instruction_sentences,
+)
 
 MIN_PARAGRAPH_CHARS = 200  # shorter text blocks are headings run in, captions' tails, labels
 # (part, which paragraphs, share of the budget); a missing part's share goes to the others
@@ -59,7 +65,7 @@ def story_text(paper: StoredPaper, tokens: int, embed: Embed | None = None) -> s
     """The text a summary or compare prompt shows of `paper`, within `tokens` (cl100k); a
     sentence addressed to a machine reader is not shown (`data_only`; `embed` lets a
     sentence off the paper's topic count as one more sign of it)."""
-    body = data_only(paper.body, embed)
+    body = data_only(paper.body, embed, WHOLE_TEXT_FLAG_SCORE)
     if not paper.blocks or count_tokens(body) <= tokens:
         return clip_tokens(body, tokens)
     picked: list[tuple[str, float]] = []
@@ -74,7 +80,7 @@ def story_text(paper: StoredPaper, tokens: int, embed: Embed | None = None) -> s
             text = {"all": " ".join(paragraphs), "last": paragraphs[-1], "first": " ".join(paragraphs[:2])}[
                 which
             ]
-            picked.append((data_only(text, embed), share))
+            picked.append((data_only(text, embed, WHOLE_TEXT_FLAG_SCORE), share))
     if not picked:
         return clip_tokens(body, tokens)
     total = sum(share for _, share in picked)
@@ -84,7 +90,7 @@ def story_text(paper: StoredPaper, tokens: int, embed: Embed | None = None) -> s
 def quotable_sentences(paper: StoredPaper, embed: Embed | None = None) -> list[Sentence]:
     """The sentences a compare cell may quote, with where they are (none that instructs)."""
     if not paper.blocks:
-        removed = set(instruction_sentences(paper.body, embed))
+        removed = set(instruction_sentences(paper.body, embed, WHOLE_TEXT_FLAG_SCORE))
         return [Sentence(s) for s in split_sentences(paper.body)[:80] if s not in removed]
     taken: dict[str, int] = {}
     out: list[Sentence] = []
@@ -93,7 +99,11 @@ def quotable_sentences(paper: StoredPaper, embed: Embed | None = None) -> list[S
             continue
         for sentence in split_sentences(block.text):
             limit = SENTENCES_PER_PART.get(block.part, 10)
-            if taken.get(block.part, 0) >= limit or len(sentence) < 30 or is_instruction(sentence):
+            if (
+                taken.get(block.part, 0) >= limit
+                or len(sentence) < 30
+                or instruction_score(sentence) >= WHOLE_TEXT_FLAG_SCORE
+            ):
                 continue
             taken[block.part] = taken.get(block.part, 0) + 1
             out.append(Sentence(sentence, block.page, block.section or None, block.part))

@@ -30,7 +30,7 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.copying import longest_copied_run
-from service.grounding.injection import data_only, data_title, instruction_sentences
+from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_only, data_title, instruction_sentences
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import cosine_matrix, support
 from service.schemas import SummaryOut
@@ -103,11 +103,11 @@ class SummaryService:
         source = paper.body
 
         def extractive() -> str:
-            return extractive_summary(data_only(source, self.embedder.embed))
+            return extractive_summary(data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE))
 
         limit = self.settings.summary_max_tokens
         sources = [paper.title, source]
-        removed = instruction_sentences(source, self.embedder.embed)
+        removed = instruction_sentences(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
         draft = self.generator.generate(
             self._messages(paper),
             limit,
@@ -133,7 +133,9 @@ class SummaryService:
             draft.usage.add(retry.usage)
             if retry.from_llm:
                 draft.text = retry.text
-        clean = data_only(source, self.embedder.embed)  # a figure only an instruction states is no support
+        clean = data_only(
+            source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE
+        )  # a figure only an instruction states is no support
         text, _ = clean_summary(draft.text, clean)
         text = self._supported(text, clean)
         if draft.withheld:
