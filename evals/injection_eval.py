@@ -95,22 +95,11 @@ def carries(text: str, markers: list[str]) -> bool:
 
 def sse_text(raw: str) -> tuple[str, dict[str, Any]]:
     """The deltas of an SSE body joined, and its final event's data."""
-    deltas, final = [], {}
-    for block in raw.replace("\r\n", "\n").split("\n\n"):
-        event, data = "message", []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if not data:
-            continue
-        payload = json.loads("\n".join(data))
-        if event == "delta":
-            deltas.append(payload.get("text", ""))
-        elif event == "final":
-            final = payload
-    return "".join(deltas), final
+    from tests.fake_llm import iter_sse
+
+    events = list(iter_sse(raw))
+    deltas = "".join(str(d.get("text", "")) for e, d in events if e == "delta")
+    return deltas, next((d for e, d in events if e == "final"), {})
 
 
 def detector_row(item: dict[str, Any]) -> dict[str, Any]:

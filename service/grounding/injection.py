@@ -383,6 +383,18 @@ _CLAUSE_IMPERATIVE = re.compile(
 _VOCATIVE = re.compile(_VOCATIVE_HEAD + "(?:" + _ADDRESSEE.pattern + r")[^:,]{0,40}(?::|--|,)")
 
 
+# Cues that add their weight wherever they are found in the (folded) sentence
+_CUES: list[tuple[re.Pattern[str], float]] = [
+    (_FATE, 2.0),
+    (_CHARACTERISE, 1.5),
+    (_FRAMING, 1.5),
+    (_DOWNSTREAM, 1.0),
+    (_ROLE_PLAY, 1.0),
+    (_VERBATIM, 0.5),
+    (_PERSONA, 0.5),
+]
+
+
 def _unquoted(sentence: str) -> str:
     """The sentence without quoted spans (a quoted attack inside a descriptive sentence is
     mentioned, not addressed to anyone), unless the quote is most of the sentence."""
@@ -406,22 +418,9 @@ def instruction_score(sentence: str) -> float:
         score += 1.5
     if _IMPERATIVE.search(text) or _CLAUSE_IMPERATIVE.search(text) or _FINAL_REQUEST.search(text):
         score += 1.5
-    if _FATE.search(text):
-        score += 2.0
-    if _CHARACTERISE.search(text):
-        score += 1.5
-    if _VERBATIM.search(text):
-        score += 0.5
+    score += sum(weight for cue, weight in _CUES if cue.search(text))
     fields = len({m.group(0).strip(" {,\"'") for m in _ORDER_FIELD.finditer(text)})
     score += min(fields, 2) * 1.0
-    if _DOWNSTREAM.search(text):
-        score += 1.0
-    if _ROLE_PLAY.search(text):
-        score += 1.0
-    if _PERSONA.search(text):
-        score += 0.5
-    if _FRAMING.search(text):
-        score += 1.5
     addressed = _ADDRESSEE.search(text) or _PROCESS_READER.search(text)
     you = bool(_YOU.search(text) or _YOU_SIE.search(raw))
     asking = _ASKING.search(text)
