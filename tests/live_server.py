@@ -102,6 +102,9 @@ class Probe:
     pid: int
     every_s: float = 0.02
     latencies: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(
+        default_factory=list
+    )  # time.monotonic() of each request, in order of answers
     failures: int = 0
     server_peak_mb: float = 0.0
     children_peak_mb: float = 0.0
@@ -117,11 +120,13 @@ class Probe:
 
             async def one() -> None:
                 t0 = time.perf_counter()
+                sent = time.monotonic()
                 try:
                     ok = (await client.get("/healthz")).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 self.latencies.append(time.perf_counter() - t0)
+                self.sent_at.append(sent)
                 self.failures += not ok
 
             tasks = []

@@ -17,9 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
+from service.components.vector_store.paper_records import StoredPaper
+from service.components.vector_store.records import Record
 from service.container import Container, build_services
 from service.core.errors import PaperlensError
 from service.corpus.loader import parse_bytes
+from service.corpus.names import paper_names
+from service.corpus.paper import TextBlock
 from service.corpus.parse_pool import ParsePool
 from service.server.app import create_app
 
@@ -277,3 +281,70 @@ def test_responses_are_passages_and_windows_never_a_whole_long_paper(client: Tes
     assert tail["text"] == run[-500:] and tail["next_text_offset"] is None
     whole = client.get("/papers/no-spaces").json()
     assert whole["abstract_chars"] == len(whole["abstract"]) and whole["next_text_offset"] is None
+
+
+# --- E: the event loop during large ingests ------------------------------------------------
+
+
+def test_health_stays_fast_while_many_papers_are_ingested(tmp_path: Path) -> None:
+    """60 papers (about 500 chunks) in one POST through a real server, /healthz asked every
+    20 ms meanwhile. Embedded Chroma holds the GIL for the whole of a write: the one write
+    of every chunk stopped the event loop for 0.7-1.5 s (p99 600 ms on a busy 2-core
+    machine); paced writes keep each under ~60 ms. Embedding reads 32 word pieces a chunk
+    here so the test is quick: it is about the writes, not the vectors. What the machine
+    costs an idle server (its idle p99, measured first) is allowed on top of the 100 ms."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = serve(tmp_path / "data", port, embedding_max_tokens="32")
+    papers = [
+        {
+            "title": f"Paper number {i}",
+            "abstract": "A paper about models.",
+            "text": " ".join(
+                f"Sentence {j} of paper {i} says model {j % 7} beats baseline {j % 11} on task {j % 13}."
+                for j in range(100)
+            ),
+        }
+        for i in range(60)
+    ]
+    try:
+        wait_ready(base, proc)
+        idle = Probe(base, proc.pid)
+        with idle.running():
+            time.sleep(2)
+        probe = Probe(base, proc.pid)
+        with probe.running():
+            r = httpx.post(f"{base}/papers", json={"papers": papers}, timeout=300)
+        assert r.status_code == 201 and len(r.json()["added"]) == 60, r.text[:300]
+        assert probe.failures == 0
+        assert probe.p99_ms() <= 100 + idle.p99_ms(), (probe.p99_ms(), idle.p99_ms(), max(probe.latencies))
+    finally:
+        stop(proc)
+
+
+def test_a_paper_record_holds_its_text_once_and_old_records_still_read() -> None:
+    text = "First paragraph of the paper.\n\nSecond paragraph, in the results."
+    blocks = [
+        TextBlock(text="First paragraph of the paper.", page=1, part="introduction"),
+        TextBlock(text="Second paragraph, in the results.", page=2, part="results"),
+    ]
+    paper = StoredPaper(id="p1", title="T", content_hash="h", n_chunks=2, text=text, blocks=blocks)
+    record = paper.to_record()
+    assert record.document is not None and record.document.count("Second paragraph") == 1
+    assert StoredPaper.from_record(record).blocks == blocks
+    old_style = Record(
+        record.id,
+        record.metadata,
+        json.dumps({"abstract": None, "text": text, "blocks": [b.model_dump() for b in blocks]}),
+    )
+    assert StoredPaper.from_record(old_style).blocks == blocks
+
+
+def test_names_are_looked_for_in_the_head_of_a_huge_abstract_only() -> None:
+    """Three regexes over a 3-million-character abstract held the GIL for about 0.5 s."""
+    sentences = (f"Sentence {j} here (ABC{j % 50}) is called Foo{j % 9} and more." for j in range(57_000))
+    abstract = "We present Sampling (PROPS), a method. " + " ".join(sentences)
+    t0 = time.perf_counter()
+    names = paper_names("CARP: a title", abstract)
+    assert time.perf_counter() - t0 < 0.05  # was 0.17-0.47 s on 2 vCPUs
+    assert {"CARP", "PROPS", "ABC7"} <= set(names)

@@ -41,7 +41,14 @@ NAMES_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 """The rules' version: this module's content hash, so any change to them retires stored names."""
 
 
+NAMES_SCAN_CHARS = 20_000
+"""Characters of an abstract searched for names: ten long abstracts' worth. A "paper" whose
+abstract is millions of characters would hold the GIL (and the event loop) for half a
+second in these regexes."""
+
+
 def paper_names(title: str, abstract: str | None) -> list[str]:
+    abstract = (abstract or "")[:NAMES_SCAN_CHARS]
     names: set[str] = set()
     head = title_head(title)
     if head is not None and _NAME_CHARS.match(head):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from service.components.embedding.embedder import Vectors
-from service.components.vector_store.records import Metadata
+from service.components.vector_store.records import Metadata, paced
 from service.core.errors import BadInput
 
 
@@ -145,18 +145,22 @@ class ChunkStore:
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def upsert(self, chunks: Sequence[ChunkRecord], vectors: Vectors) -> None:
-        for b in range(0, len(chunks), self._batch):
-            part = chunks[b : b + self._batch]
+        """In paced writes (see `records.paced`): one write of 1,000 chunks held the GIL, and so the
+        event loop, for seconds."""
+
+        def write(start: int, end: int) -> None:
+            part = chunks[start:end]
             self.collection.upsert(
                 ids=[c.id for c in part],
-                embeddings=vectors[b : b + self._batch],
+                embeddings=vectors[start:end],
                 documents=[c.text for c in part],
                 metadatas=[c.metadata for c in part],
             )
 
+        paced(len(chunks), write)
+
     def delete(self, ids: Sequence[str]) -> None:
-        for b in range(0, len(ids), self._batch):
-            self.collection.delete(ids=list(ids[b : b + self._batch]))
+        paced(len(ids), lambda start, end: self.collection.delete(ids=list(ids[start:end])))
 
     def delete_paper(self, paper_id: str) -> None:
         self.collection.delete(where={"paper_id": paper_id})

@@ -53,7 +53,7 @@ class StoredPaper:
                 meta[key] = getattr(self, key)
         body: dict[str, Any] = {"abstract": self.abstract, "text": self.text}
         if self.blocks:
-            body["blocks"] = [b.model_dump() for b in self.blocks]
+            body["blocks"] = _located(self.blocks, self.text or "")
         doc = json.dumps(body, ensure_ascii=False)
         return Record(self.id, meta, doc)
 
@@ -80,13 +80,43 @@ class StoredPaper:
             authors=json.loads(text_of("authors") or "[]"),
             source=text_of("source"),
             doi=text_of("doi"),
-            blocks=[TextBlock.model_validate(b) for b in body["blocks"]] if body.get("blocks") else None,
+            blocks=_blocks(body["blocks"], body.get("text") or "") if body.get("blocks") else None,
             # names made by other rules (or none kept): computed again by these
             names=(
                 json.loads(text_of("names") or "null") if meta.get("names_version") == NAMES_VERSION else None
             )
             or paper_names(str(meta["title"]), body.get("abstract")),
         )
+
+
+def _located(blocks: Sequence[TextBlock], text: str) -> list[dict[str, Any]]:
+    """Blocks as stored: where each sits in the text (`at`, `len`) instead of a second copy of
+    its text, so a full text is written once (a Chroma write holds the GIL for as long as its
+    document takes to index). A block not found in the text (never, for a valid Paper) keeps
+    its text."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for block in blocks:
+        fields = block.model_dump()
+        at = text.find(block.text, offset)
+        if at >= 0:
+            del fields["text"]
+            fields.update(at=at, len=len(block.text))
+            offset = at + len(block.text)
+        out.append(fields)
+    return out
+
+
+def _blocks(stored: list[dict[str, Any]], text: str) -> list[TextBlock]:
+    """Blocks back from either form (records written before `_located` carry their text)."""
+    blocks = []
+    for fields in stored:
+        if "at" in fields:
+            fields = {**fields, "text": text[fields["at"] : fields["at"] + fields["len"]]}
+            fields.pop("at")
+            fields.pop("len")
+        blocks.append(TextBlock.model_validate(fields))
+    return blocks
 
 
 class PaperRecords:

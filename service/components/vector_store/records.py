@@ -9,9 +9,37 @@ this change holds 384-dimensional vectors; a placeholder of another size would b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+WRITE_TARGET_S = 0.06
+"""How long a single Chroma write should hold the GIL, about."""
+
+
+def paced(total: int, write: Callable[[int, int], object], size: int = 16, smallest: int = 16) -> None:
+    """Call `write(start, end)` over `range(total)` in slices sized so each call takes about
+    WRITE_TARGET_S (`smallest` to 256 items, `size` first), pausing after each for half as long as it took (at
+    most 30 ms) so the other threads, the event loop first, get the GIL. Embedded Chroma
+    holds the GIL for the whole of a write (its bindings release it for reads only): one
+    write of 600 chunks stopped the event loop, and /healthz, for 1.5 s and more. A write
+    costs ~25 ms plus ~1 ms a chunk on 2 idle vCPUs (twice that on a busy machine, and
+    more as the store grows); smaller writes cost more per chunk than they save."""
+    start = 0
+    while start < total:
+        end = min(total, start + size)
+        t0 = time.perf_counter()
+        write(start, end)
+        took = time.perf_counter() - t0
+        start = end
+        if took > WRITE_TARGET_S:
+            size = max(smallest, size // 2)
+        elif took < WRITE_TARGET_S / 2:
+            size = min(256, size * 2)
+        if start < total:
+            time.sleep(min(took / 2, 0.03))
+
 
 Metadata = dict[str, str | int | float | bool]
 """What Chroma keeps beside a record: flat scalar values only."""
@@ -50,13 +78,18 @@ class RecordCollection:
         return set(self.collection.get(ids=list(ids), include=[])["ids"]) if ids else set()
 
     def put(self, records: Sequence[Record]) -> None:
-        if records:
+        """In paced writes (see `paced`): a paper record holds the paper's whole text."""
+
+        def write(start: int, end: int) -> None:
+            part = records[start:end]
             self.collection.upsert(
-                ids=[r.id for r in records],
-                embeddings=[self._placeholder] * len(records),
-                metadatas=[r.metadata for r in records],
-                documents=[r.document or "" for r in records],
+                ids=[r.id for r in part],
+                embeddings=[self._placeholder] * len(part),
+                metadatas=[r.metadata for r in part],
+                documents=[r.document or "" for r in part],
             )
+
+        paced(len(records), write, size=4, smallest=1)  # a record can be millions of characters
 
     def update_metadata(self, records: Sequence[Record]) -> None:
         """Replace the metadata of records that exist (their documents stay as they are)."""
