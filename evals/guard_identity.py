@@ -1,0 +1,90 @@
+"""Does the injection guard change what the model sees on papers with no injection?
+
+For every question of the QA suite (the 60 sample abstracts) and of the whole-paper
+suite (the 18 full-text PDFs, every split), the evidence `/ask` would show the model is
+built twice, with the guard and with it switched off, and compared; so is the text every
+sample paper's summary prompt shows. Identical evidence and prompts mean identical
+answers from the same model, so the guard cannot lose a right answer on these suites.
+No LLM is needed (retrieval and evidence only).
+
+    python -m evals.guard_identity
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from evals.client import ROOT, SAMPLE
+from service.answering.paper_text import story_text
+from service.components.tokens import clip_tokens
+from service.container import build_services
+from service.core.config import Settings
+from service.corpus.loader import parse_bytes
+from service.grounding import evidence
+from service.retrieval.request_check import QueryKind
+
+FULLTEXT = ROOT / "evals" / "data" / "fulltext"
+
+
+@contextmanager
+def guard_off() -> Iterator[None]:
+    saved = evidence.instructions
+    setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(evidence, "instructions", saved)  # noqa: B010
+
+
+def questions() -> list[str]:
+    qa = [json.loads(line)["question"] for line in (ROOT / "evals" / "data" / "qa_questions.jsonl").open()]
+    full = [
+        json.loads(line)["question"]
+        for f in sorted(FULLTEXT.glob("*.jsonl"))
+        for line in f.open()
+        if line.strip()
+    ]
+    return qa + full
+
+
+def run() -> dict[str, Any]:
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="paperlens-guard-")), llm="none", _env_file=None
+    )
+    services = build_services(settings)
+    services.ingest.ingest(parse_bytes(SAMPLE.name, SAMPLE.read_bytes()))
+    for pdf in sorted((FULLTEXT / "pdfs").glob("*.pdf")):
+        services.ingest.ingest(parse_bytes(pdf.name, pdf.read_bytes()))
+    differ: list[str] = []
+    asked = questions()
+    for question in asked:
+        query = services.check.query(QueryKind.QUESTION, question, settings.ask_k, None)
+        on = services.ask.prepare(query).evidence.render()
+        with guard_off():
+            off = services.ask.prepare(query).evidence.render()
+        if on != off:
+            differ.append(question)
+    papers = services.store.papers.page(0, services.store.papers.count())
+    embed = services.summary.embedder.embed
+    summaries_differ = [
+        p.id for p in papers if not p.blocks and story_text(p, 900, embed) != clip_tokens(p.body, 900)
+    ]
+    return {
+        "questions": len(asked),
+        "evidence_differs": differ,
+        "abstract_papers": sum(not p.blocks for p in papers),
+        "summary_prompt_differs": summaries_differ,
+    }
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=1))
+
+
+if __name__ == "__main__":
+    main()
