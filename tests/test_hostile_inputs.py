@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -60,6 +62,20 @@ def test_a_bomb_is_refused_with_413_within_its_budget(
     assert refused.value.status == 413, (kind, refused.value.message)
     assert "bomb.pdf" in refused.value.message and f"PAPERLENS_{limit_named}" in refused.value.message
     assert took < min(timeout_s, 30.0) + 3.0, f"{kind}: {took:.1f} s"
+
+
+def test_a_parse_process_does_not_import_the_main_module_again(tmp_path: Path) -> None:
+    """An eval run as `python -m evals.x` imports the whole service: a parse child that
+    imported it again (multiprocessing's default) would take seconds and pass its memory limit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.parse_main_probe", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "parsed" in done.stdout, done.stderr[-2000:]
+    assert (tmp_path / "imports.log").read_text().split() == ["__main__"]
 
 
 def test_the_pdf_reader_stops_at_the_page_that_passes_the_text_limit() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import logging
 import math
 import multiprocessing
@@ -33,8 +34,11 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from multiprocessing import forkserver, popen_forkserver, process, reduction, spawn, util
 from multiprocessing.connection import Connection
+from multiprocessing.context import set_spawning_popen
 from pathlib import Path
+from typing import Any
 
 from service.core.errors import PaperlensError, TooLarge
 from service.corpus.loader import parse_bytes
@@ -46,8 +50,42 @@ log = logging.getLogger(__name__)
 # already imported: ~10 ms per file) that holds none of the API server's sockets or files.
 # Its own start (~0.3 s) is done once, at start-up (`ParsePool.warm`).
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["__main__", __name__])
+_CONTEXT.set_forkserver_preload([__name__])
 _PR_SET_PDEATHSIG = 1
+
+
+class _Popen(popen_forkserver.Popen):
+    """The forkserver's launch, less its preparation of `__main__`: multiprocessing has each
+    child import the parent's main module again (`paperlens`, pytest, an eval run with
+    `python -m`), which costs seconds and, for a main that imports the whole service,
+    more memory than the parse limit. The child runs `_work`, found by its module's name,
+    and needs no `__main__`. (The body is CPython's `popen_forkserver.Popen._launch`.)"""
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_name", None)
+        prep_data.pop("init_main_from_path", None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
+        _parent_w = os.dup(w)  # a sentinel of the parent for the child, as CPython keeps it
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))  # type: ignore[attr-defined]
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Process(process.BaseProcess):
+    _start_method = "forkserver"
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:
+        return _Popen(process_obj)
 
 
 def result_limit(max_text_chars: int) -> int:
@@ -156,8 +194,6 @@ class ParsePool:
     @staticmethod
     def warm() -> None:
         """Start the forkserver now (about 0.3 s), not on the first upload."""
-        from multiprocessing import forkserver
-
         forkserver.ensure_running()
 
     def parse(self, name: str, path: Path) -> list[Paper]:
@@ -166,7 +202,7 @@ class ParsePool:
         budget = self.budget
         with self._slots:
             receive, send = _CONTEXT.Pipe(duplex=False)
-            child = _CONTEXT.Process(
+            child = _Process(
                 target=_work, args=(name, str(path), budget, send), name="paperlens-parse", daemon=True
             )
             try:
