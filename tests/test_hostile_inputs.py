@@ -26,7 +26,7 @@ from service.core.errors import PaperlensError
 from service.corpus.loader import parse_bytes
 from service.corpus.names import paper_names
 from service.corpus.paper import TextBlock
-from service.corpus.parse_pool import ParsePool
+from service.corpus.parse_pool import Budget, ParsePool
 from service.server.app import create_app
 
 from .conftest import free_port, make_settings
@@ -62,6 +62,21 @@ def test_a_bomb_is_refused_with_413_within_its_budget(
     assert refused.value.status == 413, (kind, refused.value.message)
     assert "bomb.pdf" in refused.value.message and f"PAPERLENS_{limit_named}" in refused.value.message
     assert took < min(timeout_s, 30.0) + 3.0, f"{kind}: {took:.1f} s"
+
+
+def test_the_server_reads_no_parse_result_over_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent reads at most `result_bytes` from a child, whatever the child sends (here
+    the bound is cut to 512 bytes in this process only; the child keeps the real one)."""
+    note = tmp_path / "note.md"
+    note.write_text("# A Note\n\n" + "Words in a sentence. " * 200)
+    monkeypatch.setattr(Budget, "result_bytes", property(lambda self: 512))
+    pool = ParsePool(workers=1, timeout_s=30, max_text_chars=10_000, memory_mb=512)
+    with pytest.raises(PaperlensError) as refused:
+        pool.parse("note.md", note)
+    assert refused.value.status == 413 and "note.md" in refused.value.message
+    assert "PAPERLENS_MAX_TEXT_CHARS" in refused.value.message
 
 
 def test_a_parse_process_does_not_import_the_main_module_again(tmp_path: Path) -> None:
