@@ -84,9 +84,13 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         return f"{text} [{n}]"
     if task == "summary":
         title = user.split("\n", 1)[0].removeprefix("Paper title: ")
+        text = user.split("Paper text:", 1)[-1].split("Plain-language summary:", 1)[0].strip()
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+        first = " ".join((sentences[0] if sentences else title).split()[:10]).rstrip(".,;:")
+        last = " ".join((sentences[-1] if sentences else title).split()[:10]).rstrip(".,;:")
         return (
             f"This work looks at a hard question in its field, described in the paper titled {title}. "
-            "The authors suggest a fresh way to handle it. Their tests show it works better than older ways."
+            f"The authors say, in short: {first}. Their tests show, in short: {last}."
         )
     if task == "compare":
         aspects = [ln.split(":")[0] for ln in system.splitlines() if ln.endswith(": ...")]

@@ -41,7 +41,10 @@ MAX_COPIED_WORDS = 15
 # a summary sentence whose closest sentence of the paper (instructions left out) is further
 # than this says something the paper does not: dropped. Honest one-line summaries (SciTLDR
 # dev TLDRs against their abstracts) fall below it 0.4 % of the time; what injected papers
-# asked for (the injection suites' dev halves) 43 % of the time, as whole replies.
+# asked for (the injection suites' dev halves) 43 % of the time, as whole replies; of the
+# embedded model's own summaries of 50 SciTLDR papers (report 20261130-043659) 7 of 187
+# sentences, each a vague analogy ("It's like when you tell your friend what kind of ice
+# cream they want").
 SUMMARY_SUPPORT = 0.3
 PAPER_TEXT_TOKENS = 900  # of the paper shown to the model: an abstract fits; a long paper, its story
 
