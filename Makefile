@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SAMPLE := data/samples/trending-papers.txt
 
-.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries eval eval-quick eval-load clean
+.PHONY: install install-llm install-dev run test lint unit bench eval-retrieval eval-qa eval-summaries eval eval-quick eval-load eval-injection clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ eval-quick: install-llm install-dev evals/.paperqa-venv/bin/python
 # Load test: a real server on loopback, a fake LLM at 2 s a call and the embedded model (~5 min).
 eval-load: install-llm install-dev
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.load_eval
+
+# Injection suite: papers with hidden instructions, a fake model that obeys them (docs/injection.md)
+eval-injection: install-dev
+	$(BIN)/python -m evals.injection_eval --set injection --split test
+	$(BIN)/python -m evals.injection_eval --set injection2 --split test
 
 eval-qa: install-llm
 	PAPERLENS_MODELS_DIR=$(CURDIR)/data/models $(BIN)/python -m evals.qa_eval
