@@ -156,7 +156,6 @@ def switch_off(guard: str) -> None:
 
     if guard == "input":
         setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
-        setattr(paper_text, "is_instruction", lambda _s: False)  # noqa: B010
         setattr(paper_text, "data_only", lambda t, _e=None: t)  # noqa: B010
         for module in (paper_text, summary_service, compare_service):
             setattr(module, "instruction_sentences", lambda _t, _e=None: [])  # noqa: B010

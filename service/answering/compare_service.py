@@ -185,7 +185,10 @@ class CompareService:
         use_llm = self.generator.available
         llm_cells = use_llm and self.settings.compare_cells == "llm"
         rows = []
+        removed: list[str] = []  # every paper's instructions, kept from the model (found once)
         for paper in papers:
+            instructions = instruction_sentences(paper.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+            removed += instructions
             sentences = quotable_sentences(paper, self.embedder.embed)
             vectors = (
                 self.embedder.embed([s.text for s in sentences])
@@ -205,7 +208,7 @@ class CompareService:
                     timings,
                     fallback=lambda: "",
                     sources=[paper.title, paper.body],
-                    removed=instruction_sentences(paper.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE),
+                    removed=instructions,
                 )
                 usage.add(generated.usage)
                 if generated.from_llm:
@@ -224,11 +227,6 @@ class CompareService:
             )
         # one call per paper already made: the summary is put together from the cells
         sources = [t for p in papers for t in (p.title, p.body)]
-        removed = [
-            s
-            for p in papers
-            for s in instruction_sentences(p.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
-        ]
         summary, use_llm = self._summary(
             rows, names, usage, timings, use_llm, not llm_cells, sources, removed
         )

@@ -105,8 +105,12 @@ class SummaryService:
         timings = Timings()
         source = paper.body
 
+        # the paper without its instructions: what the summary may rest on (a figure only an
+        # instruction states is no support), and what the extractive summary quotes
+        clean = data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+
         def extractive() -> str:
-            return extractive_summary(data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE))
+            return extractive_summary(clean)
 
         limit = self.settings.summary_max_tokens
         sources = [paper.title, source]
@@ -136,9 +140,6 @@ class SummaryService:
             draft.usage.add(retry.usage)
             if retry.from_llm:
                 draft.text = retry.text
-        clean = data_only(
-            source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE
-        )  # a figure only an instruction states is no support
         text, _ = clean_summary(draft.text, clean)
         text = self._supported(text, clean)
         if draft.withheld:

@@ -18,7 +18,7 @@ summaries, /v1 chat through ask) takes it through here. Two guards:
   flags a sentence; a quoted example of an attack inside a descriptive sentence ("we show
   that 'ignore previous instructions' hijacks agents") is mention, not use, and its quote
   is not scored.
-- **After the call** (`follows_injection`): an output that carries what a flagged
+- **After the call** (`InjectionGuard`, used by the Generator): an output that carries what a flagged
   sentence asked for (a word found only in instructions, e.g. PWNED, a link, a claim such
   as "retracted") or that talks about its instructions is not used and not cached.
 """
@@ -540,9 +540,6 @@ def data_only(text: str, embed: Embed | None = None, threshold: float = FLAG_SCO
     return text if not found else re.sub(r"[ \t]{2,}", " ", text)
 
 
-strip_instructions = data_only  # the name the summary path has used
-
-
 def _title_parts(title: str) -> list[str]:
     """A title cut where an instruction could hide: bracketed groups whole, the rest at
     colons and sentence ends."""
@@ -610,12 +607,6 @@ def payload_words(texts: Iterable[str], removed: Iterable[str] = ()) -> tuple[se
 
 
 WEAK_PAYLOAD_WORDS = 2  # an output with this many of an instruction's own words did what it asked
-
-
-def follows_injection(output: str, sources: str | Iterable[str], question: str = "") -> bool:
-    """The output did what an instruction inside `sources` asked (or talks about its
-    instructions). Words the question itself uses are not payload."""
-    return InjectionGuard([sources] if isinstance(sources, str) else sources, question).obeyed(output)
 
 
 class InjectionGuard:
