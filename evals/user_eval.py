@@ -40,13 +40,15 @@ from service.core.sentinels import NOT_SAID_PREFIX
 from service.grounding.numbers import unsupported_numbers
 from service.schemas import AskOut
 
-DATA = Path(__file__).parent / "data" / "user_questions.jsonl"
+DATA_DIR = Path(__file__).parent / "data"
+DATA = DATA_DIR / "user_questions.jsonl"
+BARS = (0.0, 0.3, 0.5, 0.7, 0.9)  # precision dial settings the report shows coverage at
 SPLITS = ("dev", "test")
 _FIRST_WORD = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
-def load_items(split: str, only: set[str] | None = None) -> list[dict[str, Any]]:
-    items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+def load_items(split: str, only: set[str] | None = None, data: Path = DATA) -> list[dict[str, Any]]:
+    items = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     return [i for i in items if (split == "all" or i["split"] == split) and (not only or i["id"] in only)]
 
 
@@ -60,13 +62,29 @@ def is_right(item: dict[str, Any], answer: AskOut, cites_all: bool) -> bool:
     match item["type"]:
         case "yesno":
             m = _FIRST_WORD.match(text)
-            return m is not None and m.group(1).lower() == item["expect"]
+            expect = item.get("expect") or item["facts"][0][0]
+            return m is not None and m.group(1).lower() == expect.lower()
         case "which":
             return has_fact(text, item["names"])
-        case "multi":
+        case "multi" | "each":
             return cites_all and facts
         case _:
             return facts
+
+
+def listed_papers(answer: AskOut) -> list[str]:
+    """The papers an answer names: its listed papers, else the papers it cites."""
+    if answer.papers is not None:
+        return [p.paper_id for p in answer.papers]
+    return list(dict.fromkeys(c.paper_id for c in answer.citations))
+
+
+def library_score(gold: set[str], named: list[str]) -> tuple[bool, int, float]:
+    """A library answer is right when it names at least two right papers (or all of them,
+    when fewer than two are right) and at least 80 % of the papers it names are right."""
+    hits = sum(p in gold for p in named)
+    precision = hits / len(named) if named else 0.0
+    return hits >= min(2, len(gold)) and precision >= 0.8, hits, precision
 
 
 def score_item(item: dict[str, Any], answer: AskOut, ids: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +92,12 @@ def score_item(item: dict[str, Any], answer: AskOut, ids: dict[str, str]) -> dic
     cited = {c.paper_id for c in answer.citations}
     declined = abstained(item, answer)
     cites_all = bool(gold) and gold <= cited
-    right = declined if not item["answerable"] else (not declined and is_right(item, answer, cites_all))
+    named = listed_papers(answer) if not declined else []
+    library_right, hits, precision = library_score(gold, named)
+    if item["type"] == "library":
+        right = not declined and library_right
+    else:
+        right = declined if not item["answerable"] else (not declined and is_right(item, answer, cites_all))
     claims = re.sub(r"\[\d+\]", "", answer.answer)  # markers are not numbers
     invented = sorted(unsupported_numbers(claims, [c.quote for c in answer.citations]))
     return {
@@ -88,6 +111,10 @@ def score_item(item: dict[str, Any], answer: AskOut, ids: dict[str, str]) -> dic
         "cites_all": cites_all,
         "invented_numbers": invented if not declined else [],
         "llm_calls": answer.usage.llm_calls,
+        "confidence": answer.confidence,
+        "named": len(named),
+        "named_right": hits,
+        "named_precision": precision,
         "answer": answer.answer,
         "dropped": [d.reason for d in answer.dropped],
     }
@@ -114,28 +141,58 @@ def summarise(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
         "yesno_right": by_type.get("yesno", 0.0),
         "invented_numbers": sum(len(r["invented_numbers"]) for r in rows),
         "accuracy_by_type": by_type,
+        "library_named_precision": median(
+            [r["named_precision"] for r in rows if r["type"] == "library"] or [0.0]
+        ),
+        "precision_coverage": dial(rows),
         "llm_calls_per_question": sum(r["llm_calls"] for r in rows) / max(1, len(rows)),
         "latency_p50_s": median(latencies),
         "latency_p90_s": percentile(latencies, 90),
     }
 
 
+def dial(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Precision (right / answered) and coverage (answered / answerable) of the answers to
+    answerable questions, and unanswerable ones declined, had the bar been each of BARS
+    (rows asked with bar 0; an answer without a confidence stands at every bar)."""
+    out: dict[str, dict[str, float]] = {}
+    for bar in BARS:
+        kept = [r for r in rows if not r["abstained"] and (r["confidence"] is None or r["confidence"] >= bar)]
+        answerable = [r for r in rows if r["answerable"]]
+        unanswerable = [r for r in rows if not r["answerable"]]
+        kept_answerable = [r for r in kept if r["answerable"]]
+        out[f"{bar:.1f}"] = {
+            "precision": sum(r["right"] and not r["abstained"] for r in kept_answerable)
+            / max(1, len(kept_answerable)),
+            "coverage": len(kept_answerable) / max(1, len(answerable)),
+            "unanswerable_declined": 1 - sum(r in kept for r in unanswerable) / max(1, len(unanswerable)),
+        }
+    return out
+
+
 def run(
-    base_url: str | None, splits: tuple[str, ...] = SPLITS, only: set[str] | None = None
+    base_url: str | None,
+    splits: tuple[str, ...] = SPLITS,
+    only: set[str] | None = None,
+    data: Path = DATA,
+    min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """Every question of `splits` through POST /ask; a summary per split."""
     client = open_client(base_url)
     ids = ensure_sample_corpus(client)
     result: dict[str, Any] = {"rows": [], "model": ""}
     for split in splits:
-        items = load_items(split, only)
+        items = load_items(split, only, data)
         unknown = sorted({t for i in items for t in i["papers"]} - set(ids))
         if unknown:
             raise SystemExit(f"user_questions.jsonl names papers the corpus lacks: {unknown}")
         rows, latencies = [], []
         for item in tqdm(items, desc=f"user-{split}", unit="q"):
             t0 = time.perf_counter()
-            r = client.post("/ask", json={"question": item["question"]})
+            body: dict[str, Any] = {"question": item["question"]}
+            if min_confidence is not None:
+                body["min_confidence"] = min_confidence
+            r = client.post("/ask", json=body)
             latencies.append(time.perf_counter() - t0)
             r.raise_for_status()
             answer = AskOut.model_validate(r.json())
@@ -151,13 +208,20 @@ def main() -> None:
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="dev")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--only", default=None, help="comma-separated question ids")
+    parser.add_argument("--data", default="user_questions", help="evals/data/<name>.jsonl")
+    parser.add_argument(
+        "--dial", action="store_true", help="ask with bar 0 and report precision/coverage at each bar"
+    )
     args = parser.parse_args()
     splits = SPLITS if args.split == "all" else (args.split,)
-    report = run(args.base_url, splits, set(args.only.split(",")) if args.only else None)
+    only = set(args.only.split(",")) if args.only else None
+    report = run(args.base_url, splits, only, DATA_DIR / f"{args.data}.jsonl", 0.0 if args.dial else None)
     for split in splits:
         print(f"== {split}")
         save_and_print(
-            f"user-{split}", report, {k: v for k, v in report[split].items() if k != "accuracy_by_type"}
+            f"{args.data}-{split}",
+            report,
+            {k: v for k, v in report[split].items() if k != "accuracy_by_type"},
         )
     for row in report["rows"]:
         if not row["right"]:

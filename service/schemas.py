@@ -116,6 +116,13 @@ class AskIn(BaseModel):
     question: str = Field(max_length=MAX_TEXT_CHARS, description="A question about the indexed papers.")
     paper_ids: list[str] | None = Field(None, max_length=MAX_FILTER_IDS, description="Only use these papers.")
     k: int | None = Field(None, description="Passages to retrieve (default 8).")
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Decline answers whose verifier confidence is below this (default "
+        "PAPERLENS_ANSWER_MIN_CONFIDENCE): higher = fewer answers, more of them right.",
+    )
     history: list[ChatTurn] | None = Field(
         None,
         max_length=MAX_HISTORY_TURNS,
@@ -178,13 +185,32 @@ class GeneratedOut(BaseModel):
         return ""
 
 
+class PaperMatchOut(BaseModel):
+    """One paper a library-level answer lists."""
+
+    paper_id: str
+    title: str
+    n: int = Field(description="The citation (citations[].n) that shows it.")
+    confidence: float = Field(description="P(yes) that the paper matches the question.")
+
+
 class AskOut(GeneratedOut):
     question: str | None = Field(
         None, description="The question answered: a follow-up rewritten to stand alone, else the question."
     )
     answer: str = Field(description="Carries markers [n] matching citations[].n.")
     abstained: bool
+    confidence: float | None = Field(
+        None,
+        description="The verifier's confidence (0-1) that the cited evidence states this answer; "
+        "None when no verifier ran (no LLM, PAPERLENS_VERIFIER=off, or nothing was answered).",
+    )
     citations: list[CitationOut]
+    papers: list[PaperMatchOut] | None = Field(
+        None,
+        description="For a question about the library ('which papers ...?'): every paper listed, "
+        "best first, with its citation number and confidence.",
+    )
     dropped: list[DroppedOut] = Field(description="Generated sentences removed by the checks, and why.")
     cached: bool = Field(description="Served from the answer cache (same question, store, prompt, model).")
 

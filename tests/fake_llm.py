@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import threading
 import time
@@ -65,7 +66,7 @@ def malformed() -> Action:
 def prompt_of(system: str) -> str:
     """Which prompt file a request was rendered from: matched on the prompt's own system
     text (`Prompt.system_head`), so rewording a prompt cannot silently change the fake."""
-    for name in ("ask", "summary", "compare", "compare_summary"):
+    for name in ("ask", "summary", "compare", "compare_summary", "verify", "library"):
         if system.startswith(load_prompt(PROMPTS, name).system_head):
             return name
     return ""
@@ -82,6 +83,15 @@ def default_reply(messages: list[dict[str, str]]) -> str:
             return CANNOT_ANSWER
         n, _, text = max(lines, key=lambda ln: (len(words & set(_WORD.findall(ln[2].lower()))), -int(ln[0])))
         return f"{text} [{n}]"
+    if task == "verify":  # yes when a third of the answer's words are in the evidence
+        evidence, _, rest = user.partition("\nQuestion: ")
+        answer = rest.split("Proposed answer: ", 1)[-1].split("\n", 1)[0]
+        said = set(_WORD.findall(answer.lower()))
+        return "yes" if len(said & set(_WORD.findall(evidence.lower()))) >= len(said) / 3 else "no"
+    if task == "library":  # yes when the paper's sentences hold two of the question's longer words
+        question, _, paper = user.partition("\nPaper: ")
+        asked = {w for w in _WORD.findall(question.lower()) if len(w) > 4} - {"question", "papers", "which"}
+        return "yes" if len(asked & set(_WORD.findall(paper.lower()))) >= 2 else "no"
     if task == "summary":
         title = user.split("\n", 1)[0].removeprefix("Paper title: ")
         text = user.split("Paper text:", 1)[-1].split("Plain-language summary:", 1)[0].strip()
@@ -148,14 +158,25 @@ class FakeLLM:
         }
         if body.get("stream"):
             return StreamingResponse(self._stream(text, usage, kind, finish), media_type="text/event-stream")
+        choice: dict[str, Any] = {
+            "index": 0,
+            "finish_reason": finish,
+            "message": {"role": "assistant", "content": text},
+        }
+        if body.get("logprobs"):  # a sure model: its first word at 0.9, the other word at 0.1
+            first = (text.split() or [""])[0]
+            other = {"yes": "no", "no": "yes"}.get(first.lower(), "the")
+            top = [
+                {"token": first, "logprob": math.log(0.9), "bytes": None},
+                {"token": other, "logprob": math.log(0.1), "bytes": None},
+            ]
+            choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         return {
             "id": "fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [
-                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}
-            ],
+            "choices": [choice],
             "usage": usage,
         }
 

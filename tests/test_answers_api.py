@@ -6,6 +6,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
@@ -26,7 +27,7 @@ def paper_sentences(client: TestClient, paper_id: str) -> list[str]:
     return split_sentences(" ".join(p for p in (paper["abstract"], paper["text"]) if p))
 
 
-def test_ask_answers_with_exact_quotes_and_one_call(llm_client: TestClient, fake_llm: FakeLLM) -> None:
+def test_ask_answers_with_exact_quotes_then_verifies(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     r = llm_client.post("/ask", json={"question": CARP_Q})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -36,9 +37,12 @@ def test_ask_answers_with_exact_quotes_and_one_call(llm_client: TestClient, fake
     cite = body["citations"][0]
     assert cite["title"].startswith("CARP")
     assert cite["quote"] in paper_sentences(llm_client, cite["paper_id"])
-    assert body["usage"]["llm_calls"] == 1 == len(fake_llm.requests)
+    assert body["usage"]["llm_calls"] == 2 == len(fake_llm.requests)  # the answer, then its verification
     sent = fake_llm.requests[0]["messages"]
     assert count_tokens("\n".join(m["content"] for m in sent)) <= 1500
+    check = fake_llm.requests[1]
+    assert check["max_tokens"] == 1 and check["logprobs"] and "10x" in check["messages"][-1]["content"]
+    assert body["confidence"] == pytest.approx(0.9)  # the fake's P("yes")
     assert body["model"] == "fake-model" and body["prompt_version"].startswith("ask-")
     assert {"retrieve", "evidence", "llm", "check", "total"} <= set(body["timings_ms"])
 
@@ -153,7 +157,7 @@ def test_ask_streams_deltas_then_a_final_event(llm_client: TestClient) -> None:
     assert kinds[-1] == "final" and kinds.count("final") == 1 and kinds.count("delta") >= 3
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     final = events[-1][1]
-    assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 1
+    assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 2
 
 
 def test_repeated_question_is_served_from_cache_until_the_store_changes(
@@ -163,19 +167,19 @@ def test_repeated_question_is_served_from_cache_until_the_store_changes(
     again = llm_client.post("/ask", json={"question": f"  {CARP_Q} "}).json()
     assert first["cached"] is False and again["cached"] is True
     assert again["answer"] == first["answer"] and again["citations"] == first["citations"]
-    assert again["usage"]["llm_calls"] == 0 and len(fake_llm.requests) == 1
+    assert again["usage"]["llm_calls"] == 0 and len(fake_llm.requests) == 2
     with llm_client.stream(
         "POST", "/ask", json={"question": CARP_Q}, headers={"accept": "text/event-stream"}
     ) as r:
         events = list(iter_sse(r.read().decode()))
     assert events[-1][1]["cached"] is True and events[0] == ("delta", {"text": first["answer"]})
     other_k = llm_client.post("/ask", json={"question": CARP_Q, "k": 3}).json()
-    assert other_k["cached"] is False and len(fake_llm.requests) == 2
+    assert other_k["cached"] is False and len(fake_llm.requests) == 4
 
     added = llm_client.post("/papers", json={"papers": [{"title": "Cache probe", "abstract": "A note."}]})
     try:
         after_ingest = llm_client.post("/ask", json={"question": CARP_Q}).json()
-        assert after_ingest["cached"] is False and len(fake_llm.requests) == 3
+        assert after_ingest["cached"] is False and len(fake_llm.requests) == 6
     finally:
         llm_client.delete(f"/papers/{added.json()['added'][0]}")
 

@@ -33,8 +33,10 @@ from service.answering.ask_rules import (
 from service.answering.extractive import extractive_answer
 from service.answering.followup import FollowUps, Turn
 from service.answering.generation import Generated, Generator, OnDelta
+from service.answering.library import LibraryReader, LibraryResult
 from service.answering.prompts import load_prompt
 from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
+from service.answering.verifier import Verdict, open_verifier
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Vectors
 from service.components.tokens import count_tokens
@@ -63,7 +65,7 @@ from service.grounding.question_fit import (
 from service.grounding.similarity import stem_words
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
-from service.schemas import AskIn, AskOut, CitationOut, DroppedOut
+from service.schemas import AskIn, AskOut, CitationOut, DroppedOut, PaperMatchOut
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Prepared:
     relevant: bool
     named: list[str]  # the papers a several-paper question names, within the caller's papers
     sources: list[str]  # the retrieved passages and their titles, as stored: what an injection hides in
+    vector: Vectors  # the question's embedding
 
 
 class AskService:
@@ -92,6 +95,8 @@ class AskService:
         self.request_check = check
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "ask")
+        self.verifier = open_verifier(generator, settings)
+        self.library = LibraryReader(retriever, generator, settings)
         self.memory = MemoryBackend(settings.ask_cache_size)
         self.cache = ResultCache(self.memory, AskOut)
         self._names: tuple[str, PaperNames, FollowUps] | None = None
@@ -114,6 +119,7 @@ class AskService:
         """Validate before any work (a streaming caller still gets a plain 4xx); a follow-up
         becomes the standalone question it stands for, about the papers it leans on."""
         query = self.request_check.query(QueryKind.QUESTION, request.question, request.k, request.paper_ids)
+        query = replace(query, min_confidence=request.min_confidence)
         if not request.history:
             return query
         turns = [Turn(t.role, t.content) for t in request.history]
@@ -136,6 +142,8 @@ class AskService:
             self.store.generation.current(),
             self.prompt.version,
             self.generator.model,
+            self.verifier.name,
+            self._bar(query),
         )
         return self.cache.run(key, lambda: self._admitted(query, on_delta), on_delta)
 
@@ -189,7 +197,7 @@ class AskService:
             e.aliases = names.of(e.paper_id)
         relevant = bool(evidence.items) and evidence.best_score >= s.relevance_threshold
         sources = list(dict.fromkeys(t for group in groups for p in group for t in (p.title, p.text)))
-        return Prepared(query, plan, evidence, timings, relevant, named, sources)
+        return Prepared(query, plan, evidence, timings, relevant, named, sources, question_vector)
 
     def _deeper(self, query: CheckedQuery, vector: Vectors, found: list[Passage]) -> list[Passage]:
         """More passages of the paper that matches best, beyond the per-paper cap that keeps the
@@ -219,6 +227,10 @@ class AskService:
     def _answer(self, prep: Prepared, on_delta: OnDelta | None) -> AskOut:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
+        if prep.plan.form is Form.LIBRARY and self.generator.available:
+            listed = self.library.read(prep.query.text, prep.vector, prep.query.paper_ids, prep.timings)
+            if not listed.failed:
+                return self._listed(prep, listed, on_delta)
         plan = prep.plan
         generated = self.generator.generate(
             self.prompt.render(
@@ -257,7 +269,52 @@ class AskService:
                 checked.text = third_person(checked.text)
         if generated.withheld:  # it did what an instruction inside a paper asked: not an answer
             checked.dropped.append(Dropped(generated.withheld, INJECTION_REASON))
-        return self._result(prep, checked, generated)
+        verdict = None
+        if not checked.empty and generated.from_llm:
+            checked, verdict = self._verified(prep, checked, generated)
+        return self._result(prep, checked, generated, verdict)
+
+    def _listed(self, prep: Prepared, listed: LibraryResult, on_delta: OnDelta | None) -> AskOut:
+        """A library question's answer: the papers that match, best first, each cited."""
+        generated = Generated("", "llm", False, self.generator.model, listed.usage)
+        if not listed.matches:
+            reason = f"none of the {listed.judged} papers search found for it matches the question"
+            return self._result(prep, CheckedText("", [], [Dropped(prep.query.text, reason)]), generated)
+        names = self.paper_names()
+        lines = []
+        for n, m in enumerate(listed.matches, start=1):
+            name = (names.of(m.paper_id) or (title_head(m.title) or m.title,))[0]
+            lines.append(f"{n}. {name}: {m.title} [{n}]")
+        count = len(listed.matches)
+        head = f"{count} of the {listed.judged} papers closest to the question match it, best first:"
+        text = "\n".join([head, *lines])
+        if on_delta is not None:
+            on_delta(text)
+        out = self._result(prep, CheckedText(text, [m.evidence[0] for m in listed.matches]), generated)
+        out.papers = [
+            PaperMatchOut(paper_id=m.paper_id, title=m.title, n=n, confidence=m.confidence)
+            for n, m in enumerate(listed.matches, start=1)
+        ]
+        return out
+
+    def _bar(self, query: CheckedQuery) -> float:
+        bar = query.min_confidence
+        return self.settings.answer_min_confidence if bar is None else bar
+
+    def _verified(
+        self, prep: Prepared, checked: CheckedText, generated: Generated
+    ) -> tuple[CheckedText, Verdict | None]:
+        """The verifier's confidence in the checked answer; below the bar it is declined."""
+        evidence = [f"({e.label()}) {e.text}" for e in checked.cited]  # the name an answer may give
+        verdict = self.verifier.judge(prep.query.text, checked.text, evidence, prep.timings)
+        if verdict is None:
+            return checked, None
+        generated.usage.add(verdict.usage)
+        bar = self._bar(prep.query)
+        if verdict.score < bar:
+            reason = f"verifier: {verdict.reason} (confidence {verdict.score:.2f} < {bar:.2f})"
+            return CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)]), verdict
+        return checked, verdict
 
     def _fit(self, prep: Prepared, checked: CheckedText) -> CheckedText:
         """`checked` when it answers what was asked (its number rebound to the question's
@@ -300,7 +357,13 @@ class AskService:
                 return quoted
         return failed
 
-    def _result(self, prep: Prepared, checked: CheckedText | None, generated: Generated) -> AskOut:
+    def _result(
+        self,
+        prep: Prepared,
+        checked: CheckedText | None,
+        generated: Generated,
+        verdict: Verdict | None = None,
+    ) -> AskOut:
         abstained = checked is None or checked.empty
         cited = [] if checked is None or abstained else checked.cited
         refusal = NOT_SAID if prep.plan.form is Form.YES_NO else ABSTAIN_TEXT
@@ -308,6 +371,7 @@ class AskService:
             question=prep.query.text,
             answer=refusal if checked is None or abstained else checked.text,
             abstained=abstained,
+            confidence=verdict.score if verdict is not None else None,
             citations=[
                 CitationOut(
                     n=n,

@@ -50,6 +50,14 @@ class Generated:
 
 
 @dataclass
+class Judged:
+    """A judgement call's reply: each option's probability, and what the call cost."""
+
+    probabilities: dict[str, float]
+    usage: UsageOut
+
+
+@dataclass
 class LLMStats:
     """Running totals since start, read by /metrics."""
 
@@ -108,6 +116,33 @@ class Generator:
         degraded = failed or self.llm.wanted
         self.stats.degraded += degraded
         return Generated(text, EXTRACTIVE, degraded, EXTRACTIVE)
+
+    def judge(
+        self, messages: Messages, options: Sequence[str], timings: Timings, *, label: str = "judge"
+    ) -> Judged | None:
+        """A one-token choice among `options` ("yes"/"no", "1".."9"), read from the first
+        token's probabilities. None when there is no LLM, it failed, or it is busy: the
+        caller then goes without the judgement (a judgement never turns into a 503 halfway
+        through a request that already holds its answer)."""
+        client = self.llm.client
+        if client is None or self.closed:
+            return None
+        try:
+            with self.gate.slot() as waited, timings.measure(label):
+                timings.add("llm_wait", waited)
+                done = client.complete(messages, 1, logprobs=True, top_logprobs=10)
+        except LLMUnavailable:
+            self.stats.failed += 1
+            return None
+        except LLMBusy:
+            return None
+        self.stats.calls += 1
+        self.stats.prompt_tokens += done.prompt_tokens
+        self.stats.completion_tokens += done.completion_tokens
+        usage = UsageOut(
+            llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens
+        )
+        return Judged(done.choice(options), usage)
 
     def generate(
         self,

@@ -32,6 +32,7 @@ class Form(StrEnum):
     OPEN = "open"
     YES_NO = "yes_no"
     WHICH_PAPER = "which_paper"
+    LIBRARY = "library"  # "which papers here ...?": every paper that does it, listed
 
 
 AUXILIARIES = r"is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must"
@@ -48,6 +49,17 @@ _CHOICE = re.compile(
 _WHICH_PAPER = re.compile(
     r"^\s*(?:which\s+(?:\S+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?|publications?|methods?"
     r"|approach(?:es)?|frameworks?|techniques?|algorithms?)|what\s+(?:papers?|works?|stud(?:y|ies)|articles?))\b",
+    re.IGNORECASE,
+)
+# "Which papers ...", "What work uses ...", "List the studies that ...", "Anything in my
+# library on ...", "Are there papers about ...": a list of papers, not one answer.
+_LIBRARY = re.compile(
+    r"^\s*(?:(?:which|what)\s+(?:(?!(?:do|does|did|is|are|was|were|the|these|those)\b)\S+\s+){0,3}?"
+    r"(?:papers|works|studies|articles|publications)\b"
+    r"|what\s+(?:other\s+)?work\b"
+    r"|(?:list|name|find|show)\b.{0,40}\b(?:papers|works|studies|articles)\b"
+    r"|(?:are\s+there|is\s+there|do\s+i\s+have)\b.{0,40}\b(?:papers?|works?|stud(?:y|ies)|articles?)\b)"
+    r"|\b(?:in|from|across|among)\s+(?:my|the|this)\s+(?:library|collection|corpus)\b",
     re.IGNORECASE,
 )
 _SEVERAL = re.compile(
@@ -124,10 +136,14 @@ def is_yes_no(question: str) -> bool:
 
 def plan_question(question: str, names: PaperNames | None = None) -> QuestionPlan:
     named = names.named_in(question) if names else []
-    if _WHICH_PAPER.match(question):
+    if _LIBRARY.search(question):
+        form = Form.LIBRARY
+    elif _WHICH_PAPER.match(question):
         form = Form.WHICH_PAPER
     elif is_yes_no(question):
         form = Form.YES_NO
     else:
         form = Form.OPEN
-    return QuestionPlan(form, named, several=bool(_SEVERAL.search(question)) and form is not Form.WHICH_PAPER)
+    return QuestionPlan(
+        form, named, several=bool(_SEVERAL.search(question)) and form in (Form.OPEN, Form.YES_NO)
+    )

@@ -307,6 +307,27 @@ class Settings(BaseSettings):
         "the part of the paper where it lives (one LLM call in all, for the summary); 'llm' has the "
         "model write every paper's cells in one call per paper (slower, plainer wording).",
     )
+    verifier: Literal["llm", "off"] = Field(
+        "llm",
+        description="The judgement after the LLM call that gives every answer its confidence: 'llm' asks "
+        "the model whether the cited evidence states the answer (one token, yes or no); 'off' gives none.",
+    )
+    answer_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Answers whose verifier confidence is below this are declined (the precision dial; "
+        "a request may set its own `min_confidence`). 0 declines none.",
+    )
+    library_candidates: int = Field(
+        12, ge=2, le=30, description="Papers a 'which papers ...?' question considers, best first by search."
+    )
+    library_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Least P(yes) for a paper to be listed in a 'which papers ...?' answer.",
+    )
     support_threshold: float = Field(
         0.55,
         ge=0,

@@ -36,6 +36,7 @@ class CheckedQuery:
     text: str  # whitespace folded
     k: int
     paper_ids: list[str] | None  # unique, all known; None = every paper
+    min_confidence: float | None = None  # the request's own precision bar (/ask)
 
 
 class RequestCheck:

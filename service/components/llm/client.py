@@ -13,8 +13,9 @@ failed call (`LLMUnavailable`), never an answer, so it is never cached and never
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,28 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 1
+    # the first token's alternatives and their probabilities, when the server sent logprobs
+    first_token: dict[str, float] | None = None
+
+    def choice(self, options: Sequence[str]) -> dict[str, float]:
+        """How likely the model thought each option (its first word, any case): read from
+        the first token's probabilities when the server gave them, renormalised over the
+        options; else 1 for the option the reply opens with. A server without logprobs
+        (or a reply none of the options opens) still gives a usable, if coarse, judgement."""
+        keys = [o.lower() for o in options]
+        if self.first_token:
+            mass = dict.fromkeys(keys, 0.0)
+            for token, p in self.first_token.items():
+                word = token.strip().lower()
+                for k in keys:
+                    if word and k.startswith(word):
+                        mass[k] += p
+                        break
+            total = sum(mass.values())
+            if total > 0:
+                return {k: v / total for k, v in mass.items()}
+        opening = self.text.strip().lower()
+        return {k: float(opening.startswith(k)) for k in keys}
 
 
 @dataclass
@@ -127,8 +150,9 @@ class LLMClient:
         needed = 5.0 + prompt_tokens / self.prompt_tokens_per_s + max_tokens / self.output_tokens_per_s
         return min(self.timeout_s, needed)
 
-    def _request(self, messages: Messages, max_tokens: int, stream: bool) -> Any:
+    def _request(self, messages: Messages, max_tokens: int, stream: bool, **extra: Any) -> Any:
         kwargs: dict[str, Any] = {
+            **extra,
             "timeout": self.call_timeout(messages, max_tokens),
             "model": self.model,
             "messages": messages,
@@ -139,13 +163,14 @@ class LLMClient:
             kwargs.update(stream=True, stream_options={"include_usage": True})
         return self._client.chat.completions.create(**kwargs)
 
-    def complete(self, messages: Messages, max_tokens: int) -> Completion:
+    def complete(self, messages: Messages, max_tokens: int, **extra: Any) -> Completion:
+        """One plain reply; `extra` goes to the API as is (`response_format`, `logprobs`)."""
         attempts = 0
         try:
             for attempt in self._retrying():
                 with attempt:
                     attempts += 1
-                    resp = self._request(messages, max_tokens, stream=False)
+                    resp = self._request(messages, max_tokens, stream=False, **extra)
         except openai.OpenAIError as err:
             raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
         except MALFORMED as err:
@@ -160,6 +185,7 @@ class LLMClient:
                 prompt_tokens=usage.prompt_tokens if usage else 0,
                 completion_tokens=usage.completion_tokens if usage else 0,
                 attempts=attempts,
+                first_token=_first_token_probabilities(choice),
             )
         except MALFORMED as err:
             raise LLMUnavailable(f"the LLM server's reply is malformed: {err}") from err
@@ -199,6 +225,18 @@ class LLMClient:
             raise LLMUnavailable(f"the LLM server's stream is malformed: {err}") from err
         if state.finish_reason is None:
             raise LLMUnavailable("the stream ended without a finish_reason (cut short)")
+
+
+def _first_token_probabilities(choice: Any) -> dict[str, float] | None:
+    """{token: probability} of the first generated token's top alternatives, or None."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    top = getattr(content[0], "top_logprobs", None) or [content[0]]
+    out: dict[str, float] = {}
+    for t in top:
+        out[t.token] = out.get(t.token, 0.0) + math.exp(t.logprob)
+    return out
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -1,0 +1,99 @@
+"""Questions about the library: "Which papers here do X?", "What work uses Y?".
+
+Such a question is answered with every paper that does X, not with one evidence block.
+The papers search finds best for the question are the candidates
+(`PAPERLENS_LIBRARY_CANDIDATES`); each is judged on its own sentences closest to the
+question: the model is shown the question, the paper's title and those sentences, and
+answers one token, yes or no. P(yes) ranks the papers; those at or above
+`PAPERLENS_LIBRARY_MIN_CONFIDENCE` are listed, best first, each cited by the sentence
+that matched the question best. The question opens every judgement's prompt, so the
+calls for one question share the start of their prompt (llama.cpp reuses it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.answering.accounting import Timings
+from service.answering.generation import Generator
+from service.answering.prompts import load_prompt
+from service.components.embedding.embedder import Vectors
+from service.core.config import Settings
+from service.grounding.evidence import Evidence, select_evidence
+from service.grounding.injection import data_title
+from service.retrieval.retriever import HybridRetriever, Passage
+from service.schemas import UsageOut
+
+SENTENCES_PER_PAPER = 3
+TOKENS_PER_PAPER = 220
+
+
+@dataclass
+class Match:
+    paper_id: str
+    title: str
+    confidence: float
+    evidence: list[Evidence]  # the paper's sentences closest to the question, best first
+
+
+@dataclass
+class LibraryResult:
+    matches: list[Match]  # at or above the bar, best first
+    judged: int  # candidate papers judged
+    usage: UsageOut = field(default_factory=UsageOut.zero)
+    failed: bool = False  # no judgement could be made (no LLM, or it failed)
+
+
+class LibraryReader:
+    def __init__(self, retriever: HybridRetriever, generator: Generator, settings: Settings) -> None:
+        self.retriever = retriever
+        self.generator = generator
+        self.settings = settings
+        self.prompt = load_prompt(settings.prompts_dir, "library")
+
+    def candidates(
+        self, question: str, vector: Vectors, paper_ids: list[str] | None
+    ) -> list[tuple[str, list[Passage]]]:
+        """The best papers for the question by hybrid search, each with its passages found."""
+        n = self.settings.library_candidates
+        found = self.retriever.search_by_vector(question, vector, n * 3, paper_ids)
+        by_paper: dict[str, list[Passage]] = {}
+        for p in found:
+            by_paper.setdefault(p.paper_id, []).append(p)
+        return list(by_paper.items())[:n]
+
+    def read(
+        self, question: str, vector: Vectors, paper_ids: list[str] | None, timings: Timings
+    ) -> LibraryResult:
+        with timings.measure("retrieve"):
+            candidates = self.candidates(question, vector, paper_ids)
+        result = LibraryResult([], 0)
+        for paper_id, passages in candidates:
+            with timings.measure("evidence"):
+                evidence = select_evidence(
+                    question,
+                    passages,
+                    self.retriever.embedder,
+                    max_sentences=SENTENCES_PER_PAPER,
+                    token_budget=TOKENS_PER_PAPER,
+                    question_vector=vector,
+                    per_paper_share=1.0,
+                ).items
+            if not evidence:
+                continue
+            evidence.sort(key=lambda e: -e.score)
+            sentences = "\n".join(f"- {e.text}" for e in evidence)
+            messages = self.prompt.render(
+                question=question, title=data_title(evidence[0].title), sentences=sentences
+            )
+            judged = self.generator.judge(messages, ("yes", "no"), timings, label="library")
+            if judged is None:
+                result.failed = True
+                break
+            result.judged += 1
+            result.usage.add(judged.usage)
+            yes = round(judged.probabilities["yes"], 4)
+            if yes >= self.settings.library_min_confidence:
+                result.matches.append(Match(paper_id, evidence[0].title, yes, evidence))
+        result.matches.sort(key=lambda m: -m.confidence)
+        return result

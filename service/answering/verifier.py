@@ -1,0 +1,85 @@
+"""The verifier: one judgement after the LLM call, behind one small interface.
+
+`Verifier.judge(question, answer, evidence, timings) -> Verdict | None`: how sure the
+backend is that the evidence states this answer to this question (a score in 0-1, the
+answer's `confidence`) and why. Backends (`PAPERLENS_VERIFIER`):
+
+- `llm`: the model is shown the cited evidence, the question and the answer, and asked
+  for one word, yes or no, under a one-token reply; the score is P(yes) renormalised
+  over yes/no from the first token's probabilities (a server without logprobs gives 1 or
+  0). A small model judges reliably when the evidence is in front of it and the choice is
+  closed; asked about the answer alone it does no better than chance.
+- `off`: no judgement (answers carry no confidence and none is declined for it).
+
+An NLI or cross-encoder backend fits the same interface when one can be installed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from service.answering.accounting import Timings
+from service.answering.generation import Generator
+from service.answering.prompts import load_prompt
+from service.core.config import Settings
+from service.schemas import UsageOut
+
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+class Verdict(BaseModel):
+    score: float = Field(ge=0, le=1, description="How sure the backend is the evidence states this answer.")
+    reason: str
+    backend: str
+    usage: UsageOut = Field(default_factory=UsageOut.zero)
+
+
+class Verifier(Protocol):
+    name: str
+
+    def judge(
+        self, question: str, answer: str, evidence: Sequence[str], timings: Timings
+    ) -> Verdict | None: ...
+
+
+class NoVerifier:
+    name = "off"
+
+    def judge(self, question: str, answer: str, evidence: Sequence[str], timings: Timings) -> Verdict | None:
+        return None
+
+
+class LLMVerifier:
+    name = "llm"
+
+    def __init__(self, generator: Generator, settings: Settings) -> None:
+        self.generator = generator
+        self.prompt = load_prompt(settings.prompts_dir, "verify")
+
+    def judge(self, question: str, answer: str, evidence: Sequence[str], timings: Timings) -> Verdict | None:
+        if not evidence:
+            return None
+        lines = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
+        messages = self.prompt.render(
+            evidence=lines, question=question, answer=_MARKER.sub("", answer).strip()
+        )
+        judged = self.generator.judge(messages, ("yes", "no"), timings, label="verify")
+        if judged is None:
+            return None
+        score = round(judged.probabilities["yes"], 4)
+        reason = (
+            "the evidence states this answer" if score >= 0.5 else "the evidence does not state this answer"
+        )
+        return Verdict(score=score, reason=reason, backend=self.name, usage=judged.usage)
+
+
+def open_verifier(generator: Generator, settings: Settings) -> Verifier:
+    match settings.verifier:
+        case "llm":
+            return LLMVerifier(generator, settings)
+        case _:
+            return NoVerifier()
