@@ -132,6 +132,22 @@ def test_ask_then_open_a_citation_then_a_follow_up(page: Page) -> None:
     shot(page, "workspace")
 
 
+def test_a_library_question_is_shown_as_a_list_of_papers_with_quotes(page: Page) -> None:
+    page.fill("#question", "Which papers in my library use diffusion models to generate robot actions?")
+    page.click("#ask-button")
+    found = page.locator("#conversation li.assistant .papers-found li")
+    expect(found.first).to_be_visible(timeout=30_000)
+    assert found.count() >= 2
+    for i in range(found.count()):  # each paper: its title (opens the quote) and the quote itself
+        expect(found.nth(i).locator("blockquote")).not_to_be_empty()
+        expect(found.nth(i)).to_contain_text("match ")
+    found.first.locator("a.cite").click()
+    expect(page.locator("#quote-dialog")).to_be_visible()
+    expect(page.locator("#quote-text")).to_have_text(found.first.locator("blockquote").inner_text())
+    shot(page, "library-answer")
+    page.keyboard.press("Escape")
+
+
 def test_an_unanswerable_question_is_shown_as_such(page: Page) -> None:
     page.fill("#question", "Who won the football world cup in 1954?")
     page.click("#ask-button")

@@ -278,14 +278,33 @@ async function ask(event) {
   }
 }
 
+function renderPaperList(body, out) {
+  // a "which papers ...?" answer: the papers that match, best first, each with its quote
+  const byN = new Map(out.citations.map((c) => [c.n, c]));
+  const list = el("ol", { className: "papers-found" });
+  for (const p of out.papers) {
+    const c = byN.get(p.n);
+    const link = el("a", { href: "#", className: "cite", textContent: p.title });
+    link.addEventListener("click", (e) => { e.preventDefault(); openQuote(c); });
+    const match = el("span", { className: "small", textContent: ` · match ${Math.round(p.confidence * 100)}%` });
+    list.append(el("li", {}, link, match, el("blockquote", { className: "small quote", textContent: c.quote })));
+  }
+  body.replaceChildren(el("span", { textContent: out.answer.split("\n")[0] }), list);
+}
+
 function renderAnswer(item, body, out) {
-  body.replaceChildren(withCitations(out.answer, out.citations));
+  const listed = !out.abstained && out.papers && out.papers.length;
+  if (listed) renderPaperList(body, out);
+  else body.replaceChildren(withCitations(out.answer, out.citations));
+  if (!out.abstained && out.confidence !== null && out.confidence !== undefined) {
+    body.append(el("span", { className: "badge confidence", textContent: `confidence ${Math.round(out.confidence * 100)}%` }));
+  }
   if (out.abstained) body.append(el("span", { className: "badge abstained", textContent: "not in the papers" }));
   if (out.degraded) body.append(el("span", { className: "badge degraded", textContent: "degraded: quoted, the model was unavailable" }));
   if (out.question && out.question !== item.previousElementSibling.textContent) {
     item.append(el("p", { className: "asked", textContent: `Answered as: ${out.question}` }));
   }
-  if (out.citations.length) {
+  if (out.citations.length && !listed) {
     const sources = el("ol", { className: "small sources" });
     for (const c of out.citations) {
       const link = el("a", { href: "#", className: "cite", textContent: c.title });
