@@ -36,6 +36,7 @@ from evals.user_eval import BARS
 from service.schemas import AskOut
 
 BLIND = DATA / "blind-ft.jsonl"
+PARTIAL_DIR = Path(__file__).parent / "results"
 
 
 def load_items(split: str, path: Path = BLIND) -> list[dict[str, Any]]:
@@ -106,6 +107,9 @@ def run(base_url: str | None, split: str, dial: bool) -> dict[str, Any]:
                 "model": answer.model,
             }
         )
+        PARTIAL_DIR.mkdir(exist_ok=True)
+        with (PARTIAL_DIR / f"blind-ft-{split}.partial.jsonl").open("a") as f:
+            f.write(json.dumps(rows[-1]) + "\n")
     return {"summary": summarise(rows), "rows": rows, "split": split}
 
 

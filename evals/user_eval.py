@@ -42,6 +42,7 @@ from service.schemas import AskOut
 
 DATA_DIR = Path(__file__).parent / "data"
 DATA = DATA_DIR / "user_questions.jsonl"
+PARTIAL = Path(__file__).parent / "results" / "user-eval.partial.jsonl"
 BARS = (0.0, 0.3, 0.5, 0.7, 0.9)  # precision dial settings the report shows coverage at
 SPLITS = ("dev", "test")
 _FIRST_WORD = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
@@ -198,6 +199,8 @@ def run(
             answer = AskOut.model_validate(r.json())
             result["model"] = answer.model if answer.engine == "llm" else result["model"]
             rows.append(score_item(item, answer, ids))
+            with PARTIAL.open("a") as f:  # a run cut short still leaves what it scored
+                f.write(json.dumps(rows[-1]) + "\n")
         result[split] = summarise(rows, latencies)
         result["rows"].extend(rows)
     return result
