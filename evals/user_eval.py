@@ -199,6 +199,7 @@ def run(
             answer = AskOut.model_validate(r.json())
             result["model"] = answer.model if answer.engine == "llm" else result["model"]
             rows.append(score_item(item, answer, ids))
+            PARTIAL.parent.mkdir(exist_ok=True)
             with PARTIAL.open("a") as f:  # a run cut short still leaves what it scored
                 f.write(json.dumps(rows[-1]) + "\n")
         result[split] = summarise(rows, latencies)
