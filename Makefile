@@ -80,3 +80,13 @@ eval-summaries: install-llm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The fast tier, for work in progress: lint, then every test but those that start a real
+# model, a Chroma server, a browser, or server and CLI processes, and the schema fuzz
+# (markers in pyproject.toml; docs/architecture.md). `make test` still runs everything.
+FAST_TESTS := not real_model and not chroma_server and not browser and not slow
+.PHONY: check
+check: install-dev
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -q -m "$(FAST_TESTS)"; rc=$$?; \
+	echo "make check: $$(( $$(date +%s) - start )) s (lint and the fast tests; exit $$rc)"; exit $$rc

@@ -29,6 +29,17 @@ from .fake_llm import FakeLLM
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
 
+FIXTURE_MARKERS = {"chroma_server": "chroma_server"}
+"""A test that uses one of these fixtures gets its marker, so `make check` leaves it out
+however it reaches the fixture (markers: pyproject.toml)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
 
 @pytest.fixture(scope="session")
 def embedder() -> OnnxMiniLMEmbedder:

@@ -71,6 +71,7 @@ def test_outbound_parser_flags_only_non_loopback(tmp_path: Path) -> None:
     assert len(outbound(log)) == 2
 
 
+@pytest.mark.slow
 def test_ingest_search_papers_commands(tmp_path: Path) -> None:
     data = tmp_path / "data"
     folder = tmp_path / "in"
@@ -98,6 +99,7 @@ def test_ingest_search_papers_commands(tmp_path: Path) -> None:
     assert summary.returncode == 0 and len(summary.stdout.strip()) > 50
 
 
+@pytest.mark.slow
 def test_cli_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -148,6 +150,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, Path | None]]:
         assert outbound(serve_log) == []
 
 
+@pytest.mark.real_model
+@pytest.mark.slow
 def test_serve_serves_what_ingest_added_without_outbound_connections(
     served: tuple[str, Path, Path | None],
 ) -> None:

@@ -177,6 +177,7 @@ def kill9(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after_s", [0.15, 1.5, 4.0])
 def test_kill_9_during_a_large_post_then_restart_and_reingest(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, after_s: float
@@ -210,6 +211,7 @@ def _quiet_post(url: str, body: dict[str, Any]) -> None:
         httpx.post(url, json=body, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after_s", [0.5, 3.0])
 def test_kill_9_during_cli_ingest(tmp_path: Path, embedder: OnnxMiniLMEmbedder, after_s: float) -> None:
     data = tmp_path / "data"
@@ -231,6 +233,7 @@ def test_kill_9_during_cli_ingest(tmp_path: Path, embedder: OnnxMiniLMEmbedder, 
     assert len(assert_consistent(after)) == 300
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_summary_leaves_no_summary_and_the_next_is_fresh(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, fake_llm: FakeLLM
 ) -> None:

@@ -37,6 +37,7 @@ from .test_cli_and_server import paperlens
 # --- A: parsing on a memory, time and output budget ---------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "make", "timeout_s", "limit_named"),
     [
@@ -102,6 +103,7 @@ def test_the_pdf_reader_stops_at_the_page_that_passes_the_text_limit() -> None:
     assert "by page 2" in refused.value.message  # page 3 was never read
 
 
+@pytest.mark.slow
 def test_a_bomb_upload_is_413_while_the_server_stays_small_and_answers_health(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -131,6 +133,7 @@ def test_a_bomb_upload_is_413_while_the_server_stays_small_and_answers_health(tm
 # --- B: a server killed mid-parse restarts; no parse process outlives it -------------------
 
 
+@pytest.mark.slow
 def test_after_kill_9_mid_parse_the_server_restarts_and_no_parse_process_survives(tmp_path: Path) -> None:
     """kill -9 of the server alone (a crash, the OOM killer), then a restart on the same port
     at once, twice. A parse child forked from the server kept its listening socket (the
@@ -221,6 +224,7 @@ def test_more_parts_than_the_cap_is_413(tmp_path: Path, embedder: OnnxMiniLMEmbe
         assert r.status_code == 201 and len(r.json()["added"]) == 3, r.text
 
 
+@pytest.mark.slow
 def test_upload_bodies_are_not_held_in_server_memory(tmp_path: Path) -> None:
     """Five 15 MB files in one request: the server's memory grows by far less than 75 MB
     (each file is spooled to disk by Starlette, copied to disk in 1 MB blocks, and read by
@@ -321,6 +325,7 @@ def test_responses_are_passages_and_windows_never_a_whole_long_paper(client: Tes
 # --- E: the event loop during large ingests ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_health_stays_fast_while_many_papers_are_ingested(tmp_path: Path) -> None:
     """60 papers (about 500 chunks) in one POST through a real server, /healthz asked every
     20 ms meanwhile. Embedded Chroma holds the GIL for the whole of a write: the one write

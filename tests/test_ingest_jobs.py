@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from .conftest import free_port, wait_for_http
@@ -35,6 +36,7 @@ def poll(get: Any, url: str, timeout: float = 240.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_large_upload_answers_202_at_once_and_a_bad_file_fails_alone(client: TestClient) -> None:
     files = [
         *pdf_files(PDF_A),
@@ -57,6 +59,7 @@ def test_large_upload_answers_202_at_once_and_a_bad_file_fails_alone(client: Tes
     assert [p["id"] for p in listed["papers"]] == [good["paper_id"]]
 
 
+@pytest.mark.slow
 def test_wait_true_keeps_the_synchronous_answer_and_unknown_jobs_are_404(client: TestClient) -> None:
     r = client.post("/papers/upload", params={"wait": "true"}, files=pdf_files(PDF_B))
     assert r.status_code == 201 and len(r.json()["added"]) == 1
@@ -79,6 +82,7 @@ def test_many_small_files_make_a_job_too(client: TestClient) -> None:
     assert job["status"] == "done" and job["papers_done"] == 9 and client.get("/papers").json()["total"] == 9
 
 
+@pytest.mark.slow
 def test_a_job_survives_kill_9_of_the_server(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"

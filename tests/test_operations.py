@@ -172,6 +172,7 @@ def test_request_log_names_the_key_never_the_key_itself(
         logging.getLogger().handlers.clear()
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_server_within_the_grace_period_while_an_llm_call_hangs(
     tmp_path: Path, fake_llm: FakeLLM
 ) -> None:

@@ -27,6 +27,8 @@ from service.server.app import create_app
 from .conftest import fake_llm_services, serving
 from .fake_llm import FakeLLM
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 

@@ -240,6 +240,7 @@ def test_a_long_papers_story_is_what_summary_and_compare_prompts_see() -> None:
     assert {"abstract", "methods", "results", "discussion"} <= {s.part for s in quotable}
 
 
+@pytest.mark.slow
 def test_compare_cells_over_pdfs_carry_page_and_section(client: TestClient) -> None:
     ids = []
     for name in ("10.1093_nar_gkae069.pdf", "10.1093_nar_gkae105.pdf"):
@@ -287,6 +288,7 @@ def prompt_seen(
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("pdf", "question", "key", "on", "off"),
     [

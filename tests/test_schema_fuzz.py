@@ -22,6 +22,8 @@ from service.server.app import create_app
 
 from .conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def api_schema(
