@@ -11,6 +11,7 @@ Callers read `Generated` and never catch `LLMUnavailable` themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,9 @@ OnDelta = Callable[[str], None]
 """Receives the model's text as it is written (streaming responses)."""
 
 EXTRACTIVE = "extractive"
+JUDGE_FLOOR_S = 30.0  # a judgement may take this long on a busy machine (see LLMClient.complete)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,11 +134,13 @@ class Generator:
         try:
             with self.gate.slot() as waited, timings.measure(label):
                 timings.add("llm_wait", waited)
-                done = client.complete(messages, 1, logprobs=True, top_logprobs=10)
-        except LLMUnavailable:
+                done = client.complete(messages, 1, JUDGE_FLOOR_S, logprobs=True, top_logprobs=10)
+        except LLMUnavailable as err:
             self.stats.failed += 1
+            log.warning("%s judgement failed, answering without it: %s", label, err)
             return None
         except LLMBusy:
+            log.warning("%s judgement skipped: the model is busy", label)
             return None
         self.stats.calls += 1
         self.stats.prompt_tokens += done.prompt_tokens

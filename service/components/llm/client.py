@@ -150,10 +150,12 @@ class LLMClient:
         needed = 5.0 + prompt_tokens / self.prompt_tokens_per_s + max_tokens / self.output_tokens_per_s
         return min(self.timeout_s, needed)
 
-    def _request(self, messages: Messages, max_tokens: int, stream: bool, **extra: Any) -> Any:
+    def _request(
+        self, messages: Messages, max_tokens: int, stream: bool, floor_s: float = 0.0, **extra: Any
+    ) -> Any:
         kwargs: dict[str, Any] = {
             **extra,
-            "timeout": self.call_timeout(messages, max_tokens),
+            "timeout": min(self.timeout_s, max(floor_s, self.call_timeout(messages, max_tokens))),
             "model": self.model,
             "messages": messages,
             "max_tokens": max_tokens,
@@ -163,14 +165,16 @@ class LLMClient:
             kwargs.update(stream=True, stream_options={"include_usage": True})
         return self._client.chat.completions.create(**kwargs)
 
-    def complete(self, messages: Messages, max_tokens: int, **extra: Any) -> Completion:
-        """One plain reply; `extra` goes to the API as is (`response_format`, `logprobs`)."""
+    def complete(self, messages: Messages, max_tokens: int, floor_s: float = 0.0, **extra: Any) -> Completion:
+        """One plain reply; `extra` goes to the API as is (`response_format`, `logprobs`).
+        `floor_s`: the least time the call is given, whatever its size (a one-token
+        judgement is mostly prompt, and a busy machine reads prompts slower than expected)."""
         attempts = 0
         try:
             for attempt in self._retrying():
                 with attempt:
                     attempts += 1
-                    resp = self._request(messages, max_tokens, stream=False, **extra)
+                    resp = self._request(messages, max_tokens, False, floor_s, **extra)
         except openai.OpenAIError as err:
             raise LLMUnavailable(f"{err.__class__.__name__}: {err}") from err
         except MALFORMED as err:
