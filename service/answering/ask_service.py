@@ -284,7 +284,8 @@ class AskService:
         lines = []
         for n, m in enumerate(listed.matches, start=1):
             name = (names.of(m.paper_id) or (title_head(m.title) or m.title,))[0]
-            lines.append(f"{n}. {name}: {m.title} [{n}]")
+            shown = m.title if m.title.startswith(name) else f"{name}: {m.title}"
+            lines.append(f"{n}. {shown} [{n}]")
         count = len(listed.matches)
         head = f"{count} of the {listed.judged} papers closest to the question match it, best first:"
         text = "\n".join([head, *lines])
