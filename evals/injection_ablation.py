@@ -47,12 +47,12 @@ TEST_HALVES = HALVES[:2]
 BARS = (inj.WHOLE_TEXT_FLAG_SCORE, inj.FLAG_SCORE)  # the summary bar, the /ask bar
 NEVER = re.compile(r"(?!x)x")
 
-# family -> the module attributes it scores; each is switched off by OFF[attr] or NEVER
+# family -> the module attributes it scores; each is switched off by OFF[attr] or NEVER. The
+# nine families deleted after the joint ablation (report 20261207-040434) are in this table
+# at commit 7927ccb, where that report's runs can be repeated.
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "override": ("_OVERRIDE",),
     "role_tag": ("_ROLE_TAG",),
     "label": ("_LABEL",),
-    "vocative": ("_VOCATIVE",),
     "agent_heading": ("_AGENT_HEADING",),
     "imperative": ("_IMPERATIVE",),
     "clause_imperative": ("_CLAUSE_IMPERATIVE",),
@@ -63,26 +63,18 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "asking": ("_ASKING",),
     "you": ("_YOU", "_YOU_SIE"),
     "output_constraint": ("_CONSTRAINT",),
-    "self": ("_SELF",),
-    "hidden": ("_HIDDEN",),
-    "task_self": ("_TASK_SELF",),
     "link": ("_LINK",),
     "descriptive": ("_DESCRIPTIVE",),
     "order_field": ("_ORDER_FIELD",),
     "fate": ("_FATE",),
-    "characterise": ("_CHARACTERISE",),
     "framing": ("_FRAMING",),
     "downstream": ("_DOWNSTREAM",),
-    "role_play": ("_ROLE_PLAY",),
     "verbatim": ("_VERBATIM",),
-    "persona": ("_PERSONA",),
-    "base64": ("_decoded_score",),
     "part_split": ("_part_score",),
     "centrality": ("OUTLIER_SCORE",),
     "neighbour": ("NEIGHBOUR_SCORE",),
 }
 OFF: dict[str, object] = {
-    "_decoded_score": lambda _s: 0.0,
     "_part_score": lambda _s: 0.0,
     "OUTLIER_SCORE": 0.0,
     "NEIGHBOUR_SCORE": math.inf,

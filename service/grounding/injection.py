@@ -8,9 +8,12 @@ summaries, /v1 chat through ask) takes it through here. Two guards:
   scored on what makes an instruction an instruction, not on fixed wording: it speaks
   *to* someone (second person, an imperative, a vocative label "Note to AI systems:", a
   role tag "[SYSTEM]"), it names a machine reader (AI, assistant, language model, in
-  several languages), it tries to override ("ignore the above"), it constrains the
+  several languages), it decides what becomes of this very text, it constrains the
   output ("the only acceptable summary is ...", "respond only with ..."), and it carries
-  a payload (a shouted token, a quoted string, a link). Text is first normalised the way
+  a payload (a quoted string, a link). An order to drop what the model was told ("ignore
+  the above") is an imperative like any other and goes with the instruction next to it.
+  Each rule family earns its place on held-out data (`evals/injection_ablation.py`,
+  docs/injection.md "Which rules earn their place"). Text is first normalised the way
   a model reads it: compatibility forms folded (fullwidth letters), invisible characters
   dropped (zero-width spaces, soft hyphens, bidi marks), look-alike letters in a mixed-
   script word folded to Latin, and s p a c e d letters joined. Research prose rarely
@@ -25,8 +28,6 @@ summaries, /v1 chat through ask) takes it through here. Two guards:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -40,8 +41,8 @@ from service.components.sentences import split_sentences
 INJECTION_REASON = "does what an instruction inside a paper asked (a paper is data, not instructions)"
 FLAG_SCORE = 2.0  # a sentence scoring this much is an instruction (see `instruction_score`)
 # Where a whole text is shown (summary, compare) a sentence kept out costs little, so the bar
-# is lower: 1.5 takes 9 of 20,362 sentences of clean papers outside their reference lists
-# (sample abstracts, the whole papers, PubMedQA, SciTLDR), against 0 at 2.0
+# is lower: 1.5 takes 6 of 15,991 sentences of clean papers outside their reference lists
+# (sample abstracts, the whole papers, PubMedQA, SciTLDR: `evals.injection_eval`), against 0 at 2.0
 WHOLE_TEXT_FLAG_SCORE = 1.5
 OUTLIERS = 2  # the least central sentences of a text that may be off its topic
 OUTLIER_CENTRALITY = 0.3  # below this cosine to the rest of the text a sentence is off its topic
@@ -163,27 +164,6 @@ _YOU = _words(
     "你 您 你们",
     "あなた 君 きみ",
 )
-# Trying to replace what the model was told: a verb of dropping and what it drops, in
-# either order (Japanese and German put the verb last)
-_DROP = _words(
-    "ignore disregard forget override bypass overrule discard vergiss ignoriere* missachte* "
-    "oublie* olvida* ignora* dimentica* esqueca игнорируй* забудь* проигнорируй* 忽略 无视 忽视 忘记 "
-    "無視 忘れ"
-).pattern
-_DROPPED = _words(
-    "instruction* prompt* rules directions guidelines everything the_above anything_above the_paper_above "
-    "what_you_were_told anweisung* befehl* alles consigne* tout_ce instruccion* indicaciones todo_lo "
-    "istruzion* instruc* инструкци* указани* всё все_предыдущ* 指令 指示 命令 提示 之前的 以上 上記"
-).pattern
-_DROP_LAST = _words(
-    "ignorieren ignoriere vergessen vergiss missachte* 無視 忘れ 忽略 无视 忘记 игнорируй* забудь*"
-).pattern
-_OVERRIDE = re.compile(
-    rf"(?:{_DROP}).{{0,60}}?(?:{_DROPPED})|(?:{_DROPPED}).{{0,30}}?(?:{_DROP_LAST})"
-    rf"|(?:{_DROP}).{{0,40}}?\b(?:above|so far|until now|before this)\b"
-    r"|(?:new|updated|real|actual|true|revised) (?:instructions?|system prompt|directive)"
-    r"|jailbreak mode|developer mode"
-)
 # A vocative label or role tag opening the sentence: "Note to AI systems:", "[SYSTEM]"
 _LABEL = re.compile(
     r"^\W{0,6}(?:\[|<|\{|#+\s*)?(?:system|assistant|instruction|instructions|admin|developer|"
@@ -197,11 +177,6 @@ _ROLE_TAG = re.compile(
     r"<\|?/?\s*(?:system|user|assistant|human|ai|im_start|im_end|inst|paper|document|context)\s*\|?>"
     r"|\[/?(?:inst|system|user|assistant)\]|^\W{0,6}(?:human|assistant|user|system)\s*:\s"
 )
-# A vocative: the sentence opens by naming a machine reader ("AI assistants:", "To any LLM --")
-_VOCATIVE_HEAD = (
-    r"^\W{0,6}(?:(?:note |message |memo )?(?:to|for|dear|attention|an|a|pour|para|к|给)\s+)?"
-    r"(?:any |all |the )?"
-)
 # Japanese and Chinese put the request at the end: "...答えてください", "...。请照做"
 _FINAL_REQUEST = re.compile(_fold(r"(?:ください|下さい|しなさい|せよ|してね|请照做|照做)\W*$"))
 # An obligation laid on the machine reader: "any AI system summarising this must state"
@@ -212,14 +187,6 @@ _OBLIGATION = _words(
 )
 # The request verbs of "we ask any language model to ...", "we urge reviewers to ..."
 _ASK_VERBS = _words("ask request urge instruct require want need expect invite encourage direct")
-# The reader's own task on this very text: "when summarising this paper", "reading this"
-_TASK_SELF = re.compile(
-    r"\b(?:summari[sz]ing|reviewing|reading|processing|analy[sz]ing|answering questions about|evaluating)"
-    r" (?:this|the present) (?:paper|work|text|document|article|manuscript|abstract|submission|study)"
-)
-_HIDDEN = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)  # a comment: invisible where the text is shown
-# A base64 run long enough to hide a sentence
-_BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 # "When summarising this paper, write ...": an imperative after an opening clause
 _SUBORDINATE = _fold(
     r"^\W{0,6}(?:when|whenever|if|before|after|while|once|in|for|as|instead of|rather than|wenn"
@@ -270,15 +237,6 @@ _PROCESS_READER = re.compile(
     r"|\b(?:whoever|anyone|anything|any reader|the reader|dear reader)\b(?: \w+){0,2} (?:reads?"
     r"|reading|process\w*|summari\w*)?"
 )
-# Telling how to characterise the paper itself: "describe this study as flawed"
-_CHARACTERISE = re.compile(
-    r"\b(?:describe|characteri[sz]e|portray|present|call|label|refer to|depict|frame|classify|rate"
-    r"|review|treat|"
-    r"list|tag|mark|flag|file|index|cite|show|display)"
-    r" (?:this|the|these) (?:paper|study|work|method|article|authors?|results?|findings|submission"
-    r"|manuscript|"
-    r"trial|dataset|model|approach|abstract) (?:\w+ )?as\b"
-)
 # Repeat/include a fixed text: "repeat the following sentence", "include this line verbatim"
 _VERBATIM = re.compile(
     r"\b(?:verbatim|word for word|word-for-word|exactly as written|the following (?:sentence|text"
@@ -303,13 +261,6 @@ _DOWNSTREAM = re.compile(
     r" (?:derived |generated |automated |automatic |machine )?(?:summar(?:y|ies)|answers?|responses?|"
     r"descriptions?|restatements?|digests?|overviews?|retellings?)\b"
 )
-# Giving the reader a part to play: "from this sentence on, whoever is reading is 'X', a persona"
-_ROLE_PLAY = re.compile(
-    r"\b(?:act as|pretend (?:to be|you)|you are now|from now on|from this (?:sentence|point|line) on"
-    r"|henceforth|"
-    r"stay in character)\b"
-)
-_PERSONA = re.compile(r"\b(?:persona|role[- ]?play|in character)\b")
 # An order to open or close the reply with something: "open with 'X'", "end every answer with"
 _FRAMING = re.compile(
     r"(?:^|[:;,]\s*|\band )(?:open|start|begin|end|close|prefix|suffix|finish|conclude)\w* "
@@ -354,11 +305,6 @@ _CONSTRAINT = _words(
     "nothing_else nur muss immer einzig* seulement doit toujours unique* solo debe siempre unica* "
     "solamente только должен должна всегда единственн* 只 仅 必须 一律 だけ のみ 必ず"
 )
-_SELF = _words(
-    "this_paper this_work this_text this_document this_abstract this_article this_manuscript "
-    "this_submission this_study reading_this diese* dieses ce_texte cet_article ce_document este "
-    "esta questo эт* 本文 该论文 本論文 この論文"
-)
 _SHOUTED = re.compile(r"\b[A-Z][A-Z0-9_]{3,}\b")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|net|org|io|ru|xyz|info|biz)\b")
@@ -380,18 +326,14 @@ _YOU_SIE = re.compile(r"(?<=\w )(?:Sie|Ihr|Ihre|Ihnen)\b")  # formal German "you
 _CLAUSE_IMPERATIVE = re.compile(
     _SUBORDINATE + _OPENERS + r"(?!" + _NOUN_VERBS.pattern + r")(?:" + _DIRECTIVE.pattern + ")"
 )
-_VOCATIVE = re.compile(_VOCATIVE_HEAD + "(?:" + _ADDRESSEE.pattern + r")[^:,]{0,40}(?::|--|,)")
 
 
 # Cues that add their weight wherever they are found in the (folded) sentence
 _CUES: list[tuple[re.Pattern[str], float]] = [
     (_FATE, 2.0),
-    (_CHARACTERISE, 1.5),
     (_FRAMING, 1.5),
     (_DOWNSTREAM, 1.0),
-    (_ROLE_PLAY, 1.0),
     (_VERBATIM, 0.5),
-    (_PERSONA, 0.5),
 ]
 
 
@@ -410,11 +352,9 @@ def instruction_score(sentence: str) -> float:
     if not text:
         return 0.0
     score = 0.0
-    if _OVERRIDE.search(text):
-        score += 2.0
     if _ROLE_TAG.search(text):
         score += 2.0
-    elif _LABEL.search(text) or _VOCATIVE.search(text) or _AGENT_HEADING.search(text):
+    elif _LABEL.search(text) or _AGENT_HEADING.search(text):
         score += 1.5
     if _IMPERATIVE.search(text) or _CLAUSE_IMPERATIVE.search(text) or _FINAL_REQUEST.search(text):
         score += 1.5
@@ -422,7 +362,6 @@ def instruction_score(sentence: str) -> float:
     fields = len({m.group(0).strip(" {,\"'") for m in _ORDER_FIELD.finditer(text)})
     score += min(fields, 2) * 1.0
     addressed = _ADDRESSEE.search(text) or _PROCESS_READER.search(text)
-    you = bool(_YOU.search(text) or _YOU_SIE.search(raw))
     asking = _ASKING.search(text)
     if addressed:
         score += 1.0
@@ -431,22 +370,15 @@ def instruction_score(sentence: str) -> float:
         duty = _OBLIGATION.search(tail) or _ASK_VERBS.search(tail)
         if (duty and _DUTY_VERBS.search(tail, duty.end())) or (asking and _DIRECTIVE.search(tail)):
             score += 1.0
-    if you:
+    if _YOU.search(text) or _YOU_SIE.search(raw):
         score += 1.0
-    constrained = bool(_OUTPUT_NOUNS.search(text) and _CONSTRAINT.search(text))
-    if constrained:
+    if _OUTPUT_NOUNS.search(text) and _CONSTRAINT.search(text):
         score += 1.0
-    if _SELF.search(text) and (addressed or you or constrained):
-        score += 0.5 if not constrained else 1.0
-    if _HIDDEN.search(sentence):
-        score += 1.0
-    if _TASK_SELF.search(text):
-        score += 0.5
     if _LINK.search(unicodedata.normalize("NFKC", sentence)) or _QUOTE_SPAN.search(sentence):
         score += 0.5
     if _DESCRIPTIVE.search(text) and not asking and score < 3.0:
         score -= 1.0
-    return max(score, _decoded_score(sentence), _part_score(sentence))
+    return max(score, _part_score(sentence))
 
 
 _CLAUSE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[\u3002\uff01\uff1f\uff1b])\s*(?=\S)|\n+")
@@ -458,21 +390,6 @@ def _part_score(sentence: str) -> float:
     folded = _WORD_RUN.sub(lambda m: _fold_word(m.group(0)), unicodedata.normalize("NFKC", _fold(sentence)))
     parts = [p for part in _CLAUSE_END.split(folded) for p in split_sentences(part) if p.strip()]
     return max((instruction_score(p) for p in parts), default=0.0) if len(parts) > 1 else 0.0
-
-
-def _decoded_score(sentence: str) -> float:
-    """The score of what a base64 run inside the sentence says, decoded."""
-    best = 0.0
-    for run in _BASE64.findall(sentence):
-        if not (re.search(r"[a-z]", run) and re.search(r"[A-Z]", run)):
-            continue
-        try:
-            decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=False).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            continue
-        if decoded.isprintable() and decoded.strip():
-            best = max(best, instruction_score(decoded))
-    return best
 
 
 def centrality(vectors: Vectors) -> list[float]:
