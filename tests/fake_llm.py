@@ -66,7 +66,7 @@ def malformed() -> Action:
 def prompt_of(system: str) -> str:
     """Which prompt file a request was rendered from: matched on the prompt's own system
     text (`Prompt.system_head`), so rewording a prompt cannot silently change the fake."""
-    for name in ("ask", "summary", "compare", "compare_summary", "verify", "library"):
+    for name in ("ask", "summary", "compare", "compare_summary", "verify", "library", "library_criterion"):
         if system.startswith(load_prompt(PROMPTS, name).system_head):
             return name
     return ""
@@ -88,6 +88,8 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         answer = rest.split("Proposed answer: ", 1)[-1].split("\n", 1)[0]
         said = set(_WORD.findall(answer.lower()))
         return "yes" if len(said & set(_WORD.findall(evidence.lower()))) >= len(said) / 3 else "no"
+    if task == "library_criterion":
+        return f"Does this paper match this: {user.split(': ', 1)[-1].rstrip('?')}?"
     if task == "library":  # yes when the paper's sentences hold two of the question's longer words
         question, _, paper = user.partition("\nPaper: ")
         asked = {w for w in _WORD.findall(question.lower()) if len(w) > 4} - {"question", "papers", "which"}

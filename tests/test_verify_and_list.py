@@ -27,11 +27,11 @@ def prompt_name(request: dict[str, object]) -> str:
     messages = request["messages"]
     assert isinstance(messages, list)
     system = str(messages[0]["content"])
-    return (
-        "verify"
-        if system.startswith("You check answers")
-        else ("library" if system.startswith("You decide whether") else "other")
-    )
+    if system.startswith("You check answers"):
+        return "verify"
+    if system.startswith("You answer a yes/no question about one research paper"):
+        return "library"
+    return "criterion" if system.startswith("You rewrite a question about a library") else "other"
 
 
 def test_an_answer_the_verifier_rejects_is_declined_with_its_confidence(
@@ -63,8 +63,11 @@ def test_a_library_question_lists_every_matching_paper_each_cited(
     papers = body["papers"]
     assert len(papers) >= 2
     judged = [r for r in fake_llm.requests if prompt_name(r) == "library"]
-    assert len(judged) == len(fake_llm.requests) == body["usage"]["llm_calls"] <= 12
+    assert [prompt_name(r) for r in fake_llm.requests] == ["criterion", *["library"] * len(judged)]
+    assert len(fake_llm.requests) == body["usage"]["llm_calls"] <= 13
     assert all(r["max_tokens"] == 1 and r["logprobs"] for r in judged)
+    # each paper is judged on the question rewritten as one about a single paper
+    assert all("Question: Does this paper" in r["messages"][-1]["content"] for r in judged)
     assert [p["confidence"] for p in papers] == sorted((p["confidence"] for p in papers), reverse=True)
     by_n = {c["n"]: c for c in body["citations"]}
     for p in papers:  # each listed paper is named in the answer and cited by its own sentence
@@ -76,7 +79,7 @@ def test_a_library_question_lists_every_matching_paper_each_cited(
 def test_a_library_question_no_paper_matches_is_declined_with_the_reason(
     llm_client: TestClient, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.reset(*[reply("no") for _ in range(12)])
+    fake_llm.reset(reply("Does this paper use diffusion models?"), *[reply("no") for _ in range(12)])
     body = llm_client.post("/ask", json={"question": LIBRARY_Q}).json()
     assert body["abstained"] and body["papers"] is None
     assert "none of the" in body["dropped"][0]["reason"]

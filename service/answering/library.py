@@ -4,7 +4,9 @@ Such a question is answered with every paper that does X, not with one evidence 
 The papers search finds best for the question are the candidates
 (`PAPERLENS_LIBRARY_CANDIDATES`); each is judged on its own sentences closest to the
 question: the model is shown the question, the paper's title and those sentences, and
-answers one token, yes or no. P(yes) ranks the papers; those at or above
+answers one token, yes or no, to the question rewritten (one short call first) as a
+yes/no question about one paper ("Does this paper study offline RL?"). P(yes) ranks
+the papers; those at or above
 `PAPERLENS_LIBRARY_MIN_CONFIDENCE` are listed, best first, each cited by the sentence
 that matched the question best. The question opens every judgement's prompt, so the
 calls for one question share the start of their prompt (llama.cpp reuses it).
@@ -12,6 +14,7 @@ calls for one question share the start of their prompt (llama.cpp reuses it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from service.answering.accounting import Timings
@@ -24,8 +27,10 @@ from service.grounding.injection import data_title
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import UsageOut
 
+_YES_NO_QUESTION = re.compile(r"^(?:does|do|did|is|are|was|were|has|have|can)\b", re.IGNORECASE)
 SENTENCES_PER_PAPER = 3
 TOKENS_PER_PAPER = 220
+CRITERION_TOKENS = 60
 
 
 @dataclass
@@ -42,6 +47,7 @@ class LibraryResult:
     judged: int  # candidate papers judged
     usage: UsageOut = field(default_factory=UsageOut.zero)
     failed: bool = False  # no judgement could be made (no LLM, or it failed)
+    criterion: str = ""  # the question each paper was judged on
 
 
 class LibraryReader:
@@ -50,6 +56,21 @@ class LibraryReader:
         self.generator = generator
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "library")
+        self.criterion_prompt = load_prompt(settings.prompts_dir, "library_criterion")
+
+    def criterion(self, question: str, timings: Timings, usage: UsageOut) -> str:
+        """The library question as a yes/no question about one paper ("Does this paper
+        study offline RL?"); the question itself when the model gives none."""
+        generated = self.generator.generate(
+            self.criterion_prompt.render(question=question),
+            CRITERION_TOKENS,
+            timings,
+            fallback=lambda: question,
+        )
+        usage.add(generated.usage)
+        line = generated.text.strip().split("\n", 1)[0].strip().strip('"')
+        line = line.split(":", 1)[1].strip() if line.lower().startswith("rewritten") and ":" in line else line
+        return line if _YES_NO_QUESTION.match(line) and line.endswith("?") else question
 
     def candidates(
         self, question: str, vector: Vectors, paper_ids: list[str] | None
@@ -68,6 +89,10 @@ class LibraryReader:
         with timings.measure("retrieve"):
             candidates = self.candidates(question, vector, paper_ids)
         result = LibraryResult([], 0)
+        if not candidates:
+            return result
+        criterion = self.criterion(question, timings, result.usage)
+        result.criterion = criterion
         for paper_id, passages in candidates:
             with timings.measure("evidence"):
                 evidence = select_evidence(
@@ -84,7 +109,7 @@ class LibraryReader:
             evidence.sort(key=lambda e: -e.score)
             sentences = "\n".join(f"- {e.text}" for e in evidence)
             messages = self.prompt.render(
-                question=question, title=data_title(evidence[0].title), sentences=sentences
+                question=criterion, title=data_title(evidence[0].title), sentences=sentences
             )
             judged = self.generator.judge(messages, ("yes", "no"), timings, label="library")
             if judged is None:
