@@ -280,10 +280,10 @@ class AskService:
         if not listed.matches:
             reason = f"none of the {listed.judged} papers search found for it matches the question"
             return self._result(prep, CheckedText("", [], [Dropped(prep.query.text, reason)]), generated)
-        names = self.paper_names()
+        short_names = self._catalogue()[2].short_names  # what the catalogue calls each paper
         lines = []
         for n, m in enumerate(listed.matches, start=1):
-            name = (names.of(m.paper_id) or (title_head(m.title) or m.title,))[0]
+            name = short_names.get(m.paper_id, m.title)
             shown = m.title if m.title.startswith(name) else f"{name}: {m.title}"
             lines.append(f"{n}. {shown} [{n}]")
         count = len(listed.matches)

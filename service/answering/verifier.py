@@ -16,7 +16,6 @@ An NLI or cross-encoder backend fits the same interface when one can be installe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -26,9 +25,8 @@ from service.answering.accounting import Timings
 from service.answering.generation import Generator
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
+from service.grounding.markers import strip_markers
 from service.schemas import UsageOut
-
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 class Verdict(BaseModel):
@@ -64,9 +62,7 @@ class LLMVerifier:
         if not evidence:
             return None
         lines = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
-        messages = self.prompt.render(
-            evidence=lines, question=question, answer=_MARKER.sub("", answer).strip()
-        )
+        messages = self.prompt.render(evidence=lines, question=question, answer=strip_markers(answer).strip())
         judged = self.generator.judge(messages, ("yes", "no"), timings, label="verify")
         if judged is None:
             return None
