@@ -14,7 +14,6 @@ calls for one question share the start of their prompt (llama.cpp reuses it).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from service.answering.accounting import Timings
@@ -27,7 +26,6 @@ from service.grounding.injection import data_title
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import UsageOut
 
-_YES_NO_QUESTION = re.compile(r"^(?:does|do|did|is|are|was|were|has|have|can)\b", re.IGNORECASE)
 SENTENCES_PER_PAPER = 3
 TOKENS_PER_PAPER = 220
 CRITERION_TOKENS = 60
@@ -60,7 +58,8 @@ class LibraryReader:
 
     def criterion(self, question: str, timings: Timings, usage: UsageOut) -> str:
         """The library question as a yes/no question about one paper ("Does this paper
-        study offline RL?"); the question itself when the model gives none."""
+        study offline RL?"): the first line of the model's reply, the question itself when
+        there is none (no LLM)."""
         generated = self.generator.generate(
             self.criterion_prompt.render(question=question),
             CRITERION_TOKENS,
@@ -68,9 +67,7 @@ class LibraryReader:
             fallback=lambda: question,
         )
         usage.add(generated.usage)
-        line = generated.text.strip().split("\n", 1)[0].strip().strip('"')
-        line = line.split(":", 1)[1].strip() if line.lower().startswith("rewritten") and ":" in line else line
-        return line if _YES_NO_QUESTION.match(line) and line.endswith("?") else question
+        return generated.text.strip().split("\n", 1)[0].strip() or question
 
     def candidates(
         self, question: str, vector: Vectors, paper_ids: list[str] | None
