@@ -15,7 +15,11 @@ declined); an unanswerable question's answer is wrong unless declined.
 With `--dial` the questions are asked with `min_confidence: 0` and the report shows
 precision and coverage had the bar been each of `user_eval.BARS`.
 
-    python -m evals.blind_eval [--split dev|test] [--base-url URL] [--dial]
+With `--naive` the naive RAG baseline answers the same questions in the same run: its
+p50 latency, the ratio of paperlens's to it, its precision and accuracy, and the machine's
+measured prompt tokens/s.
+
+    python -m evals.blind_eval [--split dev|test] [--base-url URL] [--dial] [--naive]
 """
 
 from __future__ import annotations
@@ -78,7 +82,48 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(base_url: str | None, split: str, dial: bool) -> dict[str, Any]:
+def naive_latencies(client: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Naive RAG (`evals.baselines.naive_rag`) on the same questions, store and model, timed
+    per question; its answers graded like paperlens's; and the machine's prompt tokens/s."""
+    from langchain_openai import ChatOpenAI
+
+    from evals.baselines import naive_rag
+    from evals.machine_speed import prompt_tokens_per_s
+
+    services = client.app.state.container.services
+    if services.llm.client is None:
+        return {"skipped": "no LLM endpoint"}
+    base = services.llm.client
+    llm = ChatOpenAI(base_url=base.base_url, api_key="none", model=base.model, temperature=0, max_tokens=220)
+    rows = []
+    for item in tqdm(items, desc="naive RAG", unit="q"):
+        t0 = time.perf_counter()
+        out = naive_rag.answer(services, llm, item["question"])
+        seconds = time.perf_counter() - t0
+        answer = AskOut.model_validate(
+            {
+                **out,
+                "model": base.model,
+                "prompt_version": "naive",
+                "timings_ms": {},
+                "dropped": [],
+                "cached": False,
+            }
+        )
+        rows.append(
+            {
+                "id": item["id"],
+                "answerable": item["answerable"],
+                "grade": grade_item(item, answer),
+                "confidence": None,
+                "seconds": seconds,
+                "llm_calls": 1,
+            }
+        )
+    return {"summary": summarise(rows), "rows": rows, "prompt_tokens_per_s": prompt_tokens_per_s(base)}
+
+
+def run(base_url: str | None, split: str, dial: bool, naive: bool = False) -> dict[str, Any]:
     client = open_client(base_url)
     items = load_items(split)
     ids, _ = ingest(client, sorted({i["pdf"] for i in items}))
@@ -110,7 +155,17 @@ def run(base_url: str | None, split: str, dial: bool) -> dict[str, Any]:
         PARTIAL_DIR.mkdir(exist_ok=True)
         with (PARTIAL_DIR / f"blind-ft-{split}.partial.jsonl").open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
-    return {"summary": summarise(rows), "rows": rows, "split": split}
+    result: dict[str, Any] = {"summary": summarise(rows), "rows": rows, "split": split}
+    if naive and base_url is None:
+        result["naive_rag"] = baseline = naive_latencies(client, items)
+        if "summary" in baseline:
+            ours, theirs = result["summary"]["ask_p50_s"], baseline["summary"]["ask_p50_s"]
+            result["summary"]["naive_p50_s"] = theirs
+            result["summary"]["p50_vs_naive"] = ours / theirs if theirs else float("nan")
+            result["summary"]["naive_precision"] = baseline["summary"]["precision"]
+            result["summary"]["naive_accuracy"] = baseline["summary"]["accuracy"]
+            result["summary"]["prompt_tokens_per_s"] = baseline["prompt_tokens_per_s"]
+    return result
 
 
 def main() -> None:
@@ -118,8 +173,9 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--dial", action="store_true")
+    parser.add_argument("--naive", action="store_true", help="naive RAG on the same questions, same run")
     args = parser.parse_args()
-    report = run(args.base_url, args.split, args.dial)
+    report = run(args.base_url, args.split, args.dial, args.naive)
     save_and_print(f"blind-ft-{args.split}", report)
     for row in report["rows"]:
         if row["grade"] == "wrong":

@@ -66,7 +66,17 @@ def malformed() -> Action:
 def prompt_of(system: str) -> str:
     """Which prompt file a request was rendered from: matched on the prompt's own system
     text (`Prompt.system_head`), so rewording a prompt cannot silently change the fake."""
-    for name in ("ask", "summary", "compare", "compare_summary", "verify", "library", "library_criterion"):
+    names = (
+        "ask",
+        "summary",
+        "compare",
+        "compare_summary",
+        "verify_choice",
+        "verify",
+        "library",
+        "library_criterion",
+    )
+    for name in names:
         if system.startswith(load_prompt(PROMPTS, name).system_head):
             return name
     return ""
@@ -88,6 +98,13 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         answer = rest.split("Proposed answer: ", 1)[-1].split("\n", 1)[0]
         said = set(_WORD.findall(answer.lower()))
         return "yes" if len(said & set(_WORD.findall(evidence.lower()))) >= len(said) / 3 else "no"
+    if task == "verify_choice":  # the sentence sharing most of the question's words; 0 below two
+        evidence, _, question = user.partition("\nQuestion: ")
+        asked = set(_WORD.findall(question.split("\n", 1)[0].lower()))
+        options = re.findall(r"^(\d+)\. (.*)$", evidence, re.M)
+        shared = [(len(asked & set(_WORD.findall(text.lower()))), n) for n, text in options]
+        best = max(shared, default=(0, "0"))
+        return best[1] if best[0] >= 2 else "0"
     if task == "library_criterion":
         return f"Does this paper match this: {user.split(': ', 1)[-1].rstrip('?')}?"
     if task == "library":  # yes when the paper's sentences hold two of the question's longer words

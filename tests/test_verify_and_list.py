@@ -3,6 +3,7 @@ questions ("which papers here ...?"), through POST /ask against the fake LLM ser
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,31 @@ def test_a_judgement_reads_the_first_token_or_falls_back_to_the_reply() -> None:
     assert sure.choice(("yes", "no")) == pytest.approx({"yes": 0.8 / 0.9, "no": 0.1 / 0.9})
     # a server that sends no logprobs: the word the reply opens with
     assert Completion("No, it does not.").choice(("yes", "no")) == {"yes": 0.0, "no": 1.0}
+
+
+@pytest.fixture
+def choice_client(
+    tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
+) -> Iterator[TestClient]:
+    services = fake_llm_services(tmp_path, embedder, sample_papers[:12], fake_llm, verifier="choice")
+    fake_llm.reset()
+    with TestClient(create_app(services.settings, Container.of(services))) as c:
+        yield c
+
+
+def test_the_choice_verifier_judges_the_sentence_an_answer_cites(
+    choice_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    # the model picks no sentence as the answer ("0"): the cited one gets no probability
+    fake_llm.reset(reply("CARP is 10x faster at inference than existing policies [1]."), reply("0"))
+    body = choice_client.post("/ask", json={"question": CARP_Q}).json()
+    assert body["abstained"] and body["confidence"] == 0.0
+    assert any("no sentence states the answer" in d["reason"] for d in body["dropped"])
+    judged = fake_llm.requests[-1]
+    assert judged["max_tokens"] == 1 and judged["logprobs"]
+    options = re.findall(r"^(\d+)\. ", judged["messages"][-1]["content"], re.M)
+    assert options == [str(n) for n in range(1, len(options) + 1)] and 2 <= len(options) <= 9
+    # the fake's own choice: the sentence sharing most of the question's words, the one cited
+    fake_llm.reset()
+    body = choice_client.post("/ask", json={"question": CARP_Q, "min_confidence": 0.5}).json()
+    assert not body["abstained"] and body["confidence"] == 1.0, body

@@ -306,8 +306,10 @@ class AskService:
         self, prep: Prepared, checked: CheckedText, generated: Generated
     ) -> tuple[CheckedText, Verdict | None]:
         """The verifier's confidence in the checked answer; below the bar it is declined."""
-        evidence = [f"({e.label()}) {e.text}" for e in checked.cited]  # the name an answer may give
-        verdict = self.verifier.judge(prep.query.text, checked.text, evidence, prep.timings)
+        items = prep.evidence.items
+        evidence = [f"({e.label()}) {e.text}" for e in items]  # the name an answer may give
+        cited = [items.index(e) for e in checked.cited if e in items]
+        verdict = self.verifier.judge(prep.query.text, checked.text, evidence, cited, prep.timings)
         if verdict is None:
             return checked, None
         generated.usage.add(verdict.usage)

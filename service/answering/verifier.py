@@ -1,14 +1,20 @@
 """The verifier: one judgement after the LLM call, behind one small interface.
 
-`Verifier.judge(question, answer, evidence, timings) -> Verdict | None`: how sure the
-backend is that the evidence states this answer to this question (a score in 0-1, the
-answer's `confidence`) and why. Backends (`PAPERLENS_VERIFIER`):
+`Verifier.judge(question, answer, evidence, cited, timings) -> Verdict | None`: how sure
+the backend is that the evidence states this answer to this question (a score in 0-1, the
+answer's `confidence`) and why. `evidence` is every sentence the model was shown, `cited`
+the indexes of those the checked answer rests on. Backends (`PAPERLENS_VERIFIER`):
 
 - `llm`: the model is shown the cited evidence, the question and the answer, and asked
   for one word, yes or no, under a one-token reply; the score is P(yes) renormalised
   over yes/no from the first token's probabilities (a server without logprobs gives 1 or
   0). A small model judges reliably when the evidence is in front of it and the choice is
   closed; asked about the answer alone it does no better than chance.
+- `choice`: the model is shown every evidence sentence, numbered, and the question, and
+  asked which sentence states the answer (its number, or 0 for none) under a one-token
+  reply; the score is the probability it gives the sentences the answer cites. It judges
+  the citation, not the wording: an answer that cites a neighbouring value's sentence, or
+  a question no sentence answers, scores low.
 - `off`: no judgement (answers carry no confidence and none is declined for it).
 
 An NLI or cross-encoder backend fits the same interface when one can be installed.
@@ -40,14 +46,16 @@ class Verifier(Protocol):
     name: str
 
     def judge(
-        self, question: str, answer: str, evidence: Sequence[str], timings: Timings
+        self, question: str, answer: str, evidence: Sequence[str], cited: Sequence[int], timings: Timings
     ) -> Verdict | None: ...
 
 
 class NoVerifier:
     name = "off"
 
-    def judge(self, question: str, answer: str, evidence: Sequence[str], timings: Timings) -> Verdict | None:
+    def judge(
+        self, question: str, answer: str, evidence: Sequence[str], cited: Sequence[int], timings: Timings
+    ) -> Verdict | None:
         return None
 
 
@@ -58,10 +66,13 @@ class LLMVerifier:
         self.generator = generator
         self.prompt = load_prompt(settings.prompts_dir, "verify")
 
-    def judge(self, question: str, answer: str, evidence: Sequence[str], timings: Timings) -> Verdict | None:
-        if not evidence:
+    def judge(
+        self, question: str, answer: str, evidence: Sequence[str], cited: Sequence[int], timings: Timings
+    ) -> Verdict | None:
+        shown = [evidence[i] for i in cited]
+        if not shown:
             return None
-        lines = "\n".join(f"[{n}] {text}" for n, text in enumerate(evidence, start=1))
+        lines = "\n".join(f"[{n}] {text}" for n, text in enumerate(shown, start=1))
         messages = self.prompt.render(evidence=lines, question=question, answer=strip_markers(answer).strip())
         judged = self.generator.judge(messages, ("yes", "no"), timings, label="verify")
         if judged is None:
@@ -73,9 +84,46 @@ class LLMVerifier:
         return Verdict(score=score, reason=reason, backend=self.name, usage=judged.usage)
 
 
+class ChoiceVerifier:
+    name = "choice"
+    MAX_OPTIONS = 9  # one token per option: "1".."9", and "0" for none
+
+    def __init__(self, generator: Generator, settings: Settings) -> None:
+        self.generator = generator
+        self.prompt = load_prompt(settings.prompts_dir, "verify_choice")
+
+    def judge(
+        self, question: str, answer: str, evidence: Sequence[str], cited: Sequence[int], timings: Timings
+    ) -> Verdict | None:
+        if not cited or not evidence:
+            return None
+        # the cited sentences always among the options, then the rest in their order
+        order = [*dict.fromkeys([*cited, *range(len(evidence))])][: self.MAX_OPTIONS]
+        order.sort()
+        lines = "\n".join(f"{n}. {evidence[i]}" for n, i in enumerate(order, start=1))
+        messages = self.prompt.render(evidence=lines, question=question)
+        options = [str(n) for n in range(len(order) + 1)]
+        judged = self.generator.judge(messages, options, timings, label="verify")
+        if judged is None:
+            return None
+        p = judged.probabilities
+        score = round(min(1.0, sum(p[str(order.index(i) + 1)] for i in cited if i in order)), 4)
+        best = max(p, key=lambda k: p[k])
+        reason = (
+            "the sentence it cites states the answer"
+            if score >= 0.5
+            else "no sentence states the answer"
+            if best == "0"
+            else f"sentence {best}, which it does not cite, states the answer"
+        )
+        return Verdict(score=score, reason=reason, backend=self.name, usage=judged.usage)
+
+
 def open_verifier(generator: Generator, settings: Settings) -> Verifier:
     match settings.verifier:
         case "llm":
             return LLMVerifier(generator, settings)
+        case "choice":
+            return ChoiceVerifier(generator, settings)
         case _:
             return NoVerifier()

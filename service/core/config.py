@@ -307,10 +307,12 @@ class Settings(BaseSettings):
         "the part of the paper where it lives (one LLM call in all, for the summary); 'llm' has the "
         "model write every paper's cells in one call per paper (slower, plainer wording).",
     )
-    verifier: Literal["llm", "off"] = Field(
+    verifier: Literal["llm", "choice", "off"] = Field(
         "llm",
         description="The judgement after the LLM call that gives every answer its confidence: 'llm' asks "
-        "the model whether the cited evidence states the answer (one token, yes or no); 'off' gives none.",
+        "the model whether the cited evidence states the answer (one token, yes or no); 'choice' asks "
+        "which numbered evidence sentence states the answer (the score is what the cited ones get); "
+        "'off' gives none.",
     )
     answer_min_confidence: float = Field(
         0.5,
