@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest file accepted by POST /papers/upload, in bytes."
     )
+    keep_file_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=0,
+        description="Largest original file kept with its paper, in bytes: a PDF or text file that holds one "
+        "paper is kept under DATA_DIR/files, served by GET /papers/{id}/file and deleted with the paper. "
+        "A larger file's paper is still indexed, without its file (the file route's 404 says so). 0 keeps "
+        "no files.",
+    )
     max_request_bytes: int = Field(
         100 * 1024 * 1024,
         ge=1024,
