@@ -41,6 +41,8 @@ class PaperSummaryOut(BaseModel):
     year: int | None
     url: str | None
     n_chunks: int
+    has_file: bool = Field(False, description="Whether GET /papers/{id}/file serves the paper's original file.")
+    file_type: str | None = Field(None, description="The kept file's content type, e.g. application/pdf.")
 
 
 class PaperListOut(BaseModel):
@@ -63,6 +65,9 @@ class PaperOut(PaperSummaryOut):
         None, description="`text_offset` of the next window of the text; null at its end."
     )
     abstract_chars: int = Field(0, description="Length of the whole abstract (cut at `text_limit`).")
+    file_name: str | None = Field(None, description="The kept file's name as uploaded.")
+    file_bytes: int | None = Field(None, description="The kept file's size in bytes.")
+    no_file_reason: str | None = Field(None, description="Why no file is kept, when `has_file` is false.")
 
 
 class JobFileOut(BaseModel):
