@@ -41,7 +41,9 @@ class PaperSummaryOut(BaseModel):
     year: int | None
     url: str | None
     n_chunks: int
-    has_file: bool = Field(False, description="Whether GET /papers/{id}/file serves the paper's original file.")
+    has_file: bool = Field(
+        False, description="Whether GET /papers/{id}/file serves the paper's original file."
+    )
     file_type: str | None = Field(None, description="The kept file's content type, e.g. application/pdf.")
 
 
