@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.answering.accounting import Timings
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
@@ -47,6 +48,7 @@ class Generated:
     model: str
     usage: UsageOut = field(default_factory=UsageOut.zero)
     withheld: str = ""  # the model's text, when it did what an instruction inside a paper asked
+    error: str = ""  # why the LLM failed, when it did
 
     @property
     def from_llm(self) -> bool:
@@ -149,6 +151,53 @@ class Generator:
             llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens
         )
         return Judged(done.choice(options), usage)
+
+    def structured(
+        self,
+        messages: Messages,
+        max_tokens: int,
+        timings: Timings,
+        response_format: dict[str, Any],
+        *,
+        sources: Sequence[str] = (),
+        question: str = "",
+        removed: Sequence[str] = (),
+    ) -> Generated:
+        """One call whose reply follows a JSON schema (`response_format`, passed to the server
+        as is: llama.cpp samples under it, a remote server follows it), not streamed: the
+        caller parses the whole reply. Without an LLM, or when it failed (`error` says how),
+        the text is empty and the result degraded; a full queue raises LLMBusy as
+        `generate` does. A reply doing what an instruction inside `sources` asked is withheld."""
+        client = self.llm.client
+        if client is None:
+            return self.fallback("")
+        if self.closed:
+            raise NotReady("paperlens is shutting down; retry on another instance or after restart")
+        guard = InjectionGuard(sources, question, removed)
+        try:
+            with self.gate.slot() as waited, timings.measure("llm"):
+                timings.add("llm_wait", waited)
+                done = client.complete(messages, max_tokens, response_format=response_format)
+        except LLMUnavailable as err:
+            self.stats.failed += 1
+            failed = self.fallback("", failed=True)
+            failed.error = str(err)
+            return failed
+        except LLMBusy:
+            if not busy_fallback.get():
+                raise
+            return self.fallback("", failed=True)
+        self.stats.calls += 1
+        self.stats.prompt_tokens += done.prompt_tokens
+        self.stats.completion_tokens += done.completion_tokens
+        usage = UsageOut(
+            llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens
+        )
+        if guard.obeyed(done.text):
+            self.stats.injections += 1
+            self.stats.degraded += 1
+            return Generated("", "llm", True, self.llm.model, usage, withheld=done.text)
+        return Generated(done.text, "llm", False, self.llm.model, usage)
 
     def generate(
         self,

@@ -14,10 +14,18 @@ NOT_STATED = "not stated"
 """What the compare prompt tells the model to write for an aspect the paper does not state;
 also the text of a compare cell that nothing supports."""
 
+NOT_REPORTED = "not reported"
+"""What a literature-matrix cell says when the paper's sentences do not state the column's
+answer (the matrix prompt tells the model to write it, and the checks write it for a guess)."""
+
 ABSTAIN_TEXT = "The indexed papers do not answer this question."
 """The answer /ask gives when it abstains."""
 
-PROMPT_SENTINELS: dict[str, str] = {"cannot_answer": CANNOT_ANSWER, "not_stated": NOT_STATED}
+PROMPT_SENTINELS: dict[str, str] = {
+    "cannot_answer": CANNOT_ANSWER,
+    "not_stated": NOT_STATED,
+    "not_reported": NOT_REPORTED,
+}
 """Rendered into every prompt template that names them."""
 
 NOT_SAID_PREFIX = "The papers do not say"
