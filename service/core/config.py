@@ -311,9 +311,10 @@ class Settings(BaseSettings):
     summary_max_tokens: int = Field(220, ge=32, description="Most tokens a summary may have.")
     compare_cells: Literal["extractive", "llm"] = Field(
         "extractive",
-        description="How /compare fills its cells: 'extractive' picks each aspect's sentence from "
-        "the part of the paper where it lives (one LLM call in all, for the summary); 'llm' has the "
-        "model write every paper's cells in one call per paper (slower, plainer wording).",
+        description="How /compare fills its cells (the literature matrix's engine): 'extractive' takes each "
+        "aspect's best-matching sentence of the paper (one LLM call in all, for the summary); 'llm' asks "
+        "the model for every paper's cells in one JSON call per paper, each answer checked against its "
+        "sentence (short answers; slower: about 15 s a paper on 2 vCPUs).",
     )
     verifier: Literal["llm", "choice", "off"] = Field(
         "llm",
@@ -352,6 +353,49 @@ class Settings(BaseSettings):
         le=1,
         description="Least similarity between the question and the best evidence sentence; "
         "below it the service abstains without calling the LLM.",
+    )
+
+    # --- literature matrix ---------------------------------------------------------
+    matrix_max_papers: int = Field(
+        50, ge=1, le=500, description="Most papers one POST /matrix may hold (ids, or `top` for a query)."
+    )
+    matrix_max_columns: int = Field(
+        10, ge=1, le=64, description="Most columns a matrix may have, counting columns added later."
+    )
+    matrix_default_top: int = Field(
+        10, ge=1, description="Papers a matrix built from a query holds when the request gives no `top`."
+    )
+    matrix_sentences_per_column: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Sentences of a paper shown to the model for each column (its best matches by "
+        "embedding similarity and shared words); the model picks the one that states the answer.",
+    )
+    matrix_passages_per_column: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="Passages of a paper searched for each column's sentences (plus the two holding its "
+        "best sentences by BM25); a whole paper's answer is in a few of them.",
+    )
+    matrix_prompt_tokens: int = Field(
+        600,
+        ge=100,
+        description="Most tokens (cl100k) of paper sentences in one matrix prompt; each column's best "
+        "sentence goes in before any column's second. The instructions and columns open every prompt of "
+        "a job alike, so llama.cpp reads them once.",
+    )
+    matrix_answer_chars: int = Field(
+        80, ge=10, le=400, description="Longest answer the model may write in a cell (the reply's schema)."
+    )
+    matrix_keep: int = Field(
+        200, ge=1, description="Matrices kept (the newest); older finished ones are deleted."
+    )
+    matrix_max_pending: int = Field(
+        20,
+        ge=1,
+        description="Matrices that may wait or run at once; one more gets 503 with Retry-After.",
     )
 
     @property
