@@ -252,6 +252,67 @@ class CompareOut(GeneratedOut):
     summary: str
 
 
+# --- literature matrix -------------------------------------------------------------------
+MAX_COLUMN_CHARS = 120
+
+
+class MatrixIn(BaseModel):
+    paper_ids: list[str] | None = Field(
+        None,
+        max_length=MAX_FILTER_IDS,
+        description="The papers, one row each (at most PAPERLENS_MATRIX_MAX_PAPERS).",
+    )
+    query: str | None = Field(
+        None,
+        max_length=MAX_TEXT_CHARS,
+        description="Instead of paper_ids: the papers /search finds best for this.",
+    )
+    top: int | None = Field(
+        None, description="With query: how many papers (default PAPERLENS_MATRIX_DEFAULT_TOP)."
+    )
+    columns: list[str] = Field(
+        max_length=64,
+        description="1 to PAPERLENS_MATRIX_MAX_COLUMNS short questions or aspects, e.g. 'dataset', "
+        "'model size', 'main metric and value', 'does it use real robots?'.",
+    )
+
+
+class MatrixColumnsIn(BaseModel):
+    columns: list[str] = Field(max_length=64, description="Columns to add; only they are filled.")
+
+
+class MatrixCellOut(Located):
+    answer: str = Field(description="A short answer taken from the quote, or 'not reported'.")
+    quote: str = Field(description="The sentence of the paper the answer rests on; empty when not reported.")
+    reported: bool
+    reason: str | None = Field(None, description="Why the cell is 'not reported' (what the check found).")
+
+
+class MatrixRowOut(BaseModel):
+    paper_id: str
+    title: str
+    status: str = Field(description="queued, running, done, failed or cancelled.")
+    cells: dict[str, MatrixCellOut] = Field(description="The cells filled so far, by column.")
+    error: str | None = Field(None, description="Why the paper's cells could not be made.")
+
+
+class MatrixOut(BaseModel):
+    matrix_id: str
+    status: str = Field(description="queued, running, done, failed or cancelled.")
+    status_url: str
+    query: str | None = None
+    columns: list[str]
+    papers_done: int = Field(description="Papers whose cells are all made (or failed).")
+    papers_total: int
+    rows: list[MatrixRowOut]
+    engine: str = Field(description='"llm" or "extractive" (no LLM: each cell is its best sentence).')
+    degraded: bool = Field(description="An LLM was wanted and is missing or failed for some paper.")
+    model: str
+    prompt_version: str
+    usage: UsageOut
+    elapsed_s: float = Field(description="Seconds the job has run (until it ended).")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable name, e.g. `bad_input`, `llm_busy`.")
     message: str = Field(description="What went wrong and what to change.")
