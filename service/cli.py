@@ -71,7 +71,7 @@ def ingest(
             bar.set_postfix_str(f"{Path(result.name).name[:40]} {result.status}", refresh=False)
             bar.update(1)
 
-        ingest_files(services.ingest, [(str(f), f.read_bytes) for f in files], on_file)
+        ingest_files(services.ingest, [(str(f), f) for f in files], on_file)
     typer.echo(
         f"added {len(report.added)}, replaced {len(report.replaced)}, "
         f"unchanged {len(report.unchanged)} papers ({report.n_chunks} new chunks) from {len(files)} file(s)"

@@ -3,7 +3,8 @@
 Parsing and embedding overlap: while one file's chunks are embedded (the slow part on a
 CPU), the next file is parsed in a second thread. Each file is written all-or-nothing
 (the store's batch write), so a failure or a crash never leaves a file half-indexed.
-Used by ingest jobs (HTTP uploads) and by `paperlens ingest`.
+Used by ingest jobs (HTTP uploads) and by `paperlens ingest`. A file on disk that holds
+one paper is kept with it (see `source_files`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from service.core.errors import PaperlensError
 from service.corpus.loader import parse_bytes
 from service.corpus.paper import Paper
 from service.ingest.ingest_service import IngestReport, IngestService
+from service.ingest.source_files import FilePlan, plan_files
 
 Loader = Callable[[], bytes]
 Source = Path | Loader
@@ -65,25 +67,32 @@ def ingest_files(
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperlens-parse") as parser:
         upcoming: Future[list[Paper]] | None = parser.submit(_parse, *files[0]) if files else None
-        for index, (name, _) in enumerate(files):
+        for index, (name, source) in enumerate(files):
             assert upcoming is not None
             if stop is not None and stop():
                 break
             current = upcoming
             upcoming = parser.submit(_parse, *files[index + 1]) if index + 1 < len(files) else None
-            result = _ingest_one(service, name, current)
+            result = _ingest_one(service, name, source, current)
             results.append(result)
             if on_file is not None:
                 on_file(result)
     return results
 
 
-def _ingest_one(service: IngestService, name: str, parsed: Future[list[Paper]]) -> FileResult:
+def _ingest_one(service: IngestService, name: str, source: Source, parsed: Future[list[Paper]]) -> FileResult:
     try:
         papers = parsed.result()
+        if isinstance(source, Path):
+            plans = plan_files(name, source, papers, service.settings.keep_file_max_bytes)
+        else:
+            plans = {
+                p.paper_id: FilePlan(reason=f"{name} was read from memory, not from a file on disk")
+                for p in papers
+            }
         report = IngestReport()
         for b in range(0, len(papers), MAX_PAPERS_PER_WRITE):
-            report.merge(service.ingest(papers[b : b + MAX_PAPERS_PER_WRITE]))
+            report.merge(service.ingest(papers[b : b + MAX_PAPERS_PER_WRITE], files=plans))
     except PaperlensError as err:
         return FileResult(name, "failed", error=err.message)
     except Exception as err:  # a real paper a library chokes on: reported, never fatal

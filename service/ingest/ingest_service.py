@@ -2,20 +2,24 @@
 
 Everything that can fail on bad input (validation, chunking, embedding) happens before
 the first write; the store's batch write undoes itself on failure. So an ingest either
-lands whole or leaves the store exactly as it was.
+lands whole or leaves the store exactly as it was. A paper's original file (see
+`source_files`) is written with it: before its record, removed again when the write fails,
+and the paper's older files removed after it succeeds (see `components.kept_files`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from service.components.chunker import chunk_blocks, chunk_text
 from service.components.embedding.embedder import Embedder
+from service.components.kept_files import FileStore
 from service.components.vector_store.chunk_store import ChunkRecord
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore, PaperWrite
@@ -23,6 +27,7 @@ from service.core.config import Settings
 from service.core.errors import BadInput
 from service.corpus.loader import check_text_size
 from service.corpus.paper import Paper
+from service.ingest.source_files import NO_FILE, FilePlan
 from service.retrieval.lexical_index import LexicalIndex
 
 Progress = Callable[[int], object]
@@ -53,10 +58,19 @@ class IngestService:
         self.embedder = embedder
         self.lexical = lexical
         self.settings = settings
+        self.files = FileStore(settings.data_dir / "files")
+        self._write = threading.Lock()  # a paper's files and its record change together
 
-    def ingest(self, papers: Sequence[Paper], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self,
+        papers: Sequence[Paper],
+        progress: Progress | None = None,
+        files: Mapping[str, FilePlan] | None = None,
+    ) -> IngestReport:
         """Add or replace `papers` as one all-or-nothing batch. Every ingest path (JSON, files,
-        uploads, the CLI) comes here, so the text limit is checked here, before any work."""
+        uploads, the CLI) comes here, so the text limit is checked here, before any work.
+        `files`: by paper id, the original file to keep with it, or why none (see
+        `source_files.plan_files`); a paper not in it came from no file."""
         for paper in papers:
             check_text_size(paper, self.settings.max_text_chars)
         unique = _dedupe(papers)
@@ -70,16 +84,34 @@ class IngestService:
                     progress(1)
             else:
                 todo.append(paper)
-        writes = [self._prepare(p, progress) for p in todo]
+        writes = [self._prepare(p, progress, (files or {}).get(p.paper_id, NO_FILE)) for p in todo]
         if writes:
-            self.store.write_papers(writes)
+            self._write_with_files(writes, {p.paper_id: (files or {}).get(p.paper_id, NO_FILE) for p in todo})
             self.lexical.invalidate()
         for paper, write in zip(todo, writes, strict=True):
             (report.replaced if paper.paper_id in known else report.added).append(paper.paper_id)
             report.n_chunks += len(write.chunks)
         return report
 
-    def _prepare(self, paper: Paper, progress: Progress | None) -> PaperWrite:
+    def _write_with_files(self, writes: Sequence[PaperWrite], plans: Mapping[str, FilePlan]) -> None:
+        """The papers' files in first, then the store's all-or-nothing write; a failure removes
+        the files it put, success the papers' older files."""
+        with self._write:
+            put: list[str] = []
+            try:
+                for write in writes:
+                    kept, source = write.paper.file, plans[write.paper.id].source
+                    if kept is not None and source is not None:
+                        self.files.put(source, kept.name)
+                        put.append(kept.name)
+                self.store.write_papers(writes)
+            except BaseException:
+                self.files.remove(put)
+                raise
+            for write in writes:
+                self.files.keep_only(write.paper.id, write.paper.file.name if write.paper.file else None)
+
+    def _prepare(self, paper: Paper, progress: Progress | None, plan: FilePlan) -> PaperWrite:
         pid, digest = paper.paper_id, paper.content_hash
         tokens, overlap = self.settings.chunk_tokens, self.settings.chunk_overlap_sentences
         if paper.blocks and paper.text:
@@ -135,6 +167,8 @@ class IngestService:
             source=paper.source,
             doi=paper.doi,
             blocks=paper.blocks,
+            file=plan.kept(pid, digest),
+            no_file=plan.reason,
         )
         return PaperWrite(stored, records, vectors)
 
@@ -144,10 +178,15 @@ class IngestService:
         if removed:
             log.warning("removed %d chunks a crash left behind (unlisted or replaced)", removed)
             self.lexical.invalidate()
+        with self._write:
+            self.files.sweep(self.store.papers.file_names())
         return removed
 
     def delete(self, paper_id: str) -> bool:
-        deleted = self.store.delete_paper(paper_id)
+        """Remove the paper, its chunks and its kept file (the record first, the file last)."""
+        with self._write:
+            deleted = self.store.delete_paper(paper_id)
+            self.files.keep_only(paper_id, None)
         if deleted:
             self.lexical.invalidate()
         return deleted

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.components.kept_files import KeptFile
 from service.components.vector_store.records import Metadata, Record, RecordCollection
 from service.core.errors import NotFound
 from service.corpus.names import NAMES_VERSION, paper_names
@@ -29,6 +30,8 @@ class StoredPaper:
     doi: str | None = None
     blocks: list[TextBlock] | None = None  # structured full texts only
     names: list[str] = field(default_factory=list)  # see corpus.names; [] = compute from the text
+    file: KeptFile | None = None  # its original file, when kept (see components.kept_files)
+    no_file: str | None = None  # why no file was kept (None with no file: a record from before)
 
     @property
     def pages(self) -> int | None:
@@ -48,9 +51,11 @@ class StoredPaper:
             "names": json.dumps(self.names or paper_names(self.title, self.abstract)),
             "names_version": NAMES_VERSION,
         }
-        for key in ("year", "url", "arxiv_id", "source", "doi"):
+        for key in ("year", "url", "arxiv_id", "source", "doi", "no_file"):
             if getattr(self, key) is not None:
                 meta[key] = getattr(self, key)
+        if self.file is not None:
+            meta["file"] = self.file.to_json()
         body: dict[str, Any] = {"abstract": self.abstract, "text": self.text}
         if self.blocks:
             body["blocks"] = _located(self.blocks, self.text or "")
@@ -80,6 +85,8 @@ class StoredPaper:
             authors=json.loads(text_of("authors") or "[]"),
             source=text_of("source"),
             doi=text_of("doi"),
+            file=KeptFile.from_json(str(meta["file"])) if meta.get("file") else None,
+            no_file=text_of("no_file"),
             blocks=_blocks(body["blocks"], body.get("text") or "") if body.get("blocks") else None,
             # names made by other rules (or none kept): computed again by these
             names=(
@@ -126,13 +133,14 @@ class PaperRecords:
     def count(self) -> int:
         return self.records.count()
 
-    def get(self, paper_id: str) -> StoredPaper | None:
-        got = self.records.get([paper_id])
+    def get(self, paper_id: str, with_text: bool = True) -> StoredPaper | None:
+        """The paper; without its abstract, text and blocks unless `with_text`."""
+        got = self.records.get([paper_id], with_documents=with_text)
         return StoredPaper.from_record(got[0]) if got else None
 
-    def require(self, paper_id: str) -> StoredPaper:
+    def require(self, paper_id: str, with_text: bool = True) -> StoredPaper:
         """The paper, or a 404 that says where the ids are."""
-        paper = self.get(paper_id)
+        paper = self.get(paper_id, with_text)
         if paper is None:
             raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
         return paper
@@ -157,6 +165,15 @@ class PaperRecords:
             self.records.update_metadata(records)
             refreshed += len(records)
         return refreshed
+
+    def file_names(self, batch: int = 1000) -> set[str]:
+        """The names of every kept file a record names (metadata only)."""
+        names: set[str] = set()
+        for offset in range(0, self.count(), batch):
+            for r in self.records.page(offset, batch):
+                if r.metadata.get("file"):
+                    names.add(KeptFile.from_json(str(r.metadata["file"])).name)
+        return names
 
     def content_hashes(self, paper_ids: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.components.vector_store.paper_records import StoredPaper
 from service.core.errors import BadInput, NotFound, TooLarge
 from service.corpus.loader import check_file
 from service.ingest.ingest_service import IngestReport
 from service.ingest.jobs import safe_name
+from service.ingest.source_files import FROM_BEFORE, FilePlan, plan_files
 from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
 
@@ -131,11 +133,13 @@ async def upload_papers(
                 )
             job = await run_in_threadpool(services.jobs.submit, [(name, path) for name, path, _ in received])
             return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
-        papers = []
+        papers, plans = [], dict[str, FilePlan]()
         for name, path, _ in received:
-            papers += await run_in_threadpool(services.parser.parse, name, path)
+            parsed = await run_in_threadpool(services.parser.parse, name, path)
+            papers += parsed
+            plans.update(plan_files(name, path, parsed, settings.keep_file_max_bytes))
         _check_count(len(papers), settings.max_papers_per_request)
-        report = await run_in_threadpool(services.ingest.ingest, papers)
+        report = await run_in_threadpool(services.ingest.ingest, papers, None, plans)
     return _ingest_out(report)
 
 
@@ -149,10 +153,18 @@ def list_papers(
     rows = services.store.papers.page(offset, limit) if offset < total else []  # past the end: empty
     return PaperListOut(
         papers=[
-            PaperSummaryOut(id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks) for p in rows
+            PaperSummaryOut(
+                id=p.id, title=p.title, year=p.year, url=p.url, n_chunks=p.n_chunks, **_file_fields(p)
+            )
+            for p in rows
         ],
         total=total,
     )
+
+
+def _file_fields(paper: StoredPaper) -> dict[str, Any]:
+    kept = paper.file
+    return {"has_file": kept is not None, "file_type": kept.media_type if kept else None}
 
 
 TEXT_WINDOW = 100_000  # characters of a paper's text one GET returns unless asked for another window
@@ -187,10 +199,57 @@ def get_paper(
     out.next_text_offset = end if end < len(text) else None
     out.abstract = abstract[:text_limit] if paper.abstract is not None else None
     out.abstract_chars = len(abstract)
+    out.has_file = paper.file is not None
+    if paper.file is not None:
+        out.file_type, out.file_name, out.file_bytes = (
+            paper.file.media_type,
+            paper.file.filename,
+            paper.file.size,
+        )
+    else:
+        out.no_file_reason = paper.no_file or FROM_BEFORE
     return out
 
 
-@router.delete("/{paper_id}", status_code=204, summary="Delete a paper and its chunks")
+@router.get(
+    "/{paper_id}/file",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {
+                "application/pdf": {},
+                "text/plain": {},
+                "text/markdown": {},
+                "application/json": {},
+                "application/x-ndjson": {},
+            },
+            "description": "The file the paper was added from, as uploaded.",
+        }
+    },
+    summary="The paper's original file (a PDF, a text file)",
+)
+def get_paper_file(paper_id: str, services: ServicesDep) -> FileResponse:
+    """The file the paper was added from, with its content type (`application/pdf` for a
+    PDF). A 404 says why a paper has none: it came from a file of many papers (such as the
+    sample corpus) or as JSON, or its file was over PAPERLENS_KEEP_FILE_MAX_BYTES."""
+    paper = services.store.papers.require(paper_id, with_text=False)
+    kept = paper.file
+    if kept is None:
+        raise NotFound(f"paper {paper_id!r} has no file: {paper.no_file or FROM_BEFORE}", code="no_file")
+    path = services.ingest.files.path(kept.name)
+    if not path.is_file():
+        raise NotFound(
+            f"paper {paper_id!r}: its file {kept.filename} is not in this server's DATA_DIR/files "
+            "(removed by hand, or kept by another replica that does not share the folder); "
+            "delete the paper and upload it again",
+            code="file_missing",
+        )
+    return FileResponse(
+        path, media_type=kept.media_type, filename=kept.filename, content_disposition_type="inline"
+    )
+
+
+@router.delete("/{paper_id}", status_code=204, summary="Delete a paper, its chunks and its file")
 def delete_paper(paper_id: str, services: ServicesDep) -> Response:
     if not services.ingest.delete(paper_id):
         raise NotFound(f"no paper with id {paper_id!r}; GET /papers lists the ids")
