@@ -6,6 +6,8 @@ a crash left it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,3 +248,23 @@ def test_a_file_missing_from_disk_is_a_404_that_says_so(client: TestClient, serv
 def test_the_file_is_read_with_a_read_key_like_other_paper_reads() -> None:
     assert needed_scope("GET", "/papers/2403.01234/file", refresh=False) == "read"
     assert needed_scope("GET", "/papers/2403.01234", refresh=False) == "read"
+
+
+PDFJS = Path(__file__).resolve().parents[1] / "service" / "server" / "static" / "vendor" / "pdfjs"
+
+
+def test_the_vendored_pdfjs_is_the_registry_build_its_manifest_names(client: TestClient) -> None:
+    """The page's PDF viewer runs pdf.js from this server (no CDN): the files are those of the
+    npm tarball the manifest names, byte for byte, and nothing else lies beside them."""
+    manifest = json.loads((PDFJS / "manifest.json").read_text())
+    assert manifest["package"] == "pdfjs-dist" and manifest["license"] == "Apache-2.0"
+    assert sorted(p.name for p in PDFJS.iterdir()) == sorted([*manifest["files"], "manifest.json"])
+    for name, entry in manifest["files"].items():
+        data = (PDFJS / name).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (entry["sha256"], entry["bytes"]), name
+    assert f'"{manifest["version"]}"' in (PDFJS / "pdf.min.mjs").read_text()
+    assert "Apache License" in (PDFJS / "LICENSE").read_text()
+    for name in ("pdf.min.mjs", "pdf.worker.min.mjs"):  # module scripts need a JavaScript type (nosniff)
+        r = client.get(f"/app/vendor/pdfjs/{name}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+        assert "script-src 'self'" in r.headers["content-security-policy"]

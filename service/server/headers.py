@@ -29,6 +29,9 @@ def page_csp(script_hashes: tuple[str, ...] = ()) -> str:
     return (
         "default-src 'none'; "
         f"script-src {scripts}; "
+        # the PDF viewer's pdf.js worker (/app/vendor/pdfjs/): what script-src already allows
+        # workers by fallback, stated so that a change to script-src cannot break the viewer
+        "worker-src 'self'; "
         "style-src 'self'; "
         "img-src 'self' data:; "  # Swagger UI's icons are data: URLs in its CSS
         "font-src 'self'; "

@@ -185,6 +185,11 @@ async function search(event) {
 
 // --- ask, with follow-ups ----------------------------------------------------------------------
 function openQuote(citation) {
+  // a source whose paper has a kept PDF opens it at the page, the quote highlighted (viewer.js)
+  const paper = state.papers.find((p) => p.id === citation.paper_id);
+  if (paper && paper.file_type === "application/pdf" && citation.page && window.paperlensViewer) {
+    return window.paperlensViewer.open(citation, headers());
+  }
   $("quote-title").textContent = citation.title;
   $("quote-where").textContent = [citation.page ? `page ${citation.page}` : "", citation.section ? `section: ${citation.section}` : ""]
     .filter(Boolean).join(" · ");
@@ -374,7 +379,7 @@ function renderCompare(data) {
         link.setAttribute("aria-label", `Quote behind ${aspect} for ${row.title}`);
         link.addEventListener("click", (e) => {
           e.preventDefault();
-          openQuote({ title: row.title, quote: cell.quote, page: cell.page, section: cell.section });
+          openQuote({ paper_id: row.paper_id, title: row.title, quote: cell.quote, page: cell.page, section: cell.section });
         });
         td.append(link);
       }
