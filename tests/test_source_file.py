@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,8 +232,12 @@ def test_files_a_crash_left_are_swept_at_start_up(client: TestClient, services: 
     folder = services.settings.data_dir / "files"
     (folder / "0123-abc.pdf").write_bytes(b"%PDF-1.7 left by a crash")  # written, its record never was
     (folder / f"{kept[0]}.part").write_bytes(NOTE[:10])  # a copy cut short
+    (folder / "4567-def.pdf").write_bytes(b"%PDF-1.7 being written")  # another replica's, in flight
+    hours_ago = time.time() - 2 * 3600
+    for name in ("0123-abc.pdf", f"{kept[0]}.part", kept[0]):
+        os.utime(folder / name, (hours_ago, hours_ago))
     services.ingest.repair()
-    assert kept_files(services) == kept
+    assert kept_files(services) == sorted([*kept, "4567-def.pdf"])
     assert client.get(f"/papers/{pid}/file").content == NOTE
 
 

@@ -10,7 +10,8 @@ The ingest writes a paper's file before its record (copied to a `.part` name fir
 renamed, so a file is never half there) and removes it again when the write fails; after
 a good write the paper's other files go. A delete removes the record first, the files
 after. A crash between two steps leaves only files no record names, which `sweep` removes
-at start-up (with any `.part` left).
+at start-up (with any `.part` left) once they are older than any write could be: replicas
+that share the folder may be writing one at that moment.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -87,11 +89,17 @@ class FileStore:
             if path.name != name:
                 path.unlink(missing_ok=True)
 
-    def sweep(self, named: set[str]) -> int:
-        """Remove every file no record names (what a crash mid-write left); how many went."""
+    def sweep(self, named: set[str], older_than_s: float = 3600.0) -> int:
+        """Remove every file no record names (what a crash mid-write left) and untouched for
+        `older_than_s`; how many went."""
         if not self.folder.is_dir():
             return 0
-        stale = [p for p in self.folder.iterdir() if p.is_file() and p.name not in named]
+        before = time.time() - older_than_s
+        stale = [
+            p
+            for p in self.folder.iterdir()
+            if p.is_file() and p.name not in named and p.stat().st_mtime < before
+        ]
         for path in stale:
             path.unlink(missing_ok=True)
         if stale:
