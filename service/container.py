@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from service.answering.ask_service import AskService
 from service.answering.compare_service import CompareService
 from service.answering.generation import Generator
+from service.answering.matrix_engine import MatrixEngine
+from service.answering.matrix_sentences import SentencePicker
+from service.answering.matrix_service import MatrixService
 from service.answering.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
@@ -53,6 +56,7 @@ class Services:
     ask: AskService
     summary: SummaryService
     compare: CompareService
+    matrix: MatrixService
 
 
 def build_services(
@@ -87,6 +91,8 @@ def build_services(
     parser = ParsePool(
         settings.parse_workers, settings.parse_timeout_s, settings.max_text_chars, settings.parse_memory_mb
     )
+    picker = SentencePicker(retriever, answering, settings.matrix_passages_per_column)
+    matrix_engine = MatrixEngine(picker, generator, settings)  # /compare's cells and /matrix's
     return Services(
         settings,
         embedder,
@@ -101,7 +107,8 @@ def build_services(
         check,
         AskService(retriever, store, generator, check, settings),
         SummaryService(store, generator, settings, answering),
-        CompareService(store, answering, generator, check, settings),
+        CompareService(store, answering, generator, check, settings, matrix_engine),
+        MatrixService(store, retriever, matrix_engine, check, settings),
     )
 
 
@@ -140,6 +147,7 @@ class Container:
                     services = build_services(self.settings)
                     services.ingest.repair()  # what a crash mid-write left
                     services.jobs.resume()  # uploads a previous process left unfinished
+                    services.matrix.resume()  # and matrices
                     self._services, self._error = services, None
                     return
                 except Exception as err:  # reported by /readyz, not raised into the server loop

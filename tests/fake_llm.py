@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
-from service.core.sentinels import CANNOT_ANSWER, NOT_STATED
+from service.core.sentinels import CANNOT_ANSWER, NOT_REPORTED
 
 PROMPTS = Settings.model_fields["prompts_dir"].default
 
@@ -69,7 +69,7 @@ def prompt_of(system: str) -> str:
     names = (
         "ask",
         "summary",
-        "compare",
+        "matrix",
         "compare_summary",
         "verify_choice",
         "verify",
@@ -85,7 +85,15 @@ def prompt_of(system: str) -> str:
 def default_reply(messages: list[dict[str, str]]) -> str:
     system, user = messages[0]["content"], messages[-1]["content"]
     task = prompt_of(system)
-    if task in ("ask", "compare_summary"):
+    if task == "matrix":
+        return matrix_reply(user)
+    if task == "compare_summary":  # two papers' facts of the first aspect, weighed in one sentence
+        facts = re.findall(r"^\[(\d+)\] [^:\n]+: (.*)$", user, re.MULTILINE)
+        if len(facts) < 2:
+            return CANNOT_ANSWER
+        (a, first), (b, second) = facts[:2]
+        return f"{first.rstrip('.')}, while {second[0].lower()}{second[1:].rstrip('.')} [{a}][{b}]."
+    if task == "ask":
         question = user.rsplit("Question:", 1)[-1] if "Question:" in user else user
         words = set(_WORD.findall(question.lower()))
         lines = _EVIDENCE.findall(user)
@@ -121,12 +129,33 @@ def default_reply(messages: list[dict[str, str]]) -> str:
             f"This work looks at a hard question in its field, described in the paper titled {title}. "
             f"The authors say, in short: {first}. Their tests show, in short: {last}."
         )
-    if task == "compare":
-        aspects = [ln.split(":")[0] for ln in system.splitlines() if ln.endswith(": ...")]
-        text = user.split("Paper text:", 1)[-1].strip()
-        first = re.split(r"(?<=\.)\s", text)[0]
-        return "\n".join(f"{a}: {first if i == 0 else NOT_STATED}" for i, a in enumerate(aspects))
     return "OK"
+
+
+_VAGUE = {"does", "what", "which", "there", "that", "this", "with", "from", "paper", "used"}
+
+
+def matrix_reply(user: str) -> str:
+    """A matrix row: per column, the shown sentence sharing most of the column's longer words
+    (compared on their first five letters), answered with six of its words from the first
+    shared one; no such sentence: sentence 0, not reported."""
+    columns = re.findall(r'"((?:[^"\\]|\\.)*)"', user.split("\n", 1)[0])
+    sentences = _EVIDENCE.findall(user)
+    row: dict[str, dict[str, Any]] = {}
+    for column in columns:
+        asked = {w[:5] for w in _WORD.findall(column.lower()) if len(w) > 3 and w not in _VAGUE}
+        best = (0, 0, "")
+        for n, _, text in sentences:
+            shared = len(asked & {w[:5] for w in _WORD.findall(text.lower())})
+            if shared > best[0]:
+                best = (shared, int(n), text)
+        if not best[0]:
+            row[column] = {"sentence": 0, "answer": NOT_REPORTED}
+            continue
+        words = best[2].split()
+        start = next((i for i, w in enumerate(words) if w.lower().strip(".,;:()")[:5] in asked), 0)
+        row[column] = {"sentence": best[1], "answer": " ".join(words[start : start + 6]).strip(".,;:")}
+    return json.dumps(row)
 
 
 class FakeLLM:

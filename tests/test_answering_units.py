@@ -15,7 +15,7 @@ from service.answering.prompts import load_prompt
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.llm.llm_handle import LLMHandle, client_for
 from service.core.config import Settings
-from service.core.sentinels import CANNOT_ANSWER, NOT_STATED
+from service.core.sentinels import CANNOT_ANSWER, NOT_REPORTED
 from service.corpus.paper import paper_body
 from service.grounding.attribution import check_text
 from service.grounding.cues import cue_hits
@@ -124,8 +124,10 @@ def test_sentinels_are_rendered_into_the_prompts_and_read_by_the_checker(
 ) -> None:
     ask = load_prompt(PROMPTS, "ask").render(evidence="[1] x", question="q", form_rule="")
     assert CANNOT_ANSWER in ask[0]["content"] and "{" not in ask[0]["content"]
-    compare = load_prompt(PROMPTS, "compare").render(aspect_lines="a: ...", title="T", text="x")
-    assert f"write: {NOT_STATED}" in compare[0]["content"]
+    matrix = load_prompt(PROMPTS, "matrix").render(
+        answer_words="8", columns='"a"', title="T", sentences="[1] x"
+    )
+    assert f'the answer "{NOT_REPORTED}"' in matrix[0]["content"]
     evidence = EvidenceSet(
         [Evidence(1, "p", "T", "c", "The model is fast.", 1.0)], embedder.embed(["The model is fast."]), 1.0
     )

@@ -28,7 +28,7 @@ from service.server.errors import ERROR_RESPONSES, install_error_handlers
 from service.server.guards import install_cors, install_host_check, install_rate_limits
 from service.server.headers import SecurityHeaders, inline_script_hashes, page_csp
 from service.server.observability import install_observability, metrics_response
-from service.server.routes import answers, chat, health, jobs, papers, search
+from service.server.routes import answers, chat, health, jobs, matrix, papers, search
 
 PAGE_DIR = Path(__file__).parent / "static"
 
@@ -73,7 +73,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     docs_csp = page_csp(inline_script_hashes(bytes(docs_html.body).decode()))
     app.add_middleware(SecurityHeaders, csp_for={"/docs": docs_csp})
-    for router in (health.router, papers.router, jobs.router, search.router, answers.router, chat.router):
+    routers = (
+        health.router,
+        papers.router,
+        jobs.router,
+        search.router,
+        answers.router,
+        matrix.router,
+        chat.router,
+    )
+    for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get(

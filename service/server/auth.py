@@ -52,6 +52,8 @@ def needed_scope(method: str, path: str, refresh: bool, public_docs: bool = True
         return None
     if method in ("GET", "HEAD", "OPTIONS"):
         return "write" if refresh else "read"
+    if path == "/matrix" or path.startswith("/matrix/"):  # a matrix job reads the store, never writes it
+        return "read"
     return "read" if method == "POST" and path in READ_POSTS else "write"
 
 

@@ -52,6 +52,10 @@ def host_name(header: str) -> str:
 def is_llm_route(method: str, path: str) -> bool:
     if method == "GET" and path.startswith("/papers/") and path.endswith("/summary"):
         return True
+    if method == "POST" and (
+        path == "/matrix" or (path.startswith("/matrix/") and path.endswith("/columns"))
+    ):
+        return True
     return method == "POST" and path in LLM_ROUTES
 
 

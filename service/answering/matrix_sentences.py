@@ -1,0 +1,149 @@
+"""The few sentences of one paper a literature-matrix row is filled from.
+
+A small model answers a column well when it is shown a handful of sentences, one of which
+states the answer, and badly when it is shown a whole paper. So for each column this
+module finds the paper's passages that match it (hybrid search within the paper, plus
+the passages holding its best sentences by BM25: in a long paper the answer is one
+sentence of a long paragraph), scores every sentence of them against the column
+(embedding cosine, shared content words, a number when the column asks for a quantity,
+and for the comparison's default aspects the words and the part of the paper where
+they live), and keeps each column's best few. The union, numbered in reading order
+within a token budget, is what the prompt shows; a sentence addressed to a machine
+reader is never among them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.components.embedding.embedder import Embedder, Vectors
+from service.components.tokens import count_tokens
+from service.grounding.cues import cue_hits
+from service.grounding.evidence import LEXICAL_WEIGHT, Evidence, candidate_sentences, instructions
+from service.grounding.numbers import numbers_in
+from service.grounding.similarity import containment, cosine_matrix
+from service.retrieval.retriever import HybridRetriever, Passage
+
+# the comparison's default aspects: what each means, the parts of a paper where it lives
+ASPECT_HINTS = {
+    "problem": "the problem or challenge the paper addresses",
+    "approach": "the method or model the paper proposes",
+    "evidence": "the data, benchmarks or experiments used for evaluation",
+    "key result": "the main result or improvement the paper reports",
+    "limitations": "a limitation, weakness or open problem the paper admits",
+}
+ASPECT_PARTS = {
+    "problem": ("abstract", "introduction"),
+    "approach": ("abstract", "methods"),
+    "evidence": ("methods", "results"),
+    "key result": ("abstract", "results", "conclusion"),
+    "limitations": ("discussion", "conclusion"),
+}
+PART_WEIGHT = 0.1
+CUE_WEIGHT = 0.2
+NUMBER_WEIGHT = 0.1  # a sentence with a number, for a column that asks for a quantity
+SENTENCE_MATCH_PASSAGES = 2  # passages added per column for their best sentence (BM25)
+_QUANTITY = re.compile(
+    r"\b(how (many|much|large|big|fast|long|often)|number|count|size|value|rate|accuracy|"
+    r"percent(age)?|score|metric|speed|latency|cost|samples?|parameters?|finding)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_quantity(column: str) -> bool:
+    return _QUANTITY.search(column) is not None
+
+
+def probe(column: str) -> str:
+    """What a column is embedded as: a default aspect by what it means, else its own words."""
+    return ASPECT_HINTS.get(column.lower(), column)
+
+
+@dataclass
+class PaperSentences:
+    """`sentences`: what the prompt shows, in reading order (numbered from 1); `picks`: for
+    each column, indexes into `sentences`, best first, with their scores."""
+
+    sentences: list[Evidence]
+    picks: dict[str, list[int]] = field(default_factory=dict)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+
+    def numbered(self) -> str:
+        return "\n".join(f"[{i}] {s.text}" for i, s in enumerate(self.sentences, start=1))
+
+
+def score(column: str, sentence: Evidence, part: str | None, cosine: float) -> float:
+    """How well `sentence` (from the part `part` of its paper) answers `column`."""
+    total = cosine + LEXICAL_WEIGHT * containment(column, sentence.text) + sentence.prior
+    if asks_quantity(column) and numbers_in(sentence.text):
+        total += NUMBER_WEIGHT
+    aspect = column.lower()
+    if aspect in ASPECT_HINTS:
+        total += CUE_WEIGHT * min(cue_hits(sentence.text, aspect), 2)
+        total += PART_WEIGHT if part in ASPECT_PARTS[aspect] else 0.0
+    return total
+
+
+class SentencePicker:
+    def __init__(self, retriever: HybridRetriever, embedder: Embedder, passages_per_column: int) -> None:
+        self.retriever = retriever
+        self.embedder = embedder
+        self.passages_per_column = passages_per_column
+
+    def _passages(self, paper_id: str, columns: Sequence[str], vectors: Vectors) -> list[Passage]:
+        found: dict[str, Passage] = {}
+        for column, vector in zip(columns, vectors, strict=True):
+            for p in self.retriever.search_by_vector(
+                probe(column), vector, self.passages_per_column, [paper_id]
+            ):
+                found.setdefault(p.chunk_id, p)
+            for p in self.retriever.sentence_matches(column, paper_id, SENTENCE_MATCH_PASSAGES, set(found)):
+                found.setdefault(p.chunk_id, p)
+        return list(found.values())
+
+    def pick(
+        self, paper_id: str, columns: Sequence[str], per_column: int, token_budget: int
+    ) -> PaperSentences:
+        """Each column's `per_column` best sentences of the paper, all of them within
+        `token_budget` tokens (a column's best sentence goes in before any column's second)."""
+        probes = self.embedder.embed([probe(c) for c in columns])
+        passages = self._passages(paper_id, columns, probes)
+        candidates = candidate_sentences(passages)
+        if not candidates:
+            return PaperSentences([], {c: [] for c in columns}, {c: [] for c in columns})
+        vectors = self.embedder.embed([c.text for c in candidates])
+        flagged = instructions(candidates, vectors)
+        keep = [i for i in range(len(candidates)) if i not in flagged]
+        candidates = [candidates[i] for i in keep]
+        part_of = {p.chunk_id: p.part for p in passages}
+        cos = cosine_matrix(probes, vectors[keep]) if keep else np.zeros((len(columns), 0))
+        ranked: dict[str, list[tuple[float, int]]] = {}
+        for row, column in enumerate(columns):
+            scored = [
+                (score(column, s, part_of.get(s.chunk_id), float(cos[row, i])), i)
+                for i, s in enumerate(candidates)
+            ]
+            ranked[column] = sorted(scored, key=lambda t: -t[0])[:per_column]
+        chosen: list[int] = []
+        used = 0
+        for rank in range(per_column):  # round robin: every column's best first
+            for column in columns:
+                if rank >= len(ranked[column]):
+                    continue
+                i = ranked[column][rank][1]
+                if i in chosen:
+                    continue
+                cost = count_tokens(candidates[i].text) + 3
+                if used + cost > token_budget and chosen:
+                    continue
+                chosen.append(i)
+                used += cost
+        chosen.sort(key=lambda i: candidates[i].order)
+        number = {i: n for n, i in enumerate(chosen)}
+        picks = {c: [number[i] for _, i in ranked[c] if i in number] for c in columns}
+        scores = {c: [s for s, i in ranked[c] if i in number] for c in columns}
+        return PaperSentences([candidates[i] for i in chosen], picks, scores)

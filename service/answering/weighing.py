@@ -1,0 +1,158 @@
+"""The comparison summary: the papers weighed against each other on the columns, each
+claim resting on the cells of two papers at least.
+
+The model is shown the filled cells of the columns the papers can best be compared on
+(most papers filled, then the most numbers: "which is faster", "which needs less data"),
+grouped by column and numbered, and writes two short sentences, each citing the cells it
+uses. Code checks them like an answer (`check_text`: every claim supported by its cited
+cells, numbers and names included), then keeps only the sentences whose cited cells come
+from two papers or more: one paper's cell retold is not a comparison. Without an LLM, or
+when no written sentence survives, the summary is the best column's cells side by side,
+put together by code ("On key result, A: ...; B: ..."); a paper the written sentences do
+not name gets its cell on that column added the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.answering.accounting import Timings
+from service.answering.generation import Generator
+from service.answering.prompts import Prompt
+from service.answering.voice import third_person
+from service.components.embedding.embedder import Embedder
+from service.components.sentences import split_sentences
+from service.corpus.names import title_head
+from service.grounding.attribution import check_text
+from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.markers import MARKERS, strip_markers
+from service.grounding.numbers import numbers_in
+from service.schemas import RowOut, UsageOut
+
+SUMMARY_COLUMNS = 2  # columns the summary call is shown (all their filled cells): ~10 s for 3 papers
+SUMMARY_MAX_TOKENS = 90  # two short sentences; a third, cut at the limit, is dropped
+MIN_PAPERS_PER_CLAIM = 2
+
+
+@dataclass
+class Weighed:
+    summary: str
+    usage: UsageOut
+    llm_failed: bool = False
+
+
+def short_name(title: str) -> str:
+    return title_head(title) or title
+
+
+def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str]) -> list[str]:
+    """Columns at least two papers filled, most filled first, then those whose cells carry
+    the most numbers, then in table order."""
+
+    def filled(column: str) -> list[str]:
+        return [r.cells[column].text for r in rows if _filled(r, column)]
+
+    ranked = sorted(
+        (c for c in columns if len(filled(c)) >= MIN_PAPERS_PER_CLAIM),
+        key=lambda c: (-len(filled(c)), -sum(bool(numbers_in(t)) for t in filled(c)), columns.index(c)),
+    )
+    return ranked
+
+
+def cells_line(rows: Sequence[RowOut], column: str) -> str:
+    """One column's filled cells side by side, in the papers' order: built from cells only."""
+    parts = [f"{short_name(r.title)}: {r.cells[column].text.rstrip('.')}" for r in rows if _filled(r, column)]
+    return f"On {column}, {'; '.join(parts)}."
+
+
+def _facts(rows: Sequence[RowOut], columns: Sequence[str]) -> tuple[list[Evidence], str]:
+    """The cells of `columns` as numbered evidence, and their text for the prompt."""
+    items: list[Evidence] = []
+    lines: list[str] = []
+    for column in columns:
+        lines.append(f"{column}:")
+        for r in rows:
+            if not _filled(r, column):
+                continue
+            cell = r.cells[column]
+            n = len(items) + 1
+            items.append(
+                Evidence(n, r.paper_id, r.title, "", cell.quote, 1.0, (n, 0), cell.page, cell.section)
+            )
+            lines.append(f"[{n}] {short_name(r.title)}: {cell.quote}")
+    return items, "\n".join(lines)
+
+
+def _two_paper_sentences(text: str, cited: list[Evidence]) -> list[str]:
+    """The checked text's sentences whose markers point at cells of two papers or more."""
+    kept = []
+    for sentence in split_sentences(text):
+        numbers = {
+            int(n) for m in MARKERS.finditer(sentence) for n in m.group(1).replace(";", ",").split(",")
+        }
+        papers = {cited[n - 1].paper_id for n in numbers if 1 <= n <= len(cited)}
+        if len(papers) >= MIN_PAPERS_PER_CLAIM:
+            kept.append(strip_markers(sentence).strip())
+    return kept
+
+
+def _filled(row: RowOut, column: str) -> bool:
+    cell = row.cells.get(column)
+    return cell is not None and bool(cell.quote)
+
+
+def named(summary: str, row: RowOut) -> bool:
+    low = summary.lower()
+    return any(n.lower() in low for n in {row.title, short_name(row.title)})
+
+
+class Weigher:
+    def __init__(
+        self, prompt: Prompt, generator: Generator, embedder: Embedder, support_threshold: float
+    ) -> None:
+        self.prompt = prompt
+        self.generator = generator
+        self.embedder = embedder
+        self.support_threshold = support_threshold
+
+    def weigh(
+        self,
+        rows: list[RowOut],
+        columns: Sequence[str],
+        timings: Timings,
+        *,
+        call: bool,
+        sources: Sequence[str] = (),
+        removed: Sequence[str] = (),
+    ) -> Weighed:
+        usage = UsageOut.zero()
+        ranked = comparable_columns(rows, columns)
+        if not ranked:
+            return Weighed("The papers' texts do not state the compared aspects side by side.", usage)
+        sentences: list[str] = []
+        failed = False
+        if call and self.generator.available:
+            items, facts = _facts(rows, ranked[:SUMMARY_COLUMNS])
+            generated = self.generator.generate(
+                self.prompt.render(evidence=facts),
+                SUMMARY_MAX_TOKENS,
+                timings,
+                fallback=lambda: "",
+                sources=sources,
+                removed=removed,
+            )
+            usage.add(generated.usage)
+            failed = not generated.from_llm
+            if generated.from_llm and generated.text:
+                evidence = EvidenceSet(items, self.embedder.embed([i.text for i in items]), 1.0)
+                checked = check_text(generated.text, evidence, self.embedder, self.support_threshold)
+                if not checked.empty:
+                    sentences = [third_person(s) for s in _two_paper_sentences(checked.text, checked.cited)]
+        if not sentences:  # nothing written survived: the best column's cells side by side
+            return Weighed(cells_line(rows, ranked[0]), usage, failed)
+        summary = " ".join(sentences)
+        silent = [r for r in rows if not named(summary, r) and _filled(r, ranked[0])]
+        if silent:  # a comparison silent on a paper reads as if it had nothing to say
+            summary = f"{summary} {cells_line(silent, ranked[0])}"
+        return Weighed(summary, usage, failed)
