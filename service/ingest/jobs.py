@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from service.components.serial_worker import SerialWorker
 from service.core.errors import NotFound
 from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
@@ -160,9 +161,9 @@ class JobQueue:
         self.parse = parse
         self.files_dir = data_dir / "jobs"
         self.store = JobStore(data_dir / "jobs.sqlite")
-        self._queue: list[str] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self.worker = SerialWorker(
+            "paperlens-jobs", self._run, lambda job_id, _: self.store.set_status(job_id, "failed")
+        )
 
     def submit(self, files: Sequence[tuple[str, Path]]) -> JobOut:
         """Move the files (saved uploads) into the job's folder, record the job, and queue it;
@@ -176,7 +177,7 @@ class JobQueue:
             shutil.move(source, path)
             saved.append((name, path))
         self.store.create(job_id, saved)  # files first: a recorded job always has its files
-        self._enqueue(job_id)
+        self.worker.submit(job_id)
         return self.store.get(job_id)
 
     def resume(self) -> None:
@@ -184,7 +185,7 @@ class JobQueue:
         for job_id in self.store.unfinished():
             log.info("resuming ingest job %s", job_id)
             self.store.set_status(job_id, "queued")
-            self._enqueue(job_id)
+            self.worker.submit(job_id)
 
     def get(self, job_id: str) -> JobOut:
         return self.store.get(job_id)
@@ -194,30 +195,8 @@ class JobQueue:
         write is all-or-nothing). Cancelling a finished job changes nothing."""
         self.store.get(job_id)  # 404 for an unknown id
         if self.store.cancel(job_id):
-            with self._wake:
-                if job_id in self._queue:
-                    self._queue.remove(job_id)
+            self.worker.discard(job_id)
         return self.store.get(job_id)
-
-    def _enqueue(self, job_id: str) -> None:
-        with self._wake:
-            self._queue.append(job_id)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="paperlens-jobs", daemon=True)
-                self._thread.start()
-            self._wake.notify()
-
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while not self._queue:
-                    self._wake.wait()
-                job_id = self._queue.pop(0)
-            try:
-                self._run(job_id)
-            except Exception:  # the job is marked failed; the worker goes on
-                log.exception("ingest job %s failed", job_id)
-                self.store.set_status(job_id, "failed")
 
     def _run(self, job_id: str) -> None:
         self.store.set_status(job_id, "running")
