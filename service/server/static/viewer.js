@@ -152,18 +152,24 @@
     return { page, content, items: content.items.filter((item) => item.str !== undefined) };
   }
 
-  // The cited page, or the next one when the sentence runs on there (a paragraph's page is
-  // where it starts) or is found more fully there.
-  async function bestPage(cited) {
-    const candidates = [cited, cited + 1].filter((n) => n >= 1 && n <= view.doc.numPages);
+  // The page that holds the whole quote, looked for from the cited page outwards: the next
+  // page first (a paragraph's page is where it starts; its sentence may run on), then the
+  // others by distance (at most MAX_SEARCH pages); else the page with the longest run of it.
+  const MAX_SEARCH = 60;
+
+  async function bestPage(cited, job) {
+    const total = view.doc.numPages;
+    const first = Math.min(Math.max(cited, 1), total);
+    const distance = (n) => (n >= first ? n - first : first - n + 0.5); // 12, 13, 11, 14, 10, ...
+    const order = Array.from({ length: total }, (_, i) => i + 1).sort((a, b) => distance(a) - distance(b));
     let best = null;
-    for (const n of candidates) {
-      const text = await textOf(n);
-      const hit = findQuote(text.items, view.quote);
+    for (const n of order.slice(0, MAX_SEARCH)) {
+      if (job !== view.job) break;
+      const hit = findQuote((await textOf(n)).items, view.quote);
       if (!best || hit.found > best.hit.found) best = { n, hit };
       if (hit.found && hit.found === hit.of) break;
     }
-    return best ? best.n : Math.min(Math.max(cited, 1), view.doc.numPages);
+    return best && best.hit.found ? best.n : first;
   }
 
   async function render(n) {
@@ -215,8 +221,9 @@
     const hit = findQuote(items, view.quote);
     mark(view.layer.textDivs, items, hit.spans);
     view.dialog.dataset.rendered = "true";
-    if (hit.found === hit.of && hit.found) say(`The quoted sentence is highlighted on page ${n}.`);
-    else if (hit.found) say(`The closest match is highlighted on page ${n} (${hit.found} of ${hit.of} words in a row).`);
+    const moved = n !== view.cited && hit.found ? ` (cited as page ${view.cited})` : "";
+    if (hit.found === hit.of && hit.found) say(`The quoted sentence is highlighted on page ${n}${moved}.`);
+    else if (hit.found) say(`The closest match is highlighted on page ${n}${moved} (${hit.found} of ${hit.of} words in a row).`);
     else if (n === view.cited) say(`The quote was not found in the text of page ${n}; it is shown below.`);
     else say("");
     const first = layer.querySelector("mark.hit");
@@ -317,7 +324,7 @@
       const doc = await openDoc(source.paper_id, headers);
       if (job !== view.job) return;
       view.doc = doc;
-      const n = await bestPage(view.cited);
+      const n = await bestPage(view.cited, job);
       if (job === view.job && dialog.open) await render(n);
     } catch (err) {
       if (job === view.job) say(`Could not open the PDF: ${err.message || err}`);
