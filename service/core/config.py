@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     prompts_dir: Path = Field(
         Path(__file__).resolve().parents[2] / "prompts",
-        description="Folder of the prompt files (ask.md, summary.md, compare.md, ...).",
+        description="Folder of the prompt files (ask.md, summary.md, matrix.md, ...).",
     )
 
     # --- server ------------------------------------------------------------------
