@@ -22,8 +22,9 @@ import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.grounding import evidence  # instructions() by attribute: the injection ablation swaps it
 from service.grounding.cues import cue_hits
-from service.grounding.evidence import LEXICAL_WEIGHT, Evidence, candidate_sentences, instructions
+from service.grounding.evidence import LEXICAL_WEIGHT, Evidence, candidate_sentences
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import HybridRetriever, Passage
@@ -116,7 +117,7 @@ class SentencePicker:
         if not candidates:
             return PaperSentences([], {c: [] for c in columns}, {c: [] for c in columns})
         vectors = self.embedder.embed([c.text for c in candidates])
-        flagged = instructions(candidates, vectors)
+        flagged = evidence.instructions(candidates, vectors)
         keep = [i for i in range(len(candidates)) if i not in flagged]
         candidates = [candidates[i] for i in keep]
         part_of = {p.chunk_id: p.part for p in passages}
