@@ -19,10 +19,12 @@ from fastapi.testclient import TestClient
 
 from service.answering.matrix_export import csv_cell
 from service.answering.matrix_reply import CellClaim, check_claim, parse_reply
+from service.answering.matrix_store import MadeBy
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container
 from service.corpus.paper import Paper
+from service.schemas import MatrixCellOut, UsageOut
 from service.server.app import create_app
 from service.server.auth import needed_scope
 from service.server.guards import is_llm_route
@@ -370,3 +372,28 @@ def test_a_read_key_may_build_a_matrix_and_it_counts_as_an_llm_request() -> None
     assert needed_scope("GET", "/matrix/abc", refresh=False) == "read"
     assert is_llm_route("POST", "/matrix") and is_llm_route("POST", "/matrix/abc/columns")
     assert not is_llm_route("GET", "/matrix/abc")
+
+
+def test_a_matrix_left_running_by_a_restart_is_resumed_where_it_stopped(
+    tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
+) -> None:
+    services = fake_llm_services(tmp_path, embedder, sample_papers[:3], fake_llm)
+    store = services.matrix.store
+    papers = [(p.id, p.title) for p in services.store.papers.page(0, 10)]
+    store.create("older", None, COLUMNS[:1], papers[:1])
+    store.cancel("older")
+    # what a process killed after its first paper leaves behind
+    store.create("left-over", None, COLUMNS[:1], papers)
+    store.set_status("left-over", "running")
+    made = MadeBy(UsageOut(llm_calls=1, prompt_tokens=1, completion_tokens=1), "llm", False, "m", "v")
+    first = MatrixCellOut(answer="kept", quote="Kept.", reported=True)
+    store.row_done("left-over", 0, {COLUMNS[0]: first}, made)
+    fake_llm.reset()
+    services.matrix.resume()  # what the container does at start-up
+    with TestClient(create_app(services.settings, Container.of(services))) as client:
+        body = finished(client, "left-over")
+    assert body["status"] == "done" and body["papers_done"] == 3
+    assert body["rows"][0]["cells"][COLUMNS[0]]["answer"] == "kept"  # not redone
+    assert len(fake_llm.requests) == 2 and body["usage"]["llm_calls"] == 3
+    store.prune(1)  # the newest finished matrices are kept, older ones go
+    assert store.status_of("older") is None and store.status_of("left-over") == "done"
