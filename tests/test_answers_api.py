@@ -242,9 +242,9 @@ def test_compare_cells_quote_their_paper_with_one_call(llm_client: TestClient, f
             assert (cell["text"] == "not stated" and cell["quote"] == "") or cell["quote"] in sentences
             assert not re.search(r"\b(we|our)\b", cell["text"], re.IGNORECASE), cell["text"]
         assert row["cells"]["approach"]["quote"]
-    # the summary call sees every paper's cell on the two columns they compare best on
+    # the summary call sees every paper's cell on the column they compare best on
     shown = fake_llm.requests[0]["messages"][-1]["content"]
-    assert shown.count("\n[") == 2 * len(ids)
+    assert shown.count("\n[") == len(ids)
     quotes = {cell["quote"] for row in body["rows"] for cell in row["cells"].values()}
     assert all(fact in quotes for fact in re.findall(r"^\[\d+\] [^:\n]+: (.*)$", shown, re.M))
     # the fake weighs two papers in one sentence (its quotes name neither): each is then

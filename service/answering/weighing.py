@@ -1,9 +1,9 @@
 """The comparison summary: the papers weighed against each other on the columns, each
 claim resting on the cells of two papers at least.
 
-The model is shown the filled cells of the columns the papers can best be compared on
-(most papers filled, then the most numbers: "which is faster", "which needs less data"),
-grouped by column and numbered, and writes two short sentences, each citing the cells it
+The model is shown every paper's filled cell on the column the papers can best be compared
+on (most papers filled, then the most numbers: "which is faster", "which needs less data"),
+numbered, and writes two short sentences, each citing the cells it
 uses. Code checks them like an answer (`check_text`: every claim supported by its cited
 cells, numbers and names included), then keeps only the sentences whose cited cells come
 from two papers or more: one paper's cell retold is not a comparison. Without an LLM, or
@@ -30,7 +30,10 @@ from service.grounding.markers import MARKERS, strip_markers
 from service.grounding.numbers import numbers_in
 from service.schemas import RowOut, UsageOut
 
-SUMMARY_COLUMNS = 2  # columns the summary call is shown (all their filled cells): ~10 s for 3 papers
+SUMMARY_COLUMNS = 1
+"""Columns the summary call is shown (every paper's cell on each): one keeps a 3-paper call
+to about 3 quotes, the size that took 14 s on 2 slow vCPUs where 6 took 19 s."""
+WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compare best, best first
 SUMMARY_MAX_TOKENS = 90  # two short sentences; a third, cut at the limit, is dropped
 MIN_PAPERS_PER_CLAIM = 2
 
@@ -48,14 +51,19 @@ def short_name(title: str) -> str:
 
 def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str]) -> list[str]:
     """Columns at least two papers filled, most filled first, then those whose cells carry
-    the most numbers, then in table order."""
+    the most numbers, then the default aspects that compare best, then in table order."""
 
     def filled(column: str) -> list[str]:
         return [r.cells[column].text for r in rows if _filled(r, column)]
 
     ranked = sorted(
         (c for c in columns if len(filled(c)) >= MIN_PAPERS_PER_CLAIM),
-        key=lambda c: (-len(filled(c)), -sum(bool(numbers_in(t)) for t in filled(c)), columns.index(c)),
+        key=lambda c: (
+            -len(filled(c)),
+            -sum(bool(numbers_in(t)) for t in filled(c)),
+            WEIGHABLE.index(c) if c in WEIGHABLE else len(WEIGHABLE),
+            columns.index(c),
+        ),
     )
     return ranked
 
