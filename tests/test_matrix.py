@@ -293,7 +293,7 @@ def test_without_an_llm_each_cell_is_its_best_sentence(sample_client: TestClient
         assert row["cells"]["approach"]["reported"]
 
 
-def test_compare_cells_come_from_the_matrix_engine_and_the_summary_weighs_two_papers(
+def test_compare_llm_cells_are_the_matrix_engines_one_call_per_paper(
     tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
 ) -> None:
     services = fake_llm_services(tmp_path, embedder, sample_papers[:3], fake_llm, compare_cells="llm")

@@ -9,7 +9,7 @@ const matrix = { id: null, data: null, polling: false };
 const MATRIX_RUNNING = new Set(["queued", "running"]);
 
 function matrixColumns(text) {
-  return text.split(/[\n,;]/).map((c) => c.trim()).filter(Boolean);
+  return text.split("\n").map((c) => c.trim()).filter(Boolean);  // one per line: a column may hold a comma
 }
 
 async function startMatrix(event) {
@@ -43,8 +43,9 @@ async function startMatrix(event) {
 
 async function addMatrixColumn(event) {
   event.preventDefault();
-  const columns = matrixColumns($("matrix-new-column").value);
-  if (!columns.length || !matrix.id) return;
+  const column = $("matrix-new-column").value.trim();
+  if (!column || !matrix.id) return;
+  const columns = [column];
   $("matrix-add").disabled = true;
   try {
     const data = await api(`/matrix/${encodeURIComponent(matrix.id)}/columns`, {
