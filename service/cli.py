@@ -15,6 +15,7 @@ from service.core.api_keys import ApiKeys
 from service.core.config import Settings, get_settings
 from service.core.errors import BadInput, PaperlensError
 from service.core.redact import shown_setting
+from service.schemas import SummaryAudience, SummaryLength
 
 app = typer.Typer(help="paperlens: grounded answers about research papers.", no_args_is_help=True)
 
@@ -229,16 +230,27 @@ def ask(
 def summary(
     paper_id: Annotated[str, typer.Argument(help="A paper id (see `paperlens papers`).")],
     refresh: Annotated[bool, typer.Option("--refresh", help="Regenerate, ignoring the cache.")] = False,
+    audience: Annotated[
+        SummaryAudience, typer.Option(help="general: a reader outside the field; expert: one in it.")
+    ] = "general",
+    length: Annotated[
+        SummaryLength, typer.Option(help="paragraph (90-160 words) or tldr (one sentence).")
+    ] = ("paragraph"),
 ) -> None:
-    """A plain-language one-paragraph summary of a paper."""
+    """A one-paragraph (or one-sentence) summary of a paper, with the sentences it rests on."""
+    from service.answering.summary_service import SummaryOptions
     from service.container import build_services
 
     try:
-        result = build_services(get_settings()).summary.summary(paper_id, refresh)
+        options = SummaryOptions(audience, length)
+        result = build_services(get_settings()).summary.summary(paper_id, refresh, options)
     except PaperlensError as err:
         _fail(err)
         return
     typer.echo(result.summary)
+    for c in result.sources:
+        where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", c.section or "") if x)
+        typer.echo(f'  [{c.n}]{f" ({where})" if where else ""}: "{c.quote}"')
 
 
 @app.command()

@@ -225,11 +225,37 @@ class AskOut(GeneratedOut):
         return "" if self.abstained else self.answer
 
 
+SummaryAudience = Literal["general", "expert"]
+SummaryLength = Literal["tldr", "paragraph"]
+
+
+class SummarySentenceOut(BaseModel):
+    text: str
+    sources: list[int] = Field(description="The sources[].n this sentence rests on.")
+
+
 class SummaryOut(GeneratedOut):
     paper_id: str
     title: str
-    summary: str
+    summary: str = Field(description="The checked summary as plain text (no markers).")
     cached: bool
+    audience: SummaryAudience = Field(
+        "general", description="general: a reader outside the field; expert: a reader in it."
+    )
+    length: SummaryLength = Field("paragraph", description="tldr: one sentence; paragraph: 90-160 words.")
+    sentences: list[SummarySentenceOut] = Field(
+        default_factory=list, description="The summary's sentences, each with the sources it rests on."
+    )
+    sources: list[CitationOut] = Field(
+        default_factory=list, description="The paper's sentences the summary rests on (page, section)."
+    )
+    dropped: list[DroppedOut] = Field(
+        default_factory=list, description="Written sentences removed by the checks, and why."
+    )
+    words: int = Field(0, description="Words in `summary`.")
+    length_note: str | None = Field(
+        None, description="Set when the summary is outside its length's bounds (kept as it is), and why."
+    )
 
     def streamed_text(self) -> str:
         return self.summary

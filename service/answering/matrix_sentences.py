@@ -36,6 +36,9 @@ ASPECT_HINTS = {
     "evidence": "the data, benchmarks or experiments used for evaluation",
     "key result": "the main result or improvement the paper reports",
     "limitations": "a limitation, weakness or open problem the paper admits",
+    # the summary's result role (summary_evidence.py): a key result, and "number" makes it a quantity
+    "main result and its number": "the main result the paper reports, with its number and what it is "
+    "compared with",
 }
 ASPECT_PARTS = {
     "problem": ("abstract", "introduction"),
@@ -43,7 +46,9 @@ ASPECT_PARTS = {
     "evidence": ("methods", "results"),
     "key result": ("abstract", "results", "conclusion"),
     "limitations": ("discussion", "conclusion"),
+    "main result and its number": ("abstract", "results", "conclusion"),
 }
+CUES_OF = {"main result and its number": "key result"}  # an aspect that reads another's cue words
 PART_WEIGHT = 0.1
 CUE_WEIGHT = 0.2
 NUMBER_WEIGHT = 0.1  # a sentence with a number, for a column that asks for a quantity
@@ -84,7 +89,7 @@ def score(column: str, sentence: Evidence, part: str | None, cosine: float) -> f
         total += NUMBER_WEIGHT
     aspect = column.lower()
     if aspect in ASPECT_HINTS:
-        total += CUE_WEIGHT * min(cue_hits(sentence.text, aspect), 2)
+        total += CUE_WEIGHT * min(cue_hits(sentence.text, CUES_OF.get(aspect, aspect)), 2)
         total += PART_WEIGHT if part in ASPECT_PARTS[aspect] else 0.0
     return total
 

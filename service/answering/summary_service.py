@@ -1,136 +1,194 @@
-"""GET /papers/{id}/summary: one plain-language paragraph, generated once and cached.
+"""GET /papers/{id}/summary: a summary grounded like an answer, generated once per option
+and cached.
 
-The LLM writes 3-5 sentences; code then drops sentences with numbers the paper does not
-contain and checks that no run of more than 15 words is copied from the paper. A copy
-gets one retry that names the copied phrase; what still copies is dropped. Only when
-nothing is left does the extractive summary (quoted sentences, flagged degraded) stand in.
-Sentences of the paper (and its title) that address a machine reader are not shown to
-it, and a draft that still does what such a sentence asked is withheld by the Generator
-and replaced by the extractive summary (degraded, so never cached): the paper is data,
-not instructions (`grounding/injection.py`).
-The result is cached in the store under (paper content, prompt version, model), so every
-replica shares it and a repeat costs one lookup.
+1. The paper's best sentences for each role (problem, what it does, how it is tested,
+   the main result with its number, a limitation) are picked by the literature matrix's
+   ranker over the whole paper (`summary_evidence.py`), so a full paper's results and
+   conclusion are in reach, not only its abstract.
+2. One LLM call writes the paragraph (`prompts/summary.md`) or the one-sentence TLDR
+   (`prompts/summary_tldr.md`) from them, for a reader outside the field
+   (`audience=general`: technical names kept and explained in a few words) or in it
+   (`expert`). A draft copying a run of more than 15 words gets one retry naming it.
+3. Every sentence is checked like an answer (`grounding.attribution.check_text`): it must
+   rest on the numbered sentences, its numbers and names included, and not be
+   contradicted; then copies and length (`summary_checks.py`). What goes is reported in
+   `dropped` with its reason; each kept sentence lists the sources it rests on (page and
+   section for a PDF).
+4. Nothing left, no LLM, or a draft that did what an instruction inside the paper asked
+   (withheld by the Generator): the summary quotes the paper's best sentences instead
+   (engine extractive; degraded when an LLM was wanted, so never cached). Sentences that
+   address a machine reader are never shown to the model nor quoted.
+
+The result is cached in the store under (paper content, prompt version, model, audience,
+length), so every replica shares it and a repeat costs one lookup.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from service.answering.accounting import Timings
 from service.answering.answer_cache import ResultCache, cache_key
 from service.answering.extractive import extractive_summary
 from service.answering.generation import Generated, Generator, OnDelta
-from service.answering.paper_text import story_text
+from service.answering.matrix_sentences import SentencePicker
 from service.answering.prompts import load_prompt
+from service.answering.summary_checks import (
+    MAX_COPIED_WORDS,
+    Said,
+    count_words,
+    drop_copies,
+    fit_length,
+    said_sentences,
+)
+from service.answering.summary_evidence import EXTRACTIVE_ROLES, TLDR_ROLES, SummaryEvidence, summary_evidence
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.llm.client import Messages
-from service.components.sentences import split_sentences
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
+from service.grounding.attribution import check_text
 from service.grounding.copying import longest_copied_run
 from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_only, data_title, instruction_sentences
-from service.grounding.numbers import unsupported_numbers
-from service.grounding.similarity import cosine_matrix, support
-from service.schemas import SummaryOut
+from service.schemas import (
+    CitationOut,
+    DroppedOut,
+    SummaryAudience,
+    SummaryLength,
+    SummaryOut,
+    SummarySentenceOut,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_COPIED_WORDS = 15
-# a summary sentence whose closest sentence of the paper (instructions left out) is further
-# than this says something the paper does not: dropped. Honest one-line summaries (SciTLDR
-# dev TLDRs against their abstracts) fall below it 0.4 % of the time; what injected papers
-# asked for (the injection suites' dev halves) 43 % of the time, as whole replies; of the
-# embedded model's own summaries of 50 SciTLDR papers (report 20261130-043659) 7 of 187
-# sentences, each a vague analogy ("It's like when you tell your friend what kind of ice
-# cream they want").
-SUMMARY_SUPPORT = 0.3
-PAPER_TEXT_TOKENS = 900  # of the paper shown to the model: an abstract fits; a long paper, its story
+# who the summary is for: (the reader, the rule the prompt adds)
+AUDIENCES: dict[SummaryAudience, tuple[str, str]] = {
+    "general": (
+        "an educated reader outside the paper's field, such as a science journalist or a researcher "
+        "from another field",
+        "Explain each technical name in a few plain words the first time it appears (for example "
+        '"TinyNet, a small image-recognition network"), but never replace a name with vague words '
+        'such as "things" or "a special kind of math".',
+    ),
+    "expert": (
+        "a researcher in the paper's field",
+        "Use the field's terms without explaining them; be specific about the method, the setting "
+        "and the numbers.",
+    ),
+}
+PROMPTS: dict[SummaryLength, str] = {"paragraph": "summary", "tldr": "summary_tldr"}
+PAPER_TEXT_TOKENS = 900  # of the paper's sentences in the prompt: a long abstract, or one and its findings
+SENTENCES_PER_ROLE = 3  # a whole paper's body: its best sentences for the main result, for a limitation
+TLDR_MAX_TOKENS = 80  # one sentence of at most 40 words, with room for names and numbers
+QUOTED_SENTENCES = {"paragraph": 3, "tldr": 1}  # a quoted (extractive) summary
 
 
-def clean_summary(summary: str, source: str) -> tuple[str, int]:
-    """Drop sentences with invented numbers, then the sentences that carry any copied run
-    longer than MAX_COPIED_WORDS (runs can span sentences); return (text, longest run)."""
-    kept = [s for s in split_sentences(" ".join(summary.split())) if not unsupported_numbers(s, [source])][:5]
-    while kept:
-        run, phrase = longest_copied_run(" ".join(kept), source)
-        if run <= MAX_COPIED_WORDS:
-            break
-        # drop the sentence holding most of the copied phrase
-        worst = max(range(len(kept)), key=lambda i: longest_copied_run(kept[i], phrase)[0])
-        kept.pop(worst)
-    text = third_person(" ".join(kept))  # "the authors show", not the paper's "we show"
-    return text, longest_copied_run(text, source)[0]
+@dataclass(frozen=True)
+class SummaryOptions:
+    audience: SummaryAudience = "general"
+    length: SummaryLength = "paragraph"
 
 
 class SummaryService:
     def __init__(
-        self, store: PaperStore, generator: Generator, settings: Settings, embedder: Embedder
+        self,
+        store: PaperStore,
+        generator: Generator,
+        settings: Settings,
+        embedder: Embedder,
+        picker: SentencePicker,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.generator = generator
         self.settings = settings
-        self.prompt = load_prompt(settings.prompts_dir, "summary")
+        self.picker = picker
+        self.prompts = {length: load_prompt(settings.prompts_dir, name) for length, name in PROMPTS.items()}
         self.cache = ResultCache(store.summaries, SummaryOut)
 
-    def cache_key(self, paper: StoredPaper) -> str:
-        return cache_key("summary", paper.content_hash, self.prompt.version, self.generator.model)
+    def cache_key(self, paper: StoredPaper, options: SummaryOptions) -> str:
+        prompt = self.prompts[options.length]
+        reader = AUDIENCES[options.audience]
+        return cache_key(
+            "summary", paper.content_hash, prompt.version, self.generator.model, options.length, reader
+        )
 
-    def summary(self, paper_id: str, refresh: bool = False) -> SummaryOut:
-        return self.summarise(self.store.papers.require(paper_id), refresh)
+    def summary(
+        self, paper_id: str, refresh: bool = False, options: SummaryOptions | None = None
+    ) -> SummaryOut:
+        return self.summarise(self.store.papers.require(paper_id), refresh, options=options)
 
     def summarise(
-        self, paper: StoredPaper, refresh: bool = False, on_delta: OnDelta | None = None
+        self,
+        paper: StoredPaper,
+        refresh: bool = False,
+        on_delta: OnDelta | None = None,
+        options: SummaryOptions | None = None,
     ) -> SummaryOut:
         """The summary of `paper`; the model's first draft goes to `on_delta` as it is written."""
+        options = options or SummaryOptions()
         return self.cache.run(
-            self.cache_key(paper),
-            lambda: self._generate(paper, on_delta),
+            self.cache_key(paper, options),
+            lambda: self._generate(paper, options, on_delta),
             on_delta,
             owner=paper.id,
             refresh=refresh,
         )
 
-    def _messages(self, paper: StoredPaper, extra: str = "") -> Messages:
-        messages = self.prompt.render(
-            title=data_title(paper.title), text=story_text(paper, PAPER_TEXT_TOKENS, self.embedder.embed)
+    def _messages(
+        self, paper: StoredPaper, picked: SummaryEvidence, options: SummaryOptions, extra: str = ""
+    ) -> Messages:
+        reader, rule = AUDIENCES[options.audience]
+        messages = self.prompts[options.length].render(
+            audience=reader, audience_rule=rule, title=data_title(paper.title), sentences=picked.render()
         )
         if extra:
             messages[-1]["content"] += f"\n\n{extra}"
         return messages
 
-    def _generate(self, paper: StoredPaper, on_delta: OnDelta | None) -> SummaryOut:
+    def _generate(self, paper: StoredPaper, options: SummaryOptions, on_delta: OnDelta | None) -> SummaryOut:
         timings = Timings()
         source = paper.body
-
-        # the paper without its instructions: what the summary may rest on (a figure only an
-        # instruction states is no support), and what the extractive summary quotes
-        clean = data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
-
-        def extractive() -> str:
-            return extractive_summary(clean)
-
-        limit = self.settings.summary_max_tokens
-        sources = [paper.title, source]
+        # the paper is data: what addresses a machine reader is never shown, at the bar of a
+        # text shown whole; a draft that does what it asked is withheld (the Generator)
         removed = instruction_sentences(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+        with timings.measure("sentences"):
+            picked = summary_evidence(
+                self.picker,
+                self.embedder,
+                paper,
+                SENTENCES_PER_ROLE,
+                PAPER_TEXT_TOKENS,
+                removed,
+            )
+        if not picked.items:  # nothing to show the model (every passage read as an instruction)
+            quoted = self.generator.fallback(
+                extractive_summary(data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE))
+            )
+            return self._result(
+                paper, options, quoted, [Said(quoted.text, [])] if quoted.text else [], [], timings
+            )
+
+        limit = self.settings.summary_max_tokens if options.length == "paragraph" else TLDR_MAX_TOKENS
+        sources = [paper.title, source]
         draft = self.generator.generate(
-            self._messages(paper),
+            self._messages(paper, picked, options),
             limit,
             timings,
-            fallback=extractive,
+            fallback=lambda: "",
             on_delta=on_delta,
             sources=sources,
             removed=removed,
         )
         if not draft.from_llm:
-            return self._result(paper, draft, draft.text, timings)
+            return self._quoted(paper, options, picked, draft, timings)
         run, phrase = longest_copied_run(draft.text, source)
         if run > MAX_COPIED_WORDS:  # one retry that names the copied phrase
-            hint = f'Your last attempt copied "{phrase}" from the paper. Rewrite it in your own simple words.'
+            hint = f'Your last attempt copied "{phrase}" from the paper. Say it in your own words.'
             retry = self.generator.generate(
-                self._messages(paper, hint),
+                self._messages(paper, picked, options, hint),
                 limit,
                 timings,
                 fallback=lambda: "",
@@ -140,39 +198,84 @@ class SummaryService:
             draft.usage.add(retry.usage)
             if retry.from_llm:
                 draft.text = retry.text
-        text, _ = clean_summary(draft.text, clean)
-        text = self._supported(text, clean)
         if draft.withheld:
             log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
-        if not text:  # nothing the checks could keep: quote the paper instead
-            fallback = self.generator.fallback(extractive(), failed=True)
-            fallback.usage = draft.usage
-            return self._result(paper, fallback, fallback.text, timings)
-        return self._result(paper, draft, text, timings)
+        with timings.measure("check"):
+            checked = check_text(draft.text, picked.evidence, self.embedder, self.settings.support_threshold)
+            written = said_sentences(checked)
+            kept, copies = drop_copies(written, source)
+            kept = [Said(third_person(s.text), s.sources) for s in kept]  # "the authors show", not "we"
+            kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped))
+        dropped = [DroppedOut(sentence=d.sentence, reason=d.reason) for d in checked.dropped] + copies + cut
+        if not kept:  # nothing the checks could keep: quote the paper instead
+            failed = self.generator.fallback("", failed=True)
+            failed.usage = draft.usage
+            return self._quoted(paper, options, picked, failed, timings, dropped)
+        return self._result(paper, options, draft, kept, dropped, timings, note)
 
-    def _supported(self, summary: str, source: str) -> str:
-        """`summary` without the sentences no sentence of `source` comes near (cosine)."""
-        sentences, evidence = split_sentences(summary), split_sentences(source)
-        if not sentences or not evidence:
-            return summary
-        cos = cosine_matrix(self.embedder.embed(sentences), self.embedder.embed(evidence))
-        kept = [
-            s
-            for s, row in zip(sentences, cos, strict=True)
-            if max(support(float(c), s, e) for c, e in zip(row, evidence, strict=True)) >= SUMMARY_SUPPORT
-        ]
-        return " ".join(kept)
+    def _quoted(
+        self,
+        paper: StoredPaper,
+        options: SummaryOptions,
+        picked: SummaryEvidence,
+        generated: Generated,
+        timings: Timings,
+        dropped: list[DroppedOut] | None = None,
+    ) -> SummaryOut:
+        """The paper's own best sentences: one each for the problem, the method and the
+        result (a TLDR: the method's, else the result's), exact quotes with their sources."""
+        roles = EXTRACTIVE_ROLES if options.length == "paragraph" else TLDR_ROLES
+        chosen = picked.quoted(roles, QUOTED_SENTENCES[options.length])
+        said = [Said(picked.items[i].text, [picked.items[i]]) for i in chosen]
+        return self._result(paper, options, generated, said, dropped or [], timings)
 
-    def _result(self, paper: StoredPaper, generated: Generated, text: str, timings: Timings) -> SummaryOut:
+    def _result(
+        self,
+        paper: StoredPaper,
+        options: SummaryOptions,
+        generated: Generated,
+        said: list[Said],
+        dropped: list[DroppedOut],
+        timings: Timings,
+        note: str | None = None,
+    ) -> SummaryOut:
+        order: dict[int, int] = {}  # id of a source sentence -> its n, in order of first use
+        cited = []
+        for s in said:
+            for e in s.sources:
+                if id(e) not in order:
+                    order[id(e)] = len(order) + 1
+                    cited.append(e)
+        text = " ".join(s.text for s in said)
         return SummaryOut(
             paper_id=paper.id,
             title=paper.title,
             summary=text,
             cached=False,
+            audience=options.audience,
+            length=options.length,
+            sentences=[
+                SummarySentenceOut(text=s.text, sources=[order[id(e)] for e in s.sources]) for s in said
+            ],
+            sources=[
+                CitationOut(
+                    n=n,
+                    paper_id=e.paper_id,
+                    title=e.title,
+                    chunk_id=e.chunk_id,
+                    quote=e.text,
+                    page=e.page,
+                    section=e.section,
+                )
+                for n, e in enumerate(cited, start=1)
+            ],
+            dropped=dropped,
+            words=count_words(text),
+            length_note=note,
             engine=generated.engine,
             degraded=generated.degraded,
             model=generated.model,
-            prompt_version=self.prompt.version,
+            prompt_version=self.prompts[options.length].version,
             usage=generated.usage,
             timings_ms=timings.as_dict(),
         )

@@ -32,6 +32,7 @@ class Passage:
     page: int | None = None
     section: str | None = None
     part: str | None = None
+    kind: str | None = None  # "caption" for a figure's or table's legend
 
 
 @dataclass
@@ -135,6 +136,10 @@ class HybridRetriever:
         # a record can be deleted between ranking and fetch
         return [_passage(records[cid], score) for cid, score in top if cid in records]
 
+    def passages_of(self, paper_id: str) -> list[Passage]:
+        """Every passage of one paper, in reading order (a summary reads its abstract whole)."""
+        return [_passage(rec, 0.0) for rec in self.store.chunks.of_paper(paper_id)]
+
     def sentence_matches(self, query: str, paper_id: str, n: int, exclude: set[str]) -> list[Passage]:
         """The `n` passages of one paper holding the sentences that match `query` best by
         BM25 over the paper's sentences, outside `exclude`. A passage is scored by its best
@@ -172,4 +177,5 @@ def _passage(rec: ChunkRecord, score: float) -> Passage:
         page=rec.page,
         section=rec.section,
         part=rec.part,
+        kind=str(rec.metadata["kind"]) if rec.metadata.get("kind") else None,
     )

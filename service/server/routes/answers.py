@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryOut
+from service.answering.summary_service import SummaryOptions
+from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryAudience, SummaryLength, SummaryOut
 from service.server.deps import ServicesDep, on_busy
 from service.server.streaming import sse, until_gone, wants_stream
 
@@ -30,18 +31,31 @@ async def ask(body: AskIn, request: Request, services: ServicesDep) -> Any:
     "/papers/{paper_id}/summary",
     response_model=SummaryOut,
     responses=_SSE,
-    summary="A plain-language one-paragraph summary",
+    summary="A one-paragraph (or one-sentence) summary grounded in the paper's sentences",
 )
 async def summary(
     paper_id: str,
     request: Request,
     services: ServicesDep,
     refresh: Annotated[bool, Query(description="Regenerate instead of serving the cache.")] = False,
+    audience: Annotated[
+        SummaryAudience,
+        Query(
+            description="general: for a reader outside the field (names kept and explained); "
+            "expert: for a reader in it."
+        ),
+    ] = "general",
+    length: Annotated[
+        SummaryLength, Query(description="paragraph: 90-160 words; tldr: one sentence, for lists of papers.")
+    ] = "paragraph",
 ) -> Any:
     paper = await run_in_threadpool(services.store.papers.require, paper_id)
+    options = SummaryOptions(audience, length)
     if wants_stream(request):
-        return sse(lambda on_delta: services.summary.summarise(paper, refresh, on_delta))
-    return await until_gone(request, lambda on_delta: services.summary.summarise(paper, refresh, on_delta))
+        return sse(lambda on_delta: services.summary.summarise(paper, refresh, on_delta, options))
+    return await until_gone(
+        request, lambda on_delta: services.summary.summarise(paper, refresh, on_delta, options)
+    )
 
 
 @router.post("/compare", response_model=CompareOut, summary="Papers side by side, every cell quoted")

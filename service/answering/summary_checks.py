@@ -1,0 +1,113 @@
+"""What a written summary must pass, after the answers' own checks (`check_text`).
+
+`check_text` has already dropped every sentence that the numbered sentences of the paper
+do not support (its numbers and names included, and not contradicted). Here:
+
+- copies: a run of more than MAX_COPIED_WORDS words taken word for word from the paper
+  is the paper's sentence, not a summary of it; the sentence holding most of it goes
+  (runs can span sentences, so this repeats until none is left);
+- length: a paragraph keeps its sentences up to PARAGRAPH.max_words (the rest, from the
+  end, are dropped: trimmed at a sentence boundary, never mid-sentence); a TLDR keeps
+  its first sentence. A summary under its minimum (the model wrote little, or the checks
+  dropped much) is kept as it is and says so in `length_note`: a short true summary
+  serves a reader better than one padded by a second call.
+
+Every sentence that goes is reported with its reason, as an answer's are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from service.components.sentences import split_sentences
+from service.grounding.attribution import CheckedText
+from service.grounding.copying import longest_copied_run
+from service.grounding.evidence import Evidence
+from service.grounding.markers import MARKERS, strip_markers
+from service.schemas import DroppedOut, SummaryLength
+
+MAX_COPIED_WORDS = 15
+_WORD = re.compile(r"\b[\w'\u2019.-]*\w")
+
+
+@dataclass(frozen=True)
+class LengthRule:
+    min_words: int
+    max_words: int
+    max_sentences: int | None = None
+
+
+PARAGRAPH = LengthRule(90, 160)
+TLDR = LengthRule(8, 45, max_sentences=1)
+LENGTHS: dict[SummaryLength, LengthRule] = {"paragraph": PARAGRAPH, "tldr": TLDR}
+
+
+@dataclass
+class Said:
+    """One summary sentence and the sentences of the paper it rests on."""
+
+    text: str
+    sources: list[Evidence]
+
+
+def count_words(text: str) -> int:
+    """Words as a reader counts them: "state-of-the-art" and "3.5" are one word each."""
+    return len(_WORD.findall(text))
+
+
+def said_sentences(checked: CheckedText) -> list[Said]:
+    """The checked text's sentences, each with the evidence its markers point at."""
+    out = []
+    for sentence in split_sentences(checked.text):
+        numbers = [int(n) for m in MARKERS.finditer(sentence) for n in re.split(r"[,;]", m.group(1))]
+        cited = [checked.cited[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(checked.cited)]
+        text = strip_markers(sentence).strip()
+        if text:
+            out.append(Said(text, cited))
+    return out
+
+
+def drop_copies(sentences: list[Said], source: str) -> tuple[list[Said], list[DroppedOut]]:
+    """`sentences` without those holding a run of more than MAX_COPIED_WORDS words of `source`."""
+    kept = list(sentences)
+    dropped: list[DroppedOut] = []
+    while kept:
+        run, phrase = longest_copied_run(" ".join(s.text for s in kept), source)
+        if run <= MAX_COPIED_WORDS:
+            break
+        worst = max(range(len(kept)), key=lambda i: longest_copied_run(kept[i].text, phrase)[0])
+        reason = (
+            f"it copies {run} words of the paper word for word (more than {MAX_COPIED_WORDS}): {phrase!r}"
+        )
+        dropped.append(DroppedOut(sentence=kept.pop(worst).text, reason=reason))
+    return kept, dropped
+
+
+def fit_length(
+    sentences: list[Said], length: SummaryLength, written: int
+) -> tuple[list[Said], list[DroppedOut], str | None]:
+    """(the sentences kept, those cut for length, a note when the result is out of bounds).
+    `written`: how many sentences the model wrote, for the note."""
+    rule = LENGTHS[length]
+    kept = list(sentences)
+    dropped: list[DroppedOut] = []
+    if rule.max_sentences is not None and len(kept) > rule.max_sentences:
+        for s in kept[rule.max_sentences :]:
+            dropped.append(DroppedOut(sentence=s.text, reason=f"a {length} is {rule.max_sentences} sentence"))
+        kept = kept[: rule.max_sentences]
+    while len(kept) > 1 and count_words(" ".join(s.text for s in kept)) > rule.max_words:
+        cut = kept.pop()
+        dropped.append(
+            DroppedOut(sentence=cut.text, reason=f"past the {rule.max_words} words a {length} may have")
+        )
+    words = count_words(" ".join(s.text for s in kept))
+    note = None
+    if kept and words < rule.min_words:
+        note = (
+            f"{words} words, under the {rule.min_words} a {length} should have: the model wrote "
+            f"{written} sentence(s) and {written - len(kept)} did not pass the checks"
+        )
+    elif words > rule.max_words:
+        note = f"{words} words in one sentence, over the {rule.max_words} a {length} should have"
+    return kept, dropped, note
