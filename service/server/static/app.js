@@ -326,11 +326,19 @@ async function showSummary(paper) {
   $("summary-title").textContent = paper.title;
   $("summary-text").textContent = "Writing the summary…";
   $("summary-meta").textContent = "";
+  $("summary-sources").replaceChildren();
   $("summary-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
   try {
     const out = await api(`/papers/${encodeURIComponent(paper.id)}/summary`);
-    $("summary-text").textContent = out.summary;
-    $("summary-meta").textContent = [out.degraded ? "degraded: quoted from the paper" : `by ${out.model}`, out.cached ? "cached" : ""]
+    // each sentence ends with the [n] of the paper's sentences it rests on; each opens its quote
+    const marked = out.sentences.map((s) => `${s.text}${s.sources.map((n) => ` [${n}]`).join("")}`).join(" ");
+    $("summary-text").replaceChildren(withCitations(marked || out.summary, out.sources));
+    for (const c of out.sources) {
+      const link = el("a", { href: "#", textContent: c.quote });  // the list's number is its [n]
+      link.addEventListener("click", (e) => { e.preventDefault(); openQuote(c); });
+      $("summary-sources").append(el("li", {}, link, [c.page ? ` p. ${c.page}` : "", c.section ? ` · ${c.section}` : ""].join("")));
+    }
+    $("summary-meta").textContent = [out.degraded ? "degraded: quoted from the paper" : `by ${out.model}`, out.cached ? "cached" : "", out.length_note || ""]
       .filter(Boolean).join(" · ");
   } catch (err) {
     $("summary-text").textContent = `Error: ${err.message}`;
