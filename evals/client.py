@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from service.components.llm.client import LLMClient
 from service.container import Container, build_services
 from service.core.config import Settings
 from service.server.app import create_app
@@ -36,6 +37,13 @@ def open_client(base_url: str | None, data_dir: Path | None = None) -> Any:
     _SHARED.setdefault("embedder", services.embedder)
     _SHARED.setdefault("llm", services.llm)
     return TestClient(create_app(settings, Container.of(services)), base_url="http://localhost")
+
+
+def shared_llm() -> LLMClient | None:
+    """The LLM client of the in-process services (None before `open_client`, or without an
+    LLM): a baseline that asks the same model the service uses."""
+    handle = _SHARED.get("llm")
+    return None if handle is None else handle.client
 
 
 def ensure_sample_corpus(client: Any) -> dict[str, str]:
