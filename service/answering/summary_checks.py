@@ -1,7 +1,7 @@
 """What a written summary must pass, after the answers' own checks (`check_text`).
 
 `check_text` has already dropped every sentence that the numbered sentences of the paper
-do not support (its numbers and names included, and not contradicted). Here:
+do not support, by the answers' own rules (its numbers must be in them). Here:
 
 - copies: a run of more than MAX_COPIED_WORDS words taken word for word from the paper
   is the paper's sentence, not a summary of it; the sentence holding most of it goes

@@ -9,9 +9,9 @@ and cached.
    (`prompts/summary_tldr.md`) from them, for a reader outside the field
    (`audience=general`: technical names kept and explained in a few words) or in it
    (`expert`). A draft copying a run of more than 15 words gets one retry naming it.
-3. Every sentence is checked like an answer (`grounding.attribution.check_text`): it must
-   rest on the numbered sentences, its numbers and names included, and not be
-   contradicted; then copies and length (`summary_checks.py`). What goes is reported in
+3. Every sentence is checked like an answer, by the same code
+   (`grounding.attribution.check_text`): it must rest on the numbered sentences, its
+   numbers in them; then copies and length (`summary_checks.py`). What goes is reported in
    `dropped` with its reason; each kept sentence lists the sources it rests on (page and
    section for a PDF).
 4. Nothing left, no LLM, or a draft that did what an instruction inside the paper asked
