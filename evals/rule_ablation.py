@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,17 +35,14 @@ from unittest import mock
 from fastapi.testclient import TestClient
 from tqdm import tqdm
 
-from evals import blind_eval, user_eval
+from evals import blind_eval, pubmedqa_eval, user_eval
 from evals.client import SAMPLE, ensure_sample_corpus
 from evals.fulltext_eval import ingest
 from evals.replay import Replay
-from service.answering import ask_service
 from service.answering.ask_service import AskService
 from service.container import Container, build_services
 from service.core.config import Settings
 from service.grounding import attribution
-from service.grounding.attribution import CheckedText
-from service.grounding.entailment import Verdict
 from service.schemas import AskOut
 from service.server.app import create_app
 
@@ -52,13 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "evals" / "reports"
 RESULTS = ROOT / "evals" / "results"
 ABSTRACTS = user_eval.DATA_DIR / "user_questions2.jsonl"
-
-
-def _yes_no_off(question: str, checked: CheckedText, evidence: Any, word: str | None) -> CheckedText:
-    """The model's own Yes/No leads its checked answer; no rule overrides it."""
-    if checked.empty or word is None:
-        return checked
-    return CheckedText(f"{word}. {checked.text}", checked.cited, checked.dropped, checked.model_abstained)
 
 
 @contextlib.contextmanager
@@ -71,22 +62,18 @@ def _all(*patches: contextlib.AbstractContextManager[Any]) -> Iterator[None]:
 
 # family -> (what it is, the patches that switch it off, whether it changes the prompt)
 FAMILIES: dict[str, tuple[str, Callable[[], contextlib.AbstractContextManager[Any]], bool]] = {
-    "entailment": (
-        "negation/opposite cues drop a claim the evidence contradicts (grounding/entailment.py)",
-        lambda: mock.patch.object(attribution, "judge", lambda *a, **k: Verdict.NEUTRAL),
-        False,
-    ),
-    "names": (
-        "names the supporting sentences lack drop a claim; a misnamed paper is renamed (attribution)",
-        lambda: _all(
-            mock.patch.object(attribution, "_unknown_names", lambda *a, **k: set()),
-            mock.patch.object(attribution, "MISNAMED_MARGIN", 99.0),
-        ),
-        False,
-    ),
     "numbers": (
         "numbers the supporting sentences lack drop a claim (attribution, numbers.py)",
         lambda: mock.patch.object(attribution, "unsupported_numbers", lambda *a, **k: set()),
+        False,
+    ),
+    "paper_names": (
+        "a claim naming a paper rests on that paper's sentences; 'A does X, while B does Y' is "
+        "checked clause by clause; 'both papers ...' needs two papers' support (attribution)",
+        lambda: _all(
+            mock.patch.object(attribution, "_paper_names", lambda items: attribution._PaperNames({}, {})),
+            mock.patch.object(attribution, "_SHARED", re.compile(r"(?!x)x")),
+        ),
         False,
     ),
     "question_fit": (
@@ -95,35 +82,12 @@ FAMILIES: dict[str, tuple[str, Callable[[], contextlib.AbstractContextManager[An
         lambda: mock.patch.object(AskService, "_fit", lambda self, prep, checked: checked),
         False,
     ),
-    "quoted": (
-        "a missed answer is replaced by the evidence sentence that answers it (AskService._quoted)",
-        lambda: mock.patch.object(AskService, "_quoted", lambda self, prep, failed: failed),
-        False,
-    ),
-    "yes_no": (
-        "code decides Yes/No from the evidence's polarity, null findings, aims (ask_rules.yes_no_answer)",
-        lambda: mock.patch.object(ask_service, "yes_no_answer", _yes_no_off),
-        False,
-    ),
-    "multi_paper": (
-        "each named paper gets its part; a which-paper answer names its paper (ask_rules)",
-        lambda: _all(
-            mock.patch.object(ask_service, "cover_every_paper", lambda checked, *a, **k: checked),
-            mock.patch.object(ask_service, "name_the_paper", lambda checked: checked.text),
-        ),
-        False,
-    ),
-    "evidence_prior": (
-        "evidence selection favours findings over aims, names for which-questions (ask_rules.evidence_prior)",
-        lambda: mock.patch.object(ask_service, "evidence_prior", lambda *a, **k: None),
-        True,
-    ),
-    "form_rule": (
-        "the prompt's extra rule per question form (yes/no, which paper, choice, several papers)",
-        lambda: mock.patch.object(ask_service, "form_rule", lambda *a, **k: ""),
-        True,
-    ),
 }
+"""The families still in the code. Deleted after the 2026-12-07 ablation (its reports name
+them and their scores): entailment cues, names the supporting sentences lack and renaming a
+misnamed paper, quoting the answering sentence instead of a missed answer, code-decided
+yes/no verdicts, a prompt rule per question form, covering every named paper and naming
+the paper of a which-paper answer, evidence priors by question form."""
 
 
 def _client(shared: dict[str, Any], **overrides: Any) -> TestClient:
@@ -206,13 +170,70 @@ def score_variant(
     }
 
 
+def pubmedqa_variant(client: TestClient, items: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """PubMedQA items (each its own one-abstract paper) through /ask: decision right or not.
+    A yes/no question set larger than the blind sets' few, for the yes/no families."""
+    rows = []
+    for item in tqdm(items, desc=f"{label}: pubmedqa", unit="q"):
+        r = client.post(
+            "/ask", json={"question": item["question"], "paper_ids": [item["id"]], "min_confidence": 0.0}
+        )
+        r.raise_for_status()
+        answer = AskOut.model_validate(r.json())
+        predicted = pubmedqa_eval.decision(answer.answer, answer.abstained)
+        rows.append({"id": item["id"], "gold": item["gold"], "predicted": predicted, "answer": answer.answer})
+    right = sum(r["predicted"] == r["gold"] for r in rows)
+    wrong = sum(r["predicted"] not in ("maybe", r["gold"]) for r in rows)
+    return {"label": label, "right": right, "wrong": wrong, "net": right - wrong, "rows": rows}
+
+
+def run_pubmedqa(names: list[str], offset: int, n: int, replay_path: Path) -> None:
+    shared: dict[str, Any] = {}
+    client = _client(shared)
+    items = pubmedqa_eval.load_items(n, offset)
+    papers = [
+        {"id": i["id"], "title": f"PubMed {i['id'][9:]}", "abstract": " ".join(i["contexts"])} for i in items
+    ]
+    client.post("/papers", json={"papers": papers}).raise_for_status()
+    if shared["llm"].client is not None:
+        Replay(shared["llm"].client, replay_path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    lines = [
+        f"# Rule-family ablation on PubMedQA dev items {offset}-{offset + n - 1} (never tuned on)",
+        "",
+        "right = decision equals the gold one; wrong = a yes/no that is not; maybe/declined count 0.",
+        "",
+        "| variant | right | wrong | net |",
+        "|---|---|---|---|",
+    ]
+    results = []
+    for label in ["all rules on", *names]:
+        patch = contextlib.nullcontext() if label == "all rules on" else FAMILIES[label][1]()
+        with patch:
+            result = pubmedqa_variant(client, items, label)
+        results.append(result)
+        lines.append(f"| {label} | {result['right']} | {result['wrong']} | {result['net']} |")
+        print(lines[-1], flush=True)
+    (RESULTS / f"rule-ablation-pubmedqa-{stamp}.json").write_text(json.dumps(results))
+    path = REPORTS / f"{stamp}-rule-ablation-pubmedqa.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--families", default="all")
+    parser.add_argument(
+        "--pubmedqa", default=None, help="OFFSET:N: PubMedQA dev items instead of the blind sets"
+    )
     parser.add_argument("--split", default="dev", choices=("dev",))  # test splits are not for choosing
     parser.add_argument("--replay", default=str(RESULTS / "replay-ablation-dev.jsonl"))
     args = parser.parse_args()
     names = list(FAMILIES) if args.families == "all" else args.families.split(",")
+    if args.pubmedqa:
+        offset, n = (int(x) for x in args.pubmedqa.split(":"))
+        run_pubmedqa(names, offset, n, RESULTS / "replay-ablation-pubmedqa.jsonl")
+        return
     shared: dict[str, Any] = {}
     abstracts = _client(shared)
     ids = ensure_sample_corpus(abstracts)

@@ -84,7 +84,9 @@ def build_services(
     )
     llm = llm or (open_llm(settings) if with_llm else LLMHandle(None, "extractive", "off"))
     generator = Generator(
-        llm, LLMGate(settings.llm_concurrency, settings.llm_queue_size, settings.llm_queue_wait_s)
+        llm,
+        LLMGate(settings.llm_concurrency, settings.llm_queue_size, settings.llm_queue_wait_s),
+        settings.verifier_floor_s,
     )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)
@@ -106,7 +108,7 @@ def build_services(
         JobQueue(ingest, settings.data_dir, parser.parse),
         check,
         AskService(retriever, store, generator, check, settings),
-        SummaryService(store, generator, settings, answering),
+        SummaryService(store, generator, settings, answering, picker),
         CompareService(store, answering, generator, check, settings, matrix_engine),
         MatrixService(store, retriever, matrix_engine, check, settings),
     )

@@ -69,6 +69,7 @@ def prompt_of(system: str) -> str:
     names = (
         "ask",
         "summary",
+        "summary_tldr",
         "matrix",
         "compare_summary",
         "verify_choice",
@@ -110,25 +111,18 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         evidence, _, question = user.partition("\nQuestion: ")
         asked = set(_WORD.findall(question.split("\n", 1)[0].lower()))
         options = re.findall(r"^(\d+)\. (.*)$", evidence, re.M)
-        shared = [(len(asked & set(_WORD.findall(text.lower()))), n) for n, text in options]
-        best = max(shared, default=(0, "0"))
-        return best[1] if best[0] >= 2 else "0"
+        shared = [(len(asked & set(_WORD.findall(text.lower()))), -int(n)) for n, text in options]
+        count, first = max(shared, default=(0, 0))  # ties: the first, as the ask reply picks
+        return str(-first) if count >= 2 else "0"
     if task == "library_criterion":
         return f"Does this paper match this: {user.split(': ', 1)[-1].rstrip('?')}?"
     if task == "library":  # yes when the paper's sentences hold two of the question's longer words
         question, _, paper = user.partition("\nPaper: ")
         asked = {w for w in _WORD.findall(question.lower()) if len(w) > 4} - {"question", "papers", "which"}
         return "yes" if len(asked & set(_WORD.findall(paper.lower()))) >= 2 else "no"
-    if task == "summary":
-        title = user.split("\n", 1)[0].removeprefix("Paper title: ")
-        text = user.split("Paper text:", 1)[-1].split("Plain-language summary:", 1)[0].strip()
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
-        first = " ".join((sentences[0] if sentences else title).split()[:10]).rstrip(".,;:")
-        last = " ".join((sentences[-1] if sentences else title).split()[:10]).rstrip(".,;:")
-        return (
-            f"This work looks at a hard question in its field, described in the paper titled {title}. "
-            f"The authors say, in short: {first}. Their tests show, in short: {last}."
-        )
+    if task in ("summary", "summary_tldr"):  # 12 words of each numbered sentence (a TLDR: the first)
+        lines = _EVIDENCE.findall(user)[: 1 if task == "summary_tldr" else 7]
+        return " ".join(f"In short: {' '.join(text.split()[:12]).rstrip('.,;:')}." for _, _, text in lines)
     return "OK"
 
 

@@ -122,7 +122,7 @@ def test_generation_streams_counts_usage_and_falls_back_when_retries_run_out(
 def test_sentinels_are_rendered_into_the_prompts_and_read_by_the_checker(
     embedder: OnnxMiniLMEmbedder,
 ) -> None:
-    ask = load_prompt(PROMPTS, "ask").render(evidence="[1] x", question="q", form_rule="")
+    ask = load_prompt(PROMPTS, "ask").render(evidence="[1] x", question="q")
     assert CANNOT_ANSWER in ask[0]["content"] and "{" not in ask[0]["content"]
     matrix = load_prompt(PROMPTS, "matrix").render(
         answer_words="8", columns='"a"', title="T", sentences="[1] x"

@@ -110,7 +110,7 @@ def test_without_a_verifier_answers_carry_no_confidence(plain_client: TestClient
         ("List the studies that propose a new benchmark.", Form.LIBRARY),
         ("Anything in my collection on offline RL?", Form.LIBRARY),
         ("Are there papers about sim-to-real transfer?", Form.LIBRARY),
-        ("Which paper projects the backward gradient onto the normal plane?", Form.WHICH_PAPER),
+        ("Which paper projects the backward gradient onto the normal plane?", Form.OPEN),
         ("Does CARP need a tokenizer?", Form.YES_NO),
         ("What dataset do the papers use?", Form.OPEN),
     ],
@@ -149,6 +149,7 @@ def test_the_choice_verifier_judges_the_sentence_an_answer_cites(
     options = re.findall(r"^(\d+)\. ", judged["messages"][-1]["content"], re.M)
     assert options == [str(n) for n in range(1, len(options) + 1)] and 2 <= len(options) <= 9
     # the fake's own choice: the sentence sharing most of the question's words, the one cited
+    # (another bar: the declined answer above is cached under the default one)
     fake_llm.reset()
-    body = choice_client.post("/ask", json={"question": CARP_Q, "min_confidence": 0.5}).json()
+    body = choice_client.post("/ask", json={"question": CARP_Q, "min_confidence": 0.4}).json()
     assert not body["abstained"] and body["confidence"] == 1.0, body

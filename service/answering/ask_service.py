@@ -19,13 +19,6 @@ from service.answering.accounting import Timings
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import (
     NOT_SAID,
-    QUOTED_TRIES,
-    answering_sentences,
-    cited_once,
-    cover_every_paper,
-    evidence_prior,
-    form_rule,
-    name_the_paper,
     recite_to_added_words,
     split_verdict,
     yes_no_answer,
@@ -46,23 +39,12 @@ from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
 from service.grounding.evidence import (
-    MULTI_PAPER_SHARE,
-    PER_PAPER_SHARE,
     EvidenceSet,
     merge_evidence,
     select_evidence,
 )
 from service.grounding.injection import INJECTION_REASON
-from service.grounding.question_fit import (
-    asks_quantity,
-    asks_which,
-    complete_comparison,
-    new_names,
-    rebind_number,
-    unanswered,
-    which_words,
-)
-from service.grounding.similarity import stem_words
+from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import AskIn, AskOut, CitationOut, DroppedOut, PaperMatchOut
@@ -154,6 +136,7 @@ class AskService:
     def prepare(self, query: CheckedQuery) -> Prepared:
         """Retrieval and sentence-level evidence for a checked question (no LLM call)."""
         s = self.settings
+        tune = s.grounding
         timings = Timings()
         names = self.paper_names()
         plan = plan_question(query.text, names)
@@ -169,13 +152,9 @@ class AskService:
                 found = self.retriever.search_by_vector(query.text, question_vector, query.k, query.paper_ids)
                 groups.append(found + self._deeper(query, question_vector, found))
         overhead = count_tokens(
-            "\n".join(
-                m["content"]
-                for m in self.prompt.render(evidence="", question=query.text, form_rule=form_rule(plan))
-            )
+            "\n".join(m["content"] for m in self.prompt.render(evidence="", question=query.text))
         )
         budget = max(0, s.ask_prompt_tokens - overhead - 16)
-        prior = evidence_prior(plan, query.text)
         with timings.measure("evidence"):
             # each named paper gets its share of the sentences and of the token budget
             evidence = merge_evidence(
@@ -187,8 +166,8 @@ class AskService:
                         max_sentences=max(2, s.ask_evidence_sentences // len(groups)),
                         token_budget=budget // len(groups),
                         question_vector=question_vector,
-                        prior=prior,
-                        per_paper_share=MULTI_PAPER_SHARE if plan.multi else PER_PAPER_SHARE,
+                        per_paper_share=tune.multi_paper_share if plan.multi else tune.per_paper_share,
+                        lexical_weight=tune.lexical_weight,
                     )
                     for passages in groups
                 ]
@@ -233,9 +212,7 @@ class AskService:
                 return self._listed(prep, listed, on_delta)
         plan = prep.plan
         generated = self.generator.generate(
-            self.prompt.render(
-                evidence=prep.evidence.render(), question=prep.query.text, form_rule=form_rule(plan)
-            ),
+            self.prompt.render(evidence=prep.evidence.render(), question=prep.query.text),
             self.settings.ask_max_answer_tokens,
             prep.timings,
             fallback=lambda: extractive_answer(prep.evidence),
@@ -248,23 +225,17 @@ class AskService:
             if plan.form is Form.YES_NO:  # the verdict word is code's to decide, not the model's
                 word, text = split_verdict(text)
             checked = check_text(
-                text, prep.evidence, self.retriever.embedder, self.settings.support_threshold, prep.query.text
+                text,
+                prep.evidence,
+                self.retriever.embedder,
+                self.settings.support_threshold,
+                prep.query.text,
+                self.settings.grounding,
             )
             if plan.form is Form.YES_NO:
-                checked = yes_no_answer(prep.query.text, checked, prep.evidence, word)
-            if plan.multi and plan.form is Form.OPEN:  # before the fit check: each paper named has its part
-                checked = cover_every_paper(checked, prep.evidence, prep.named, prep.query.text)
-            if not checked.empty and plan.form is Form.WHICH_PAPER:
-                checked.text = name_the_paper(checked)  # before the fit check: the name is the answer
+                checked = yes_no_answer(checked, word)
             if not checked.empty:
                 checked = self._fit(prep, checked)
-                missed = checked.empty
-            else:
-                # every claim rested on real evidence but got a number or name wrong ("2,244
-                # isolates" where the paper says 1,224): the sentence it misread may answer
-                missed = bool(checked.dropped) and all(d.miscopied for d in checked.dropped)
-            if missed and plan.form is Form.OPEN and not plan.multi:
-                checked = self._quoted(prep, checked)
             if not checked.empty:
                 checked.text = third_person(checked.text)
         if generated.withheld:  # it did what an instruction inside a paper asked: not an answer
@@ -329,7 +300,9 @@ class AskService:
         context += names
         # a whole paper names its setting (a strain, a cell line) far from the cited sentence
         context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
-        checked = recite_to_added_words(question, checked, prep.evidence)
+        checked = recite_to_added_words(
+            question, checked, prep.evidence, self.settings.grounding.recite_share
+        )
         quotes = [e.text for e in checked.cited]
         text = rebind_number(question, checked.text, quotes) or checked.text
         text = complete_comparison(question, text, quotes) or text
@@ -337,28 +310,6 @@ class AskService:
         if reason is not None:  # true sentences, but not the answer: say so instead
             return CheckedText("", [], [*checked.dropped, Dropped(text, reason)])
         return CheckedText(text, checked.cited, checked.dropped)
-
-    def _quoted(self, prep: Prepared, failed: CheckedText) -> CheckedText:
-        """When the model's supported answer missed the question ("It was tested on humanoid
-        robots" for "which robot"), the evidence sentence that holds most of the question's
-        distinctive words answers in its own words, if it passes the same fit checks. Only for
-        a question that asks for a quantity (the quote must state one) or "which ...?" (the
-        quote must name something the question does not): for other questions a close
-        sentence passes the checks without answering ("What benchmark ...?" quoted "This
-        study focuses on action customization")."""
-        question = prep.query.text
-        which = asks_which(question)
-        if not which and not asks_quantity(question):
-            return failed  # only a number or a name is a check a quote can fail: "what benchmark?" is not
-        for e in answering_sentences(question, prep.evidence, QUOTED_TRIES):
-            if which and not (new_names(question, e.text) and which_words(question) & stem_words(e.text)):
-                # "which robot?" quoted "Humanoid robots hold the potential ...": names none;
-                # "which metal ion?" quoted a sentence with names but no ion: not about one
-                continue
-            quoted = self._fit(prep, CheckedText(cited_once(e.text), [e], failed.dropped))
-            if not quoted.empty:
-                return quoted
-        return failed
 
     def _result(
         self,

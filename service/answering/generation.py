@@ -35,7 +35,6 @@ OnDelta = Callable[[str], None]
 """Receives the model's text as it is written (streaming responses)."""
 
 EXTRACTIVE = "extractive"
-JUDGE_FLOOR_S = 30.0  # a judgement may take this long on a busy machine (see LLMClient.complete)
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +75,11 @@ class LLMStats:
 
 
 class Generator:
-    def __init__(self, llm: LLMHandle, gate: LLMGate | None = None) -> None:
+    def __init__(self, llm: LLMHandle, gate: LLMGate | None = None, judge_floor_s: float = 30.0) -> None:
+        """`judge_floor_s`: the least time a one-token judgement is given
+        (`PAPERLENS_VERIFIER_FLOOR_S`; see `LLMClient.complete`)."""
         self.llm = llm
+        self.judge_floor_s = judge_floor_s
         self.gate = gate or LLMGate(1, 1_000_000, 3600.0)
         self.stats = LLMStats()
         self.closed = False
@@ -136,7 +138,7 @@ class Generator:
         try:
             with self.gate.slot() as waited, timings.measure(label):
                 timings.add("llm_wait", waited)
-                done = client.complete(messages, 1, JUDGE_FLOOR_S, logprobs=True, top_logprobs=10)
+                done = client.complete(messages, 1, self.judge_floor_s, logprobs=True, top_logprobs=10)
         except LLMUnavailable as err:
             self.stats.failed += 1
             log.warning("%s judgement failed, answering without it: %s", label, err)

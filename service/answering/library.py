@@ -26,8 +26,6 @@ from service.grounding.injection import data_title
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import UsageOut
 
-SENTENCES_PER_PAPER = 3
-TOKENS_PER_PAPER = 220
 CRITERION_TOKENS = 60
 
 
@@ -96,8 +94,8 @@ class LibraryReader:
                     question,
                     passages,
                     self.retriever.embedder,
-                    max_sentences=SENTENCES_PER_PAPER,
-                    token_budget=TOKENS_PER_PAPER,
+                    max_sentences=self.settings.library_sentences,
+                    token_budget=self.settings.library_paper_tokens,
                     question_vector=vector,
                     per_paper_share=1.0,
                 ).items

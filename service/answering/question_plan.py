@@ -31,24 +31,17 @@ class Named(Protocol):
 class Form(StrEnum):
     OPEN = "open"
     YES_NO = "yes_no"
-    WHICH_PAPER = "which_paper"
     LIBRARY = "library"  # "which papers here ...?": every paper that does it, listed
 
 
 AUXILIARIES = r"is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must"
-"""The words a yes/no question opens with (ask_rules strips them to read its statement)."""
+"""The words a yes/no question opens with."""
 _YES_NO = re.compile(rf"^\s*({AUXILIARIES})\b", re.IGNORECASE)
 # "Is X better or worse ...?" offers a choice between two directions: an open question.
 # ("Does BESO need hierarchical policies or extra clustering?" is still a yes/no question.)
 _CHOICE = re.compile(
     r"\b(\w+er|more|less|fewer|increase[sd]?|decrease[sd]?|positive(?:ly)?|negative(?:ly)?|up|down)"
     r"\s+or\s+\w+",
-    re.IGNORECASE,
-)
-# "Which (offline RL) method/work ...", "What paper ...": not "What planning approaches do X use?"
-_WHICH_PAPER = re.compile(
-    r"^\s*(?:which\s+(?:\S+\s+){0,3}?(?:papers?|works?|stud(?:y|ies)|articles?|publications?|methods?"
-    r"|approach(?:es)?|frameworks?|techniques?|algorithms?)|what\s+(?:papers?|works?|stud(?:y|ies)|articles?))\b",
     re.IGNORECASE,
 )
 # "Which papers ...", "What work uses ...", "List the studies that ...", "Anything in my
@@ -138,8 +131,6 @@ def plan_question(question: str, names: PaperNames | None = None) -> QuestionPla
     named = names.named_in(question) if names else []
     if _LIBRARY.search(question):
         form = Form.LIBRARY
-    elif _WHICH_PAPER.match(question):
-        form = Form.WHICH_PAPER
     elif is_yes_no(question):
         form = Form.YES_NO
     else:

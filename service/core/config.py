@@ -10,14 +10,73 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GroundingSettings(BaseModel):
+    """Thresholds of evidence selection and of the checks after the LLM call, in one place so
+    evaluations can sweep them (`PAPERLENS_GROUNDING__<NAME>`). The rule families that did not
+    pay on held-out questions were deleted with their thresholds (docs/answering.md)."""
+
+    lexical_weight: float = Field(
+        0.25,
+        ge=0,
+        le=2,
+        description="Weight of the question's content words an evidence sentence holds, beside the "
+        "embedding cosine, in the sentence's score.",
+    )
+    per_paper_share: float = Field(
+        0.84,
+        gt=0,
+        le=1,
+        description="Most share of an answer's evidence sentences one paper may fill (5 of 6).",
+    )
+    multi_paper_share: float = Field(
+        0.67, gt=0, le=1, description="The same for a question about several named papers (4 of 6)."
+    )
+    containment_support: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="Share of a claim's content words that, held by one evidence sentence, makes it "
+        "support the claim whatever their cosine (a near copy).",
+    )
+    number_anchor_containment: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A claim whose numbers all occur in one evidence sentence rests on it when that "
+        "sentence holds this share of the claim's content words.",
+    )
+    pointer_match: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="A reply that only points at evidence ('[2].') answers with those sentences when "
+        "they hold this share of the question's words.",
+    )
+    loop_words: int = Field(
+        8,
+        ge=3,
+        le=50,
+        description="A run of this many words said twice in one sentence is a generation loop.",
+    )
+    recite_share: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="An answer whose added words its cited sentence lacks is cited to the same paper's "
+        "sentence holding them and at least this share of the answer's words.",
+    )
 
 
 class Settings(BaseSettings):
     """Configuration for every layer: storage, models, limits and retrieval."""
 
-    model_config = SettingsConfigDict(env_prefix="PAPERLENS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERLENS_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     # --- storage -----------------------------------------------------------------
     data_dir: Path = Field(
@@ -330,8 +389,20 @@ class Settings(BaseSettings):
         description="Answers whose verifier confidence is below this are declined (the precision dial; "
         "a request may set its own `min_confidence`). 0 declines none.",
     )
+    verifier_floor_s: float = Field(
+        30.0,
+        gt=0,
+        description="Least time a one-token judgement (verifier, library) is given, whatever its size: "
+        "it is mostly prompt, and a busy machine reads prompts slower than the client expects.",
+    )
     library_candidates: int = Field(
         12, ge=2, le=30, description="Papers a 'which papers ...?' question considers, best first by search."
+    )
+    library_sentences: int = Field(
+        3, ge=1, le=10, description="Sentences of each candidate paper its yes/no judgement is shown."
+    )
+    library_paper_tokens: int = Field(
+        220, ge=50, description="Most tokens (cl100k) of one candidate paper's sentences in its judgement."
     )
     library_min_confidence: float = Field(
         0.6,
@@ -353,6 +424,10 @@ class Settings(BaseSettings):
         le=1,
         description="Least similarity between the question and the best evidence sentence; "
         "below it the service abstains without calling the LLM.",
+    )
+    grounding: GroundingSettings = Field(
+        default_factory=GroundingSettings,
+        description="Thresholds of evidence selection and of the checks after the LLM call.",
     )
 
     # --- literature matrix ---------------------------------------------------------

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.core.config import GroundingSettings
 from service.corpus.names import title_head
 from service.grounding.injection import data_title, flagged
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
-LEXICAL_WEIGHT = 0.25
+LEXICAL_WEIGHT = GroundingSettings().lexical_weight  # PAPERLENS_GROUNDING__LEXICAL_WEIGHT
 # Pointers, not claims: "See our project page at https://...", "Code is available at ..."
 _BOILERPLATE = re.compile(
     r"https?://|www\.|project page|code (is|and \w+ are) (publicly )?available|github\.com|please refer to",
@@ -31,7 +31,7 @@ _BOILERPLATE = re.compile(
 PART_PRIOR = {"front": -0.15}
 """Score offsets by where a sentence sits in a structured paper: the body (methods, results,
 discussion) over the front matter (affiliations, correspondence, licence lines)."""
-PER_PAPER_SHARE = 0.84
+PER_PAPER_SHARE = GroundingSettings().per_paper_share
 """One paper fills at most this share of the evidence (5 of 6 sentences): a question about
 one whole paper needs its sentences, and the last slot keeps a second candidate paper."""
 SHORT_LABEL_WORDS = 4  # a title's head this short is a name ("Octo-planner"), not a phrase
@@ -45,7 +45,9 @@ def name_like(head: str) -> bool:
     return 0 < len(words) <= SHORT_LABEL_WORDS and all(not w[0].islower() for w in words)
 
 
-MULTI_PAPER_SHARE = 0.67  # a question about several papers: one fills at most 4 of 6
+MULTI_PAPER_SHARE = (
+    GroundingSettings().multi_paper_share
+)  # a question about several papers: one fills at most 4 of 6
 
 
 @dataclass
@@ -144,12 +146,10 @@ def select_evidence(
     max_sentences: int,
     token_budget: int,
     question_vector: Vectors | None = None,
-    prior: Callable[[Evidence], float] | None = None,
     per_paper_share: float = PER_PAPER_SHARE,
+    lexical_weight: float = LEXICAL_WEIGHT,
 ) -> EvidenceSet:
-    """`question_vector`: the question's embedding when the caller already has it;
-    `prior`: added to a sentence's score for what kind of sentence it is, when the
-    question's form says which kind answers it (`ask_rules.evidence_prior`)."""
+    """`question_vector`: the question's embedding when the caller already has it."""
     candidates = candidate_sentences(passages)
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
@@ -162,9 +162,7 @@ def select_evidence(
     vectors = np.vstack([q_vector, sentence_vectors[keep]])
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
-        c.score = float(sim) + LEXICAL_WEIGHT * containment(question, c.text) + c.prior
-        if prior is not None:
-            c.score += prior(c)
+        c.score = float(sim) + lexical_weight * containment(question, c.text) + c.prior
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0

@@ -12,6 +12,7 @@ import numpy as np
 import Stemmer
 
 from service.components.embedding.embedder import Vectors
+from service.core.config import GroundingSettings
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _STOP = frozenset(
@@ -156,11 +157,11 @@ def cosine_matrix(a: Vectors, b: Vectors) -> Vectors:
     return out
 
 
-CONTAINMENT_SUPPORT = 0.7
+CONTAINMENT_SUPPORT = GroundingSettings().containment_support
 """A text whose content words are at least this share inside another is supported by it
-(whatever the cosine says): one threshold for answers and compare cells alike."""
+(whatever the cosine says): `PAPERLENS_GROUNDING__CONTAINMENT_SUPPORT`."""
 
 
-def support(cosine: float, claim: str, evidence: str) -> float:
+def support(cosine: float, claim: str, evidence: str, share: float = CONTAINMENT_SUPPORT) -> float:
     """How well `evidence` supports `claim`: the cosine, or 1.0 for a near-copy."""
-    return max(cosine, 1.0 if containment(claim, evidence) >= CONTAINMENT_SUPPORT else 0.0)
+    return max(cosine, 1.0 if containment(claim, evidence) >= share else 0.0)
