@@ -37,7 +37,7 @@ PDF = (
 
 def paper_id(client: TestClient, title_start: str) -> str:
     papers = client.get("/papers", params={"limit": 500}).json()["papers"]
-    return next(p["id"] for p in papers if p["title"].startswith(title_start))
+    return str(next(p["id"] for p in papers if p["title"].startswith(title_start)))
 
 
 def sentences_of(client: TestClient, pid: str) -> list[str]:
