@@ -3,7 +3,7 @@
 For every question of the QA suite (the 60 sample abstracts) and of the whole-paper
 suite (the 18 full-text PDFs, every split), the evidence `/ask` would show the model is
 built twice, with the guard and with it switched off, and compared; so is the text every
-sample paper's summary prompt shows. Identical evidence and prompts mean identical
+sample paper's summary prompt shows (its sentences). Identical evidence and prompts mean identical
 answers from the same model, so the guard cannot lose a right answer on these suites.
 No LLM is needed (retrieval and evidence only).
 
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from evals.client import ROOT, SAMPLE
-from service.answering.paper_text import story_text
-from service.components.tokens import clip_tokens
+from service.answering import summary_service
+from service.answering.summary_evidence import summary_evidence
 from service.container import build_services
 from service.core.config import Settings
 from service.corpus.loader import parse_bytes
 from service.grounding import evidence
+from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE
 from service.retrieval.request_check import QueryKind
 
 FULLTEXT = ROOT / "evals" / "data" / "fulltext"
@@ -33,12 +34,14 @@ FULLTEXT = ROOT / "evals" / "data" / "fulltext"
 
 @contextmanager
 def guard_off() -> Iterator[None]:
-    saved = evidence.instructions
+    saved = evidence.instructions, getattr(summary_service, "instruction_sentences")  # noqa: B009
     setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
+    setattr(summary_service, "instruction_sentences", lambda _t, _e=None, _b=None: [])  # noqa: B010
     try:
         yield
     finally:
-        setattr(evidence, "instructions", saved)  # noqa: B010
+        setattr(evidence, "instructions", saved[0])  # noqa: B010
+        setattr(summary_service, "instruction_sentences", saved[1])  # noqa: B010
 
 
 def questions() -> list[str]:
@@ -70,10 +73,30 @@ def run() -> dict[str, Any]:
         if on != off:
             differ.append(question)
     papers = services.store.papers.page(0, services.store.papers.count())
-    embed = services.summary.embedder.embed
-    summaries_differ = [
-        p.id for p in papers if not p.blocks and story_text(p, 900, embed) != clip_tokens(p.body, 900)
-    ]
+    summary = services.summary
+
+    def summary_sentences(paper: Any) -> str:
+        # the service's own name for it (guard_off swaps it there)
+        removed = getattr(summary_service, "instruction_sentences")(  # noqa: B009
+            paper.body, summary.embedder.embed, WHOLE_TEXT_FLAG_SCORE
+        )
+        return summary_evidence(
+            summary.picker,
+            summary.embedder,
+            paper,
+            summary_service.SENTENCES_PER_ROLE,
+            summary_service.PAPER_TEXT_TOKENS,
+            removed,
+        ).render()
+
+    summaries_differ = []
+    for p in papers:
+        if not p.blocks:
+            on = summary_sentences(p)
+            with guard_off():
+                off = summary_sentences(p)
+            if on != off:
+                summaries_differ.append(p.id)
     return {
         "questions": len(asked),
         "evidence_differs": differ,

@@ -32,7 +32,15 @@ def test_post_list_get_delete_roundtrip(client: TestClient) -> None:
     listing = client.get("/papers", params={"offset": 0, "limit": 50}).json()
     assert listing["total"] == 1
     assert listing["papers"] == [
-        {"id": pid, "title": PAPER["title"], "year": 2024, "url": PAPER["url"], "n_chunks": 1}
+        {
+            "id": pid,
+            "title": PAPER["title"],
+            "year": 2024,
+            "url": PAPER["url"],
+            "n_chunks": 1,
+            "has_file": False,  # JSON ingest keeps no original file
+            "file_type": None,
+        }
     ]
     one = client.get(f"/papers/{pid}").json()
     assert one["abstract"] == "New. Text." and one["authors"] == PAPER["authors"]

@@ -12,17 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from fpdf import FPDF
 
-from service.answering.paper_text import quotable_sentences, story_text
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
-from service.components.tokens import count_tokens
-from service.components.vector_store.paper_records import StoredPaper
-from service.container import Container, Services
+from service.container import Services
 from service.corpus.paper import Paper, TextBlock
 from service.corpus.pdf_document import parse_pdf
-from service.server.app import create_app
+from service.retrieval.request_check import QueryKind
 
 from .conftest import fake_llm_services
-from .fake_llm import FakeLLM, reply
+from .fake_llm import FakeLLM
 
 FULLTEXT = Path(__file__).resolve().parents[1] / "evals" / "data" / "fulltext"
 PDFS = sorted((FULLTEXT / "pdfs").glob("*.pdf"))
@@ -215,31 +212,6 @@ def test_search_backfills_from_other_papers_when_one_paper_fills_the_candidates(
     assert sum(h["title"] == "Protein folding atlas" for h in hits) == 2  # the per-paper cap holds
 
 
-def test_a_long_papers_story_is_what_summary_and_compare_prompts_see() -> None:
-    paper = parsed("10.1093_nar_gkae069.pdf")
-    stored = StoredPaper(
-        id="p",
-        title=paper.title,
-        content_hash="h",
-        n_chunks=1,
-        abstract=paper.abstract,
-        text=paper.text,
-        blocks=paper.blocks,
-    )
-    story = story_text(stored, 900)
-    assert count_tokens(story) <= 900
-    assert story.startswith("In cancer therapy, DNA intercalators")  # the abstract first
-    assert "Karolinska" not in story and "Correspondence" not in story  # not the title page
-    intro = [b.text for b in blocks_of(paper) if b.part == "introduction" and len(b.text) >= 200]
-    results = [b.text for b in blocks_of(paper) if b.part == "results" and len(b.text) >= 200]
-    assert intro[-1][:80] in story and results[0][:80] in story
-    quotable = quotable_sentences(stored)
-    assert quotable and all(
-        s.page is not None and s.part not in ("references", "back", "front") for s in quotable
-    )
-    assert {"abstract", "methods", "results", "discussion"} <= {s.part for s in quotable}
-
-
 @pytest.mark.slow
 def test_compare_cells_over_pdfs_carry_page_and_section(client: TestClient) -> None:
     ids = []
@@ -268,24 +240,13 @@ def test_a_layout_the_rules_choke_on_still_goes_in_as_plain_pages(monkeypatch: p
     assert "Apollo" in (paper.text or "")
 
 
-def prompt_seen(
-    services: Services,
-    fake_llm: FakeLLM,
-    monkeypatch: pytest.MonkeyPatch,
-    question: str,
-    **settings: int,
-) -> str:
-    """The evidence /ask showed the model for `question`, with `settings` in force."""
+def passages_read(services: Services, monkeypatch: pytest.MonkeyPatch, question: str, **settings: int) -> str:
+    """The passages /ask reads for `question` (what its evidence sentences are chosen
+    from), with `settings` in force."""
     for name, value in settings.items():
         monkeypatch.setattr(services.settings, name, value)
-    services.ask.memory.clear()
-    fake_llm.reset(reply("An answer [1]."))
-    with TestClient(create_app(services.settings, Container.of(services))) as c:
-        body = c.post("/ask", json={"question": question}).json()
-    assert "answer" in body, body
-    seen = str(fake_llm.requests[0]["messages"][-1]["content"])
-    fake_llm.reset()
-    return seen
+    query = services.check.query(QueryKind.QUESTION, question, services.settings.ask_k, None)
+    return "\n".join(services.ask.prepare(query).sources)
 
 
 @pytest.mark.slow
@@ -310,7 +271,7 @@ def prompt_seen(
         ),
     ],
 )
-def test_the_sentence_that_answers_in_a_whole_paper_reaches_the_prompt(
+def test_the_passage_that_answers_in_a_whole_paper_is_read(
     tmp_path: Path,
     embedder: OnnxMiniLMEmbedder,
     fake_llm: FakeLLM,
@@ -327,7 +288,8 @@ def test_the_sentence_that_answers_in_a_whole_paper_reaches_the_prompt(
     best-matching paper (past-the-per-paper-cap), and the passages holding its best-matching
     single sentences: the D215W sentence ends a long results paragraph on trypsin digests
     that, as a whole, matches the question less than others (by-its-best-sentence). With
-    the setting off the model is not shown that sentence."""
+    the setting off that passage is not read (which of a passage's sentences the model is
+    shown is the evidence step's choice)."""
     services = fake_llm_services(tmp_path, embedder, [*sample_papers, parsed(pdf)], fake_llm)
-    assert key in prompt_seen(services, fake_llm, monkeypatch, question, **on)
-    assert key not in prompt_seen(services, fake_llm, monkeypatch, question, **off)
+    assert key in passages_read(services, monkeypatch, question, **on)
+    assert key not in passages_read(services, monkeypatch, question, **off)
