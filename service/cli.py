@@ -1,4 +1,4 @@
-"""The `paperlens` command: ingest, serve, search, papers, config."""
+"""The `paperlens` command: ingest, serve, worker, search, papers, config."""
 
 from __future__ import annotations
 
@@ -116,6 +116,46 @@ def serve(
         log_config=None,  # keep the handlers configure_logging set (text or JSON)
         access_log=False,  # paperlens.access logs each request, with its id
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
+
+
+@app.command()
+def worker(
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Stop once the queue is empty (instead of waiting for more).")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="This worker's name (default: host and pid).")] = None,
+) -> None:
+    """Index uploaded files from the shared queue (PAPERLENS_QUEUE_URL), one at a time.
+
+    Run any number, on any machine that reaches Redis and the store; a file whose worker
+    dies is retried by another. SIGTERM lets the file being indexed finish first."""
+    from service.container import build_services
+    from service.ingest.shared_jobs import run_worker
+    from service.server.observability import configure_logging
+
+    settings = get_settings()
+    if not settings.queue_url:
+        _fail(
+            BadInput(
+                "`paperlens worker` takes ingest jobs from a shared queue: set PAPERLENS_QUEUE_URL "
+                "(e.g. redis://127.0.0.1:6379/0) here and on every `paperlens serve` replica"
+            )
+        )
+        return
+    configure_logging(settings.log_format)
+    try:
+        services = build_services(settings, with_llm=False)
+    except PaperlensError as err:
+        _fail(err)
+        return
+    run_worker(
+        services.ingest,
+        services.parser.parse,
+        settings,
+        burst=burst,
+        name=name,
+        on_ready=lambda: typer.echo("paperlens worker: ready", err=True),
     )
 
 

@@ -11,6 +11,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from service.answering.answer_cache import ResultCache
 from service.answering.ask_service import AskService
 from service.answering.compare_service import CompareService
 from service.answering.generation import Generator
@@ -23,6 +24,7 @@ from service.components.embedding.factory import build_embedder
 from service.components.embedding.vector_cache import CachedEmbedder
 from service.components.llm.gate import LLMGate
 from service.components.llm.llm_handle import LLMHandle, open_llm
+from service.components.shared_state import RedisCache, WriteFence, shared_client
 from service.components.tokens import install_tiktoken_cache
 from service.components.vector_store.chroma_client import open_chroma
 from service.components.vector_store.paper_store import PaperStore
@@ -32,9 +34,11 @@ from service.core.redact import redact
 from service.corpus.parse_pool import ParsePool
 from service.ingest.ingest_service import IngestService
 from service.ingest.jobs import JobQueue
+from service.ingest.shared_jobs import SharedJobQueue
 from service.retrieval.lexical_index import LexicalIndex
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
+from service.schemas import AskOut
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.~+-]+){2,}[/\\]?")  # kept out of /readyz
@@ -51,7 +55,7 @@ class Services:
     llm: LLMHandle
     generator: Generator
     parser: ParsePool
-    jobs: JobQueue
+    jobs: JobQueue | SharedJobQueue  # in-process (SQLite), or the shared queue (QUEUE_URL)
     check: RequestCheck
     ask: AskService
     summary: SummaryService
@@ -95,6 +99,18 @@ def build_services(
     )
     picker = SentencePicker(retriever, answering, settings.matrix_passages_per_column)
     matrix_engine = MatrixEngine(picker, generator, settings)  # /compare's cells and /matrix's
+    ask = AskService(retriever, store, generator, check, settings)
+    jobs: JobQueue | SharedJobQueue
+    if settings.queue_url:  # one queue, answer cache (and rate limits) for every replica
+        jobs = SharedJobQueue(settings)
+        ingest.fence = WriteFence(jobs.client, settings.collection_prefix)
+        if settings.ask_cache_size:
+            shared = RedisCache(
+                shared_client(settings.queue_url), settings.collection_prefix, settings.queue_cache_ttl_s
+            )
+            ask.cache = ResultCache(shared, AskOut)
+    else:
+        jobs = JobQueue(ingest, settings.data_dir, parser.parse)
     return Services(
         settings,
         embedder,
@@ -105,9 +121,9 @@ def build_services(
         llm,
         generator,
         parser,
-        JobQueue(ingest, settings.data_dir, parser.parse),
+        jobs,
         check,
-        AskService(retriever, store, generator, check, settings),
+        ask,
         SummaryService(store, generator, settings, answering, picker),
         CompareService(store, answering, generator, check, settings, matrix_engine),
         MatrixService(store, retriever, matrix_engine, check, settings),

@@ -94,6 +94,48 @@ class Settings(BaseSettings):
         "share one Chroma server.",
     )
 
+    queue_url: str | None = Field(
+        None,
+        description="Redis URL (e.g. redis://redis:6379/0) shared by every replica and worker. Set: "
+        "uploads that become ingest jobs go on a shared queue (RQ over Redis) with their files, "
+        "`paperlens worker` processes run them (any number, on any machine), GET/DELETE /jobs/{id} "
+        "work from any replica, and rate-limit buckets and the /ask answer cache are kept there too. "
+        "Unset: jobs in SQLite under DATA_DIR run in the process that took the upload, limits and "
+        "cache per process.",
+    )
+    queue_files_dir: Path | None = Field(
+        None,
+        description="With QUEUE_URL: a folder every replica and worker mounts (a shared volume) where "
+        "queued uploads wait for a worker. Unset: the files wait in Redis itself (each at most "
+        "MAX_UPLOAD_BYTES), deleted as their job ends.",
+    )
+    queue_file_timeout_s: int = Field(
+        600,
+        ge=10,
+        description="With QUEUE_URL: longest one file of an ingest job may take in a worker; over it the "
+        "worker stops it and the file fails, saying so. A worker killed mid-file has its file taken up "
+        "by another worker this long plus 30 s after it started.",
+    )
+    queue_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="With QUEUE_URL: times a file is tried again after its worker died or ran out of "
+        "time; then it is marked failed with the reason. (Writes are idempotent: a file tried again "
+        "that had landed comes back `unchanged`.)",
+    )
+    queue_cache_ttl_s: int = Field(
+        86400,
+        ge=1,
+        description="With QUEUE_URL: seconds an /ask answer stays in the shared cache (its key holds the "
+        "store's generation token, so any write makes the next ask fresh anyway).",
+    )
+    queue_job_ttl_s: int = Field(
+        7 * 86400,
+        ge=60,
+        description="With QUEUE_URL: seconds a finished ingest job stays readable at GET /jobs/{id}.",
+    )
+
     prompts_dir: Path = Field(
         Path(__file__).resolve().parents[2] / "prompts",
         description="Folder of the prompt files (ask.md, summary.md, matrix.md, ...).",

@@ -20,6 +20,7 @@ import numpy as np
 from service.components.chunker import chunk_blocks, chunk_text
 from service.components.embedding.embedder import Embedder
 from service.components.kept_files import FileStore
+from service.components.shared_state import LocalFence, WriteFence
 from service.components.vector_store.chunk_store import ChunkRecord
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore, PaperWrite
@@ -60,6 +61,8 @@ class IngestService:
         self.settings = settings
         self.files = FileStore(settings.data_dir / "files")
         self._write = threading.Lock()  # a paper's files and its record change together
+        # other processes writing the same store (QUEUE_URL: workers, replicas): see `repair`
+        self.fence: WriteFence | LocalFence = LocalFence()
 
     def ingest(
         self,
@@ -104,7 +107,8 @@ class IngestService:
                     if kept is not None and source is not None:
                         self.files.put(source, kept.name)
                         put.append(kept.name)
-                self.store.write_papers(writes)
+                with self.fence.writing():
+                    self.store.write_papers(writes)
             except BaseException:
                 self.files.remove(put)
                 raise
@@ -173,8 +177,14 @@ class IngestService:
         return PaperWrite(stored, records, vectors)
 
     def repair(self) -> int:
-        """Sweep what a crash mid-write left (see `PaperStore.repair`); run at start-up."""
-        removed = self.store.repair()
+        """Sweep what a crash mid-write left (see `PaperStore.repair`); run at start-up. With
+        other processes writing the store (QUEUE_URL), only while none of them is writing:
+        their chunks go in before their record and would be swept as leftovers."""
+        with self.fence.sweeping() as free:
+            if not free:
+                log.info("start-up sweep skipped: a write is in flight elsewhere (the next start sweeps)")
+                return 0
+            removed = self.store.repair()
         if removed:
             log.warning("removed %d chunks a crash left behind (unlisted or replaced)", removed)
             self.lexical.invalidate()

@@ -20,7 +20,7 @@ from service.core.api_keys import ApiKeys, KeyRecord, KeysFileError, Scope
 from service.core.config import Settings
 from service.server.asgi import CheckMiddleware
 from service.server.errors import error_response
-from service.server.guards import TokenBuckets, rate_limited
+from service.server.guards import make_buckets, rate_limited, take_token, token_wait
 
 PROBES = frozenset({"/healthz", "/readyz"})
 PAGES = frozenset({"/"})
@@ -63,15 +63,17 @@ def bearer_token(request: Request) -> str:
 
 
 def install_auth(app: FastAPI, keys: ApiKeys, settings: Settings) -> None:
-    failures = TokenBuckets(settings.auth_failure_limit_per_min / 60, settings.auth_failure_burst)
+    failures = make_buckets(
+        settings, "auth-failures", settings.auth_failure_limit_per_min / 60, settings.auth_failure_burst
+    )
     limit = settings.auth_failure_limit_per_min
 
-    def over_limit(client: str) -> float:
-        return failures.wait(client) if limit > 0 else 0.0
+    async def over_limit(client: str) -> float:
+        return await token_wait(failures, client) if limit > 0 else 0.0
 
-    def failed(client: str) -> None:
+    async def failed(client: str) -> None:
         if limit > 0:
-            failures.take(client)
+            await take_token(failures, client)
 
     async def _auth(request: Request) -> Response | None:
         refresh = query_flag(request.query_params.getlist("refresh"))
@@ -79,17 +81,17 @@ def install_auth(app: FastAPI, keys: ApiKeys, settings: Settings) -> None:
         client = request.client.host if request.client else "unknown"
         token = bearer_token(request)
         if scope is None:  # public; a key sent along (e.g. to /readyz) is checked and counted
-            if token and not over_limit(client):
+            if token and not await over_limit(client):
                 try:
                     known = keys.check(token)
                 except KeysFileError:  # no key can be checked: /readyz says so
                     return None
                 if known is None:
-                    failed(client)
+                    await failed(client)
                 else:
                     request.state.key_name = known.name
             return None
-        wait = over_limit(client)
+        wait = await over_limit(client)
         if wait > 0:
             return rate_limited(
                 wait,
@@ -102,7 +104,7 @@ def install_auth(app: FastAPI, keys: ApiKeys, settings: Settings) -> None:
         except KeysFileError as err:
             return error_response(err.status, err.code, err.message)
         if record is None:
-            failed(client)
+            await failed(client)
             response = error_response(
                 401,
                 "unauthorized",

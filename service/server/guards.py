@@ -5,7 +5,9 @@ Host: a loopback instance accepts loopback names only, so a page on another site
 reach it by DNS rebinding. Rate limits: a token bucket per API key name (per client
 address when keys are off), and a second, smaller one for the routes that call the LLM.
 Over a limit: 429 with `Retry-After` in the error shape. (401s are limited per address in
-`auth.py`, with the same buckets, before any key is checked.)
+`auth.py`, with the same buckets, before any key is checked.) With PAPERLENS_QUEUE_URL the
+buckets live in Redis, shared by every replica (`components/shared_state.py`); otherwise in
+this process's memory.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import ipaddress
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
+from service.components.shared_state import RedisBuckets, shared_client
 from service.core.config import Settings
 from service.server.asgi import CheckMiddleware
 from service.server.errors import error_response
@@ -89,6 +94,32 @@ class TokenBuckets:
         return (1 - tokens) / self.rate
 
 
+class Buckets(Protocol):
+    def wait(self, client: str) -> float: ...
+
+    def take(self, client: str) -> float: ...
+
+
+def make_buckets(settings: Settings, name: str, rate: float, burst: int) -> Buckets:
+    """Buckets in Redis, shared by every replica, when QUEUE_URL is set; else in memory."""
+    if settings.queue_url:
+        return RedisBuckets(shared_client(settings.queue_url), settings.collection_prefix, name, rate, burst)
+    return TokenBuckets(rate, burst)
+
+
+async def take_token(buckets: Buckets, client: str) -> float:
+    """`buckets.take(client)`; a Redis round trip runs off the event loop."""
+    if isinstance(buckets, TokenBuckets):
+        return buckets.take(client)
+    return await run_in_threadpool(buckets.take, client)
+
+
+async def token_wait(buckets: Buckets, client: str) -> float:
+    if isinstance(buckets, TokenBuckets):
+        return buckets.wait(client)
+    return await run_in_threadpool(buckets.wait, client)
+
+
 def rate_limited(wait: float, why: str) -> Response:
     """429 in the error shape, with `Retry-After` (whole seconds, at least 1)."""
     seconds = max(1, math.ceil(wait))
@@ -99,8 +130,8 @@ def rate_limited(wait: float, why: str) -> Response:
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     """Install before the auth middleware, so this runs inside it and knows the key's name."""
-    general = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
-    llm = TokenBuckets(settings.llm_rate_limit_per_min / 60, settings.llm_rate_limit_burst)
+    general = make_buckets(settings, "requests", settings.rate_limit_per_s, settings.rate_limit_burst)
+    llm = make_buckets(settings, "llm", settings.llm_rate_limit_per_min / 60, settings.llm_rate_limit_burst)
 
     async def _limits(request: Request) -> Response | None:
         path = request.url.path
@@ -112,7 +143,7 @@ def install_rate_limits(app: FastAPI, settings: Settings) -> None:
             if is_llm_route(request.method, path):
                 checks.append((llm, settings.llm_rate_limit_per_min, "PAPERLENS_LLM_RATE_LIMIT_PER_MIN"))
             for buckets, limit, name in checks:
-                wait = buckets.take(client) if limit > 0 else 0.0
+                wait = await take_token(buckets, client) if limit > 0 else 0.0
                 if wait > 0:
                     return rate_limited(wait, f"too many requests from this client ({name}={limit:g})")
         return None
