@@ -212,6 +212,70 @@ def run(
     return result
 
 
+REPORTS = Path(__file__).parent / "reports"
+TARGETS = (
+    "Targets (issue 31, test split): cell accuracy >= 0.8, fill rate >= 0.85 on cells with an answer, "
+    '"not reported" right >= 0.8 of the time; 20 papers x 4 columns in <= 6 minutes on 2 vCPUs.'
+)
+
+
+def report(result: dict[str, Any], stamp: str | None = None, directory: Path = REPORTS) -> Path:
+    """The run as Markdown under evals/reports/: per table and overall, then every cell."""
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stamp}-matrix-{result['split']}.md"
+    keys = (
+        "cells",
+        "cell_accuracy",
+        "fill_rate",
+        "answer_accuracy",
+        "not_reported_precision",
+        "not_reported_recall",
+        "quote_holds_answer",
+        "papers",
+        "seconds",
+        "seconds_per_paper",
+        "llm_calls_per_paper",
+        "prompt_tokens_per_paper",
+        "progress_monotonic",
+        "model",
+    )
+    tables = list(result["tables"])
+    lines = [
+        f"# Literature matrix: {result['split']} split ({', '.join(tables)})",
+        "",
+        f"Run {stamp}. Data: evals/data/matrix_cells.jsonl (written blind). {TARGETS}",
+        "",
+        "| figure | " + " | ".join(tables) + " |",
+        "|---|" + "---|" * len(tables),
+    ]
+    for key in keys:
+        cells = []
+        for t in tables:
+            value = result["tables"][t]["summary"].get(key, "")
+            cells.append(f"{value:.3f}" if isinstance(value, float) else str(value))
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    overall = result["summary"]
+    lines += [
+        "",
+        f"Overall: cell accuracy {overall['cell_accuracy']:.3f}, fill rate {overall['fill_rate']:.3f}, "
+        f'"not reported" precision {overall["not_reported_precision"]:.3f} '
+        f"(recall {overall['not_reported_recall']:.3f}) over {overall['cells']} cells.",
+        "",
+        "## Cells",
+        "",
+        "| table | paper | column | expected | answer | right |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in tables:
+        for row in result["tables"][t]["rows"]:
+            cells = [t, row["paper"][:50], row["column"], row["expected"][:60], row["answer"][:80]]
+            cells = [c.replace("|", "/").replace("\n", " ") for c in cells]
+            lines.append("| " + " | ".join(cells) + f" | {'yes' if row['right'] else 'no'} |")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,7 +290,9 @@ def main() -> None:
     unknown = sorted(set(tables) - set(TABLES))
     if unknown:
         parser.error(f"unknown tables {unknown}: use {', '.join(TABLES)}")
-    save_and_print(f"matrix-{args.split}", run(args.base_url, args.split, tables))
+    result = run(args.base_url, args.split, tables)
+    save_and_print(f"matrix-{args.split}", result)
+    print(f"report: {report(result)}")
 
 
 if __name__ == "__main__":

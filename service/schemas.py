@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.reasons import DropReason
 from service.corpus.paper import Paper
 
 MAX_FILTER_IDS = 500  # paper ids one request may name (each id is at most 128 characters)
@@ -173,8 +174,11 @@ class CitationOut(Located):
 
 
 class DroppedOut(BaseModel):
+    """A sentence left out of a generated text, and why."""
+
     sentence: str
-    reason: str
+    code: DropReason = Field(description="Why, for code to match on (one of the listed values).")
+    reason: str = Field(description="Why, for a reader: the code's message and its detail.")
 
 
 class GeneratedOut(BaseModel):

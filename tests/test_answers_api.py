@@ -60,7 +60,7 @@ def test_invented_number_makes_the_service_abstain(llm_client: TestClient, fake_
     fake_llm.reset(reply("CARP uses a learning rate of 0.0003 during training [1]."))
     body = llm_client.post("/ask", json={"question": "What learning rate does CARP use?"}).json()
     assert body["abstained"] and body["usage"]["llm_calls"] == 1
-    assert "0.0003" in body["dropped"][0]["sentence"]
+    assert "0.0003" in body["dropped"][0]["sentence"] and body["dropped"][0]["code"] == "no_evidence"
 
 
 def test_a_true_sentence_that_does_not_answer_the_question_is_declined_with_why(
@@ -77,7 +77,7 @@ def test_a_true_sentence_that_does_not_answer_the_question_is_declined_with_why(
         fake_llm.reset(reply(off_point))
         body = llm_client.post("/ask", json={"question": question}).json()
         assert body["abstained"] and body["citations"] == [], body
-        assert why in body["dropped"][-1]["reason"]
+        assert why in body["dropped"][-1]["reason"] and body["dropped"][-1]["code"] == "not_the_answer"
     fake_llm.reset()
 
 
@@ -90,7 +90,7 @@ def test_an_answer_that_loops_is_dropped_not_served(llm_client: TestClient, fake
     fake_llm.reset(reply(loop))
     body = llm_client.post("/ask", json={"question": CARP_Q}).json()
     assert body["answer"].count("10x faster inference") <= 1
-    assert any("repeats itself" in d["reason"] for d in body["dropped"])
+    assert any("repeats itself" in d["reason"] and d["code"] == "repeats_itself" for d in body["dropped"])
     # the same sentence said once is kept as it stands (another wording: answers are cached)
     fake_llm.reset(reply("CARP delivers 10x faster inference compared to state-of-the-art policies [1]."))
     body = llm_client.post("/ask", json={"question": "How fast is CARP's inference?"}).json()
@@ -195,19 +195,20 @@ def test_summary_is_generated_once_then_cached(llm_client: TestClient, fake_llm:
     assert llm_client.get("/papers/nope/summary").status_code == 404
 
 
-def test_summary_copy_gets_one_retry_and_invented_numbers_go(
+def test_a_summary_keeps_what_the_paper_says_and_drops_invented_numbers(
     llm_client: TestClient, fake_llm: FakeLLM
 ) -> None:
     pid = llm_client.get("/papers", params={"limit": 1, "offset": 1}).json()["papers"][0]["id"]
     abstract = llm_client.get(f"/papers/{pid}").json()["abstract"]
     sentences = split_sentences(abstract)
-    copied = " ".join(sentences[:3])
-    short = [f"In short: {' '.join(s.split()[:12]).rstrip('.,;:')}." for s in sentences[:2]]
-    fake_llm.reset(reply(copied), reply(f"{short[0]} Their idea reached 99.9% accuracy. {short[1]}"))
+    # the paper's own words are kept (copying was once dropped: it cost the blind dev
+    # summaries a third of their facts); a number the paper lacks goes, with its code
+    fake_llm.reset(reply(f"{sentences[0]} Their idea reached 99.9% accuracy. {sentences[1]}"))
     body = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
-    assert body["usage"]["llm_calls"] == 2  # the copy was caught and retried
+    assert body["usage"]["llm_calls"] == 1
     assert "99.9" not in body["summary"] and "99.9" in body["dropped"][0]["sentence"]
-    assert body["summary"].startswith("In short:") and len(body["sentences"]) == 2
+    assert body["dropped"][0]["code"] == "no_evidence"  # no sentence of the paper says it
+    assert len(body["sentences"]) == 2 and sentences[0].split()[1] in body["summary"]
 
 
 def test_summary_streams(llm_client: TestClient) -> None:

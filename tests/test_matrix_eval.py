@@ -7,22 +7,26 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from evals.matrix_eval import grade, holds, load_cells, run, score
+from evals.matrix_eval import grade, holds, load_cells, report, run, score
 
 
 def test_the_matrix_suite_runs_end_to_end_on_the_fake(llm_client: TestClient, tmp_path: Path) -> None:
-    report = run(
+    result = run(
         None, "dev", ("abstracts",), client=llm_client, poll_s=0.05, timeout_s=120, partial_dir=tmp_path
     )
-    table = report["tables"]["abstracts"]
+    table = result["tables"]["abstracts"]
     cells = load_cells("dev", ("abstracts",))
     assert len(table["rows"]) == len(cells) == 28  # 7 dev papers x 4 columns
     s = table["summary"]
     assert s["status"] == "done" and s["papers"] == 7 and s["columns"] == 4
     assert s["llm_calls_per_paper"] == 1.0 and s["progress_monotonic"]
     assert 0 <= s["cell_accuracy"] <= 1 and 0 <= s["not_reported_precision"] <= 1
-    assert report["summary"]["abstracts_cell_accuracy"] == s["cell_accuracy"]
+    assert result["summary"]["abstracts_cell_accuracy"] == s["cell_accuracy"]
     assert (tmp_path / "matrix-dev.partial.jsonl").read_text().count("\n") == 1
+    written = report(result, "stamp", tmp_path / "reports")
+    text = written.read_text()
+    assert written.name == "stamp-matrix-dev.md"
+    assert f"| cell_accuracy | {s['cell_accuracy']:.3f} |" in text and text.count("\n| abstracts |") == 28
 
 
 def test_yes_and_no_are_whole_words_and_not_reported_never_matches() -> None:

@@ -35,6 +35,7 @@ from service.components.embedding.embedder import Vectors
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
+from service.core.reasons import DropReason
 from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
 from service.grounding.attribution import CheckedText, Dropped, check_text
@@ -43,7 +44,6 @@ from service.grounding.evidence import (
     merge_evidence,
     select_evidence,
 )
-from service.grounding.injection import INJECTION_REASON
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
@@ -239,7 +239,7 @@ class AskService:
             if not checked.empty:
                 checked.text = third_person(checked.text)
         if generated.withheld:  # it did what an instruction inside a paper asked: not an answer
-            checked.dropped.append(Dropped(generated.withheld, INJECTION_REASON))
+            checked.dropped.append(Dropped(generated.withheld, DropReason.INSTRUCTION))
         verdict = None
         if not checked.empty and generated.from_llm:
             checked, verdict = self._verified(prep, checked, generated)
@@ -250,7 +250,8 @@ class AskService:
         generated = Generated("", "llm", False, self.generator.model, listed.usage)
         if not listed.matches:
             reason = f"none of the {listed.judged} papers search found for it matches the question"
-            return self._result(prep, CheckedText("", [], [Dropped(prep.query.text, reason)]), generated)
+            dropped = Dropped(prep.query.text, DropReason.NO_MATCHING_PAPER, reason)
+            return self._result(prep, CheckedText("", [], [dropped]), generated)
         short_names = self._catalogue()[2].short_names  # what the catalogue calls each paper
         lines = []
         for n, m in enumerate(listed.matches, start=1):
@@ -286,8 +287,10 @@ class AskService:
         generated.usage.add(verdict.usage)
         bar = self._bar(prep.query)
         if verdict.score < bar:
-            reason = f"verifier: {verdict.reason} (confidence {verdict.score:.2f} < {bar:.2f})"
-            return CheckedText("", [], [*checked.dropped, Dropped(checked.text, reason)]), verdict
+            reason = f"{verdict.reason} (confidence {verdict.score:.2f} < {bar:.2f})"
+            return CheckedText(
+                "", [], [*checked.dropped, Dropped(checked.text, DropReason.LOW_CONFIDENCE, reason)]
+            ), verdict
         return checked, verdict
 
     def _fit(self, prep: Prepared, checked: CheckedText) -> CheckedText:
@@ -308,7 +311,7 @@ class AskService:
         text = complete_comparison(question, text, quotes) or text
         reason = unanswered(question, text, quotes, context, names)
         if reason is not None:  # true sentences, but not the answer: say so instead
-            return CheckedText("", [], [*checked.dropped, Dropped(text, reason)])
+            return CheckedText("", [], [*checked.dropped, Dropped(text, DropReason.NOT_THE_ANSWER, reason)])
         return CheckedText(text, checked.cited, checked.dropped)
 
     def _result(
@@ -346,6 +349,7 @@ class AskService:
             usage=generated.usage,
             timings_ms=prep.timings.as_dict(),
             dropped=[
-                DroppedOut(sentence=d.sentence, reason=d.reason) for d in (checked.dropped if checked else [])
+                DroppedOut(sentence=d.sentence, code=d.code, reason=d.reason)
+                for d in (checked.dropped if checked else [])
             ],
         )

@@ -3,9 +3,6 @@
 `check_text` has already dropped every sentence that the numbered sentences of the paper
 do not support, by the answers' own rules (its numbers must be in them). Here:
 
-- copies: a run of more than MAX_COPIED_WORDS words taken word for word from the paper
-  is the paper's sentence, not a summary of it; the sentence holding most of it goes
-  (runs can span sentences, so this repeats until none is left);
 - length: a paragraph keeps its sentences up to PARAGRAPH.max_words (the rest, from the
   end, are dropped: trimmed at a sentence boundary, never mid-sentence); a TLDR keeps
   its first sentence. A summary under its minimum (the model wrote little, or the checks
@@ -21,13 +18,12 @@ import re
 from dataclasses import dataclass
 
 from service.components.sentences import split_sentences
+from service.core.reasons import DropReason
 from service.grounding.attribution import CheckedText
-from service.grounding.copying import longest_copied_run
 from service.grounding.evidence import Evidence
 from service.grounding.markers import MARKERS, strip_markers
 from service.schemas import DroppedOut, SummaryLength
 
-MAX_COPIED_WORDS = 15
 _WORD = re.compile(r"\b[\w'\u2019.-]*\w")
 
 
@@ -68,22 +64,6 @@ def said_sentences(checked: CheckedText) -> list[Said]:
     return out
 
 
-def drop_copies(sentences: list[Said], source: str) -> tuple[list[Said], list[DroppedOut]]:
-    """`sentences` without those holding a run of more than MAX_COPIED_WORDS words of `source`."""
-    kept = list(sentences)
-    dropped: list[DroppedOut] = []
-    while kept:
-        run, phrase = longest_copied_run(" ".join(s.text for s in kept), source)
-        if run <= MAX_COPIED_WORDS:
-            break
-        worst = max(range(len(kept)), key=lambda i: longest_copied_run(kept[i].text, phrase)[0])
-        reason = (
-            f"it copies {run} words of the paper word for word (more than {MAX_COPIED_WORDS}): {phrase!r}"
-        )
-        dropped.append(DroppedOut(sentence=kept.pop(worst).text, reason=reason))
-    return kept, dropped
-
-
 def fit_length(
     sentences: list[Said], length: SummaryLength, written: int
 ) -> tuple[list[Said], list[DroppedOut], str | None]:
@@ -94,12 +74,17 @@ def fit_length(
     dropped: list[DroppedOut] = []
     if rule.max_sentences is not None and len(kept) > rule.max_sentences:
         for s in kept[rule.max_sentences :]:
-            dropped.append(DroppedOut(sentence=s.text, reason=f"a {length} is {rule.max_sentences} sentence"))
+            reason = f"a {length} is {rule.max_sentences} sentence"
+            dropped.append(DroppedOut(sentence=s.text, code=DropReason.TOO_LONG, reason=reason))
         kept = kept[: rule.max_sentences]
     while len(kept) > 1 and count_words(" ".join(s.text for s in kept)) > rule.max_words:
         cut = kept.pop()
         dropped.append(
-            DroppedOut(sentence=cut.text, reason=f"past the {rule.max_words} words a {length} may have")
+            DroppedOut(
+                sentence=cut.text,
+                code=DropReason.TOO_LONG,
+                reason=f"past the {rule.max_words} words a {length} may have",
+            )
         )
     words = count_words(" ".join(s.text for s in kept))
     note = None

@@ -8,10 +8,12 @@ and cached.
 2. One LLM call writes the paragraph (`prompts/summary.md`) or the one-sentence TLDR
    (`prompts/summary_tldr.md`) from them, for a reader outside the field
    (`audience=general`: technical names kept and explained in a few words) or in it
-   (`expert`). A draft copying a run of more than 15 words gets one retry naming it.
+   (`expert`). A sentence that copies the paper stays: it is as true as the paper, and
+   dropping copies (or a retry asking for other words) cost the blind dev summaries a
+   third of their facts (evals/reports/*-summary-facts-dev-without-copy_check.md).
 3. Every sentence is checked like an answer, by the same code
    (`grounding.attribution.check_text`): it must rest on the numbered sentences, its
-   numbers in them; then copies and length (`summary_checks.py`). What goes is reported in
+   numbers in them; then length (`summary_checks.py`). What goes is reported in
    `dropped` with its reason; each kept sentence lists the sources it rests on (page and
    section for a PDF).
 4. Nothing left, no LLM, or a draft that did what an instruction inside the paper asked
@@ -35,10 +37,8 @@ from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.matrix_sentences import SentencePicker
 from service.answering.prompts import load_prompt
 from service.answering.summary_checks import (
-    MAX_COPIED_WORDS,
     Said,
     count_words,
-    drop_copies,
     fit_length,
     said_sentences,
 )
@@ -50,7 +50,6 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.attribution import check_text
-from service.grounding.copying import longest_copied_run
 from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_only, data_title, instruction_sentences
 from service.schemas import (
     CitationOut,
@@ -137,16 +136,11 @@ class SummaryService:
             refresh=refresh,
         )
 
-    def _messages(
-        self, paper: StoredPaper, picked: SummaryEvidence, options: SummaryOptions, extra: str = ""
-    ) -> Messages:
+    def _messages(self, paper: StoredPaper, picked: SummaryEvidence, options: SummaryOptions) -> Messages:
         reader, rule = AUDIENCES[options.audience]
-        messages = self.prompts[options.length].render(
+        return self.prompts[options.length].render(
             audience=reader, audience_rule=rule, title=data_title(paper.title), sentences=picked.render()
         )
-        if extra:
-            messages[-1]["content"] += f"\n\n{extra}"
-        return messages
 
     def _generate(self, paper: StoredPaper, options: SummaryOptions, on_delta: OnDelta | None) -> SummaryOut:
         timings = Timings()
@@ -184,29 +178,16 @@ class SummaryService:
         )
         if not draft.from_llm:
             return self._quoted(paper, options, picked, draft, timings)
-        run, phrase = longest_copied_run(draft.text, source)
-        if run > MAX_COPIED_WORDS:  # one retry that names the copied phrase
-            hint = f'Your last attempt copied "{phrase}" from the paper. Say it in your own words.'
-            retry = self.generator.generate(
-                self._messages(paper, picked, options, hint),
-                limit,
-                timings,
-                fallback=lambda: "",
-                sources=sources,
-                removed=removed,
-            )
-            draft.usage.add(retry.usage)
-            if retry.from_llm:
-                draft.text = retry.text
         if draft.withheld:
             log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
         with timings.measure("check"):
             checked = check_text(draft.text, picked.evidence, self.embedder, self.settings.support_threshold)
             written = said_sentences(checked)
-            kept, copies = drop_copies(written, source)
-            kept = [Said(third_person(s.text), s.sources) for s in kept]  # "the authors show", not "we"
+            kept = [Said(third_person(s.text), s.sources) for s in written]  # "the authors show", not "we"
             kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped))
-        dropped = [DroppedOut(sentence=d.sentence, reason=d.reason) for d in checked.dropped] + copies + cut
+        dropped = [
+            DroppedOut(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped
+        ] + cut
         if not kept:  # nothing the checks could keep: quote the paper instead
             failed = self.generator.fallback("", failed=True)
             failed.usage = draft.usage

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
 from service.core.config import GroundingSettings
+from service.core.reasons import DropReason, drop_message
 from service.core.sentinels import CANNOT_ANSWER, OPTIONS_MARK
 from service.corpus.names import title_head
 from service.grounding.evidence import Evidence, EvidenceSet
@@ -57,23 +58,25 @@ _SHARED = re.compile(
     r"|\bin common\b|\bshare (?:the|a|an|that|similar)\b",
     re.IGNORECASE,
 )
-SHARED_BY_ONE = "it says the papers have it in common, but the sentences of one paper at most support it"
 DEFAULTS = GroundingSettings()  # the thresholds below: `PAPERLENS_GROUNDING__<NAME>`
 LOOP_WORDS = DEFAULTS.loop_words  # a run this long said twice in one sentence is a generation loop
-NUMBERS_MISSING = "number(s) not in the evidence"
-REPEATS_ITSELF = "the sentence repeats itself (a generation loop)"
 
 
 @dataclass
 class Dropped:
     sentence: str
-    reason: str
+    code: DropReason
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        return drop_message(self.code, self.detail)
 
     @property
     def miscopied(self) -> bool:
         """Dropped for a number that the sentences supporting it do not hold: the claim
         rests on real evidence and got a detail wrong ("2,244" for "1,224")."""
-        return self.reason.startswith(NUMBERS_MISSING)
+        return self.code is DropReason.NUMBERS_MISSING
 
 
 @dataclass
@@ -210,8 +213,8 @@ def _support_for(
         return anchored
     if ranked:
         missing = unsupported_numbers(claim, [items[i].text for i in ranked] + [premise])
-        return Dropped(claim, f"{NUMBERS_MISSING}: {sorted(missing)}")
-    return Dropped(claim, "no evidence supports it")
+        return Dropped(claim, DropReason.NUMBERS_MISSING, str(sorted(missing)))
+    return Dropped(claim, DropReason.NO_EVIDENCE)
 
 
 def _number_anchored(
@@ -250,9 +253,9 @@ def _shared_support(
     support = [support_score(float(c), shared, e.text, share) for c, e in zip(cosines, items, strict=True)]
     supporting = [i for i in range(len(items)) if support[i] >= threshold]
     if len({items[i].paper_id for i in supporting}) < 2:
-        return Dropped(claim, SHARED_BY_ONE)
+        return Dropped(claim, DropReason.SHARED_BY_ONE)
     if not _grounded(shared, supporting, items, premise):
-        return Dropped(claim, NUMBERS_MISSING)
+        return Dropped(claim, DropReason.NUMBERS_MISSING)
     return supporting
 
 
@@ -287,7 +290,7 @@ def check_text(
         )
     pieces = _split_with_markers(raw)
     if not pieces or not items:
-        return CheckedText("", [], [Dropped(p[0], "no evidence") for p in pieces])
+        return CheckedText("", [], [Dropped(p[0], DropReason.NO_EVIDENCE) for p in pieces])
     names = _paper_names(items)
     several_papers = len({e.paper_id for e in items}) > 1
     premise = (question or "").split(OPTIONS_MARK, 1)[0]  # the question, without its options
@@ -297,7 +300,7 @@ def check_text(
     dropped: list[Dropped] = []
     for row, (claim, markers) in enumerate(pieces):
         if repeats_itself(claim, tuning.loop_words):
-            dropped.append(Dropped(claim, REPEATS_ITSELF))
+            dropped.append(Dropped(claim, DropReason.REPEATS_ITSELF))
             continue
         if several_papers and _SHARED.search(claim):
             shared = _shared_support(
@@ -322,7 +325,7 @@ def check_text(
                 kept.append((claim, sorted({items.index(e) for p in parts for e in p.cited})))
             else:
                 reasons = "; ".join(d.reason for p in parts for d in p.dropped)
-                dropped.append(Dropped(claim, f"a clause is unsupported: {reasons}"))
+                dropped.append(Dropped(claim, DropReason.CLAUSE_UNSUPPORTED, reasons))
             continue
         verdict = _support_for(claim, markers, items, sims[row], names, support_threshold, premise, tuning)
         if isinstance(verdict, Dropped):

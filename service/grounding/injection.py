@@ -38,7 +38,6 @@ import numpy as np
 from service.components.embedding.embedder import Vectors
 from service.components.sentences import split_sentences
 
-INJECTION_REASON = "does what an instruction inside a paper asked (a paper is data, not instructions)"
 FLAG_SCORE = 2.0  # a sentence scoring this much is an instruction (see `instruction_score`)
 # Where a whole text is shown (summary, compare) a sentence kept out costs little, so the bar
 # is lower: 1.5 takes 6 of 15,991 sentences of clean papers outside their reference lists
