@@ -55,6 +55,8 @@ FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 MAINTENANCE_S = 10  # how often a worker looks for entries of workers that died
 ABANDON_GRACE_S = 30  # a file's entry is a dead worker's QUEUE_FILE_TIMEOUT_S + this after it started
 API_TIMEOUT_S = 10.0  # a replica's Redis calls for jobs (a file of MAX_UPLOAD_BYTES included)
+RESULT_TTL_S = 600  # RQ keeps a finished entry this long (0, deleting it at once, fails in
+# RQ 2.12 for an entry a killed worker had started: its execution record is gone)
 JOBS_LISTED = 1000  # jobs /metrics counts by status (the newest)
 
 
@@ -283,7 +285,7 @@ class SharedJobQueue:
                     job_timeout=self.settings.queue_file_timeout_s,
                     retry=Retry(max=self.settings.queue_retries) if self.settings.queue_retries else None,
                     on_failure=Callback("service.ingest.shared_jobs.file_gave_up"),
-                    result_ttl=0,
+                    result_ttl=RESULT_TTL_S,
                     failure_ttl=self.settings.queue_job_ttl_s,
                 )
             return self.store.view(job_id)
