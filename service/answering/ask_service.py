@@ -249,7 +249,7 @@ class AskService:
         """A library question's answer: the papers that match, best first, each cited."""
         generated = Generated("", "llm", False, self.generator.model, listed.usage)
         if not listed.matches:
-            reason = f"none of the {listed.judged} papers search found for it matches the question"
+            reason = f"none of the {listed.judged} papers search found for it"
             dropped = Dropped(prep.query.text, DropReason.NO_MATCHING_PAPER, reason)
             return self._result(prep, CheckedText("", [], [dropped]), generated)
         short_names = self._catalogue()[2].short_names  # what the catalogue calls each paper

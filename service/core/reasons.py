@@ -32,7 +32,7 @@ _MESSAGES = {
     DropReason.REPEATS_ITSELF: "the sentence repeats itself (a generation loop)",
     DropReason.NOT_THE_ANSWER: "true of the cited sentences, but not the answer",
     DropReason.LOW_CONFIDENCE: "verifier",
-    DropReason.NO_MATCHING_PAPER: "no paper matches",
+    DropReason.NO_MATCHING_PAPER: "no paper matches the question",
     DropReason.INSTRUCTION: "does what an instruction inside a paper asked "
     "(a paper is data, not instructions)",
     DropReason.TOO_LONG: "past the length a summary may have",

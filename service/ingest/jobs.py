@@ -27,6 +27,33 @@ from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
 from service.schemas import JobFileOut, JobOut
 
+FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})  # a file's end states
+
+
+def file_view(name: str, status: str, paper_ids: list[str], chunks: int, error: str | None) -> JobFileOut:
+    return JobFileOut(
+        name=name,
+        status=status,
+        paper_ids=paper_ids,
+        paper_id=paper_ids[0] if paper_ids else None,
+        chunks=chunks,
+        error=error,
+    )
+
+
+def job_view(job_id: str, status: str, files: list[JobFileOut]) -> JobOut:
+    """A job as GET /jobs/{id} shows it, whichever queue holds it."""
+    return JobOut(
+        job_id=job_id,
+        status=status,
+        status_url=f"/jobs/{job_id}",
+        files=files,
+        papers_total=len(files),
+        papers_done=sum(f.status in FINISHED for f in files),
+        chunks_done=sum(f.chunks for f in files),
+    )
+
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -129,28 +156,11 @@ class JobStore:
             ).fetchall()
         if job is None:
             raise NotFound(f"no ingest job {job_id!r}; POST /papers/upload returns the job id")
-        files = []
-        for name, status, ids, chunks, error in rows:
-            paper_ids = json.loads(ids)
-            files.append(
-                JobFileOut(
-                    name=name,
-                    status=status,
-                    paper_ids=paper_ids,
-                    paper_id=paper_ids[0] if paper_ids else None,
-                    chunks=chunks,
-                    error=error,
-                )
-            )
-        return JobOut(
-            job_id=job_id,
-            status=job[0],
-            status_url=f"/jobs/{job_id}",
-            files=files,
-            papers_total=len(files),
-            papers_done=sum(f.status in ("done", "failed", "cancelled") for f in files),
-            chunks_done=sum(f.chunks for f in files),
-        )
+        files = [
+            file_view(name, status, json.loads(ids), chunks, error)
+            for name, status, ids, chunks, error in rows
+        ]
+        return job_view(job_id, job[0], files)
 
 
 class JobQueue:

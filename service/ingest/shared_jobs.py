@@ -45,13 +45,12 @@ from service.core.config import Settings
 from service.core.errors import NotFound, NotReady
 from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
-from service.ingest.jobs import safe_name
-from service.schemas import JobFileOut, JobOut
+from service.ingest.jobs import FINISHED, file_view, job_view, safe_name
+from service.schemas import JobOut
 
 log = logging.getLogger(__name__)
 
 FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 MAINTENANCE_S = 10  # how often a worker looks for entries of workers that died
 ABANDON_GRACE_S = 30  # a file's entry is a dead worker's QUEUE_FILE_TIMEOUT_S + this after it started
 API_TIMEOUT_S = 10.0  # a replica's Redis calls for jobs (a file of MAX_UPLOAD_BYTES included)
@@ -178,25 +177,16 @@ class SharedJobStore:
             raise NotFound(f"no ingest job {job_id!r}; POST /papers/upload returns the job id")
         cancelled, files = loaded
         shown = [
-            JobFileOut(
-                name=f.name,
-                status="cancelled" if cancelled and f.status == "queued" else f.status,
-                paper_ids=f.paper_ids,
-                paper_id=f.paper_ids[0] if f.paper_ids else None,
-                chunks=f.chunks,
-                error=f.error,
+            file_view(
+                f.name,
+                "cancelled" if cancelled and f.status == "queued" else f.status,
+                f.paper_ids,
+                f.chunks,
+                f.error,
             )
             for f in files
         ]
-        return JobOut(
-            job_id=job_id,
-            status=job_status(cancelled, files),
-            status_url=f"/jobs/{job_id}",
-            files=shown,
-            papers_total=len(shown),
-            papers_done=sum(f.status in FINISHED for f in shown),
-            chunks_done=sum(f.chunks for f in shown),
-        )
+        return job_view(job_id, job_status(cancelled, files), shown)
 
 
 class Blobs:
