@@ -48,7 +48,7 @@ DATA = ROOT / "evals" / "data" / "injection"
 REPORTS = ROOT / "evals" / "reports"
 
 
-SETS = ("injection", "injection2")  # two sets, each written blind by its own helper
+SETS = ("injection", "injection2", "injection3")  # two sets, each written blind by its own helper
 
 
 def load_items(split: str, data_set: str = "injection") -> list[dict[str, Any]]:

@@ -91,6 +91,7 @@ def build_services(
         llm,
         LLMGate(settings.llm_concurrency, settings.llm_queue_size, settings.llm_queue_wait_s),
         settings.verifier_floor_s,
+        settings.injection_probe_calls,
     )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from service.answering.probe import PROBE_MARK
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
 from service.core.sentinels import CANNOT_ANSWER, NOT_REPORTED
@@ -156,6 +157,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.script: list[Action] = []
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[dict[str, Any]] = []  # known-answer probes, answered with their code
         self.delay_s = 0.0  # every call takes at least this long (a slow model, for load tests)
         # a model that obeys instructions: given the messages, the reply it is told to give, if any
         self.obey: Callable[[list[dict[str, str]]], str | None] | None = None
@@ -167,17 +169,23 @@ class FakeLLM:
     def reset(self, *actions: Action) -> None:
         self.script = list(actions)
         self.requests.clear()
+        self.probes.clear()
 
     async def _handle(self, request: Request) -> Any:
         body = await request.json()
-        self.requests.append(body)
+        # a known-answer probe (answering/probe.py) is answered as an honest model would, with
+        # its code, and kept apart: scripts and `requests` are about the calls that answer
+        probing = PROBE_MARK in body["messages"][-1]["content"]
+        (self.probes if probing else self.requests).append(body)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         text = default_reply(body["messages"])
+        if probing:
+            text = body["messages"][-1]["content"].rsplit(" ", 1)[-1]
         if self.obey is not None and (told := self.obey(body["messages"])) is not None:
             text = told
         kind = ""
-        if self.script:
+        if self.script and not probing:
             action = self.script.pop(0)
             kind = action.kind
             if action.kind == "malformed" and not body.get("stream"):

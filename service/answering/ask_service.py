@@ -203,7 +203,7 @@ class AskService:
             return []
         return [p for p in plan.named if not query.paper_ids or p in query.paper_ids]
 
-    def _answer(self, prep: Prepared, on_delta: OnDelta | None) -> AskOut:
+    def _answer(self, prep: Prepared, on_delta: OnDelta | None, again: bool = True) -> AskOut:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
         if prep.plan.form is Form.LIBRARY and self.generator.available:
@@ -220,6 +220,8 @@ class AskService:
             sources=prep.sources,
             question=prep.query.text,
         )
+        if generated.steering and again:  # the lines that steered the model are now left out: ask again
+            return self._answer(self.prepare(prep.query), on_delta, again=False)
         with prep.timings.measure("check"):
             word, text = None, generated.text
             if plan.form is Form.YES_NO:  # the verdict word is code's to decide, not the model's

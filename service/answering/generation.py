@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.answering.accounting import Timings
+from service.answering.probe import Probe, shown_lines
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
 from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.components.sentences import complete_sentences
 from service.core.errors import NotReady
-from service.grounding.injection import InjectionGuard
+from service.grounding.injection import InjectionGuard, learn
 from service.schemas import UsageOut
 
 busy_fallback: ContextVar[bool] = ContextVar("busy_fallback", default=False)
@@ -48,6 +49,7 @@ class Generated:
     usage: UsageOut = field(default_factory=UsageOut.zero)
     withheld: str = ""  # the model's text, when it did what an instruction inside a paper asked
     error: str = ""  # why the LLM failed, when it did
+    steering: tuple[str, ...] = ()  # shown lines the probe found steering the model (now learned)
 
     @property
     def from_llm(self) -> bool:
@@ -70,16 +72,27 @@ class LLMStats:
     failed: int = 0
     degraded: int = 0
     injections: int = 0  # replies withheld for doing what an instruction inside a paper asked
+    probes: int = 0  # known-answer probes sent (answering/probe.py)
+    steered: int = 0  # calls not made because the paper text shown steered the model
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
 
 class Generator:
-    def __init__(self, llm: LLMHandle, gate: LLMGate | None = None, judge_floor_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        llm: LLMHandle,
+        gate: LLMGate | None = None,
+        judge_floor_s: float = 30.0,
+        probe_calls: int = 0,
+    ) -> None:
         """`judge_floor_s`: the least time a one-token judgement is given
-        (`PAPERLENS_VERIFIER_FLOOR_S`; see `LLMClient.complete`)."""
+        (`PAPERLENS_VERIFIER_FLOOR_S`; see `LLMClient.complete`). `probe_calls`: the
+        known-answer probes a call showing paper text may cost (0: none;
+        `PAPERLENS_INJECTION_PROBE_CALLS`, see `answering/probe.py`)."""
         self.llm = llm
         self.judge_floor_s = judge_floor_s
+        self.probe_calls = probe_calls
         self.gate = gate or LLMGate(1, 1_000_000, 3600.0)
         self.stats = LLMStats()
         self.closed = False
@@ -154,6 +167,43 @@ class Generator:
         )
         return Judged(done.choice(options), usage)
 
+    def _steered(self, messages: Messages, sources: Sequence[str]) -> tuple[Generated | None, UsageOut]:
+        """Before a call showing paper text (the caller holds the slot, so the prompt cache
+        keeps the probe's prefix for the call): when the text steered the model, the
+        withheld result (the probe's reply, and the shown lines found doing it, learned so
+        every path now leaves them out); None when it did not. Also what the probes cost."""
+        client = self.llm.client
+        spent = UsageOut.zero()
+        if client is None or not self.probe_calls or not any(sources):
+            return None, spent
+
+        def ask(probe: Messages) -> str | None:
+            try:
+                done = client.complete(probe, 16, self.judge_floor_s)
+            except LLMUnavailable as err:
+                log.warning("known-answer probe failed, calling without it: %s", err)
+                return None
+            self.stats.calls += 1
+            self.stats.probes += 1
+            self.stats.prompt_tokens += done.prompt_tokens
+            self.stats.completion_tokens += done.completion_tokens
+            spent.llm_calls += 1
+            spent.prompt_tokens += done.prompt_tokens
+            spent.completion_tokens += done.completion_tokens
+            return done.text
+
+        probe = Probe(ask, self.probe_calls)
+        reply = probe.steered(messages)
+        if reply is None:
+            return None, spent
+        found = tuple(probe.locate(shown_lines(messages)))
+        learn(found)
+        self.stats.steered += 1
+        self.stats.degraded += 1
+        log.warning("paper text steered the model (probe reply %r); %d lines found", reply[:80], len(found))
+        withheld = reply or "(an empty reply)"
+        return Generated("", "llm", True, self.llm.model, spent, withheld=withheld, steering=found), spent
+
     def structured(
         self,
         messages: Messages,
@@ -175,10 +225,12 @@ class Generator:
             return self.fallback("")
         if self.closed:
             raise NotReady("paperlens is shutting down; retry on another instance or after restart")
-        guard = InjectionGuard(sources, question, removed)
         try:
             with self.gate.slot() as waited, timings.measure("llm"):
                 timings.add("llm_wait", waited)
+                steered, spent = self._steered(messages, sources)
+                if steered is not None:
+                    return steered
                 done = client.complete(messages, max_tokens, response_format=response_format)
         except LLMUnavailable as err:
             self.stats.failed += 1
@@ -193,9 +245,11 @@ class Generator:
         self.stats.prompt_tokens += done.prompt_tokens
         self.stats.completion_tokens += done.completion_tokens
         usage = UsageOut(
-            llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens
+            llm_calls=spent.llm_calls + 1,
+            prompt_tokens=spent.prompt_tokens + done.prompt_tokens,
+            completion_tokens=spent.completion_tokens + done.completion_tokens,
         )
-        if guard.obeyed(done.text):
+        if InjectionGuard(sources, question, removed).obeyed(done.text):
             self.stats.injections += 1
             self.stats.degraded += 1
             return Generated("", "llm", True, self.llm.model, usage, withheld=done.text)
@@ -223,11 +277,14 @@ class Generator:
         if self.closed:
             raise NotReady("paperlens is shutting down; retry on another instance or after restart")
         state = StreamState()
-        guard = InjectionGuard(sources, question, removed)
-        stream = guard.stream(on_delta) if on_delta is not None else None
         try:
             with self.gate.slot() as waited, timings.measure("llm"):  # a full queue: LLMBusy, a 503
                 timings.add("llm_wait", waited)
+                steered, spent = self._steered(messages, sources)
+                if steered is not None:  # nothing streamed: the call is not made
+                    return steered
+                guard = InjectionGuard(sources, question, removed)  # after the probe: what it learned counts
+                stream = guard.stream(on_delta) if on_delta is not None else None
                 for piece in client.stream(messages, max_tokens, state):
                     if stream is not None:
                         stream(piece)
@@ -242,7 +299,9 @@ class Generator:
         self.stats.prompt_tokens += state.prompt_tokens
         self.stats.completion_tokens += state.completion_tokens
         usage = UsageOut(
-            llm_calls=1, prompt_tokens=state.prompt_tokens, completion_tokens=state.completion_tokens
+            llm_calls=spent.llm_calls + 1,
+            prompt_tokens=spent.prompt_tokens + state.prompt_tokens,
+            completion_tokens=spent.completion_tokens + state.completion_tokens,
         )
         text = state.text
         if state.finish_reason == "length":  # stopped at max_tokens: a half sentence says nothing

@@ -142,7 +142,9 @@ class SummaryService:
             audience=reader, audience_rule=rule, title=data_title(paper.title), sentences=picked.render()
         )
 
-    def _generate(self, paper: StoredPaper, options: SummaryOptions, on_delta: OnDelta | None) -> SummaryOut:
+    def _generate(
+        self, paper: StoredPaper, options: SummaryOptions, on_delta: OnDelta | None, again: bool = True
+    ) -> SummaryOut:
         timings = Timings()
         source = paper.body
         # the paper is data: what addresses a machine reader is never shown, at the bar of a
@@ -176,6 +178,8 @@ class SummaryService:
             sources=sources,
             removed=removed,
         )
+        if draft.steering and again:  # the lines that steered the model are now left out: write again
+            return self._generate(paper, options, on_delta, again=False)
         if not draft.from_llm:
             return self._quoted(paper, options, picked, draft, timings)
         if draft.withheld:

@@ -437,6 +437,16 @@ class Settings(BaseSettings):
         description="Least time a one-token judgement (verifier, library) is given, whatever its size: "
         "it is mostly prompt, and a busy machine reads prompts slower than the client expects.",
     )
+    injection_probe_calls: int = Field(
+        24,
+        ge=0,
+        le=64,
+        description="Known-answer probes a call that shows paper text may cost: first the call's own "
+        "messages plus a request for a random code (sharing the call's prompt prefix, so a prompt cache "
+        "makes it cheap); a reply without the code means the paper text steered the model, and the lines "
+        "doing it are found by halving (the rest of the probes) and left out from then on. 0 turns the "
+        "probe off (a remote server without a prompt cache reads each prompt twice).",
+    )
     library_candidates: int = Field(
         12, ge=2, le=30, description="Papers a 'which papers ...?' question considers, best first by search."
     )

@@ -404,6 +404,39 @@ def centrality(vectors: Vectors) -> list[float]:
     return out
 
 
+LEARNED_MAX = 10_000  # sentences the probe found steering the model, kept per process
+MIN_LEARNED_CHARS = 24  # shorter text is not matched inside another (letters and digits)
+_learned: dict[str, None] = {}
+
+
+def _skeleton(text: str) -> str:
+    return "".join(ch for ch in normalise(text) if ch.isalnum())
+
+
+def learn(units: Iterable[str]) -> None:
+    """Text the known-answer probe (`answering/probe.py`) found steering the model: from now
+    on an instruction wherever it is shown, in every path and by the output guard."""
+    for unit in units:
+        key = _skeleton(unit)
+        if len(key) >= 8:
+            _learned[key] = None
+    while len(_learned) > LEARNED_MAX:
+        del _learned[next(iter(_learned))]
+
+
+def learned(sentence: str) -> bool:
+    """`sentence` is, holds, or lies inside text the probe found steering the model."""
+    if not _learned:
+        return False
+    key = _skeleton(sentence)
+    if not key:
+        return False
+    return key in _learned or any(
+        (len(key) >= MIN_LEARNED_CHARS and key in known) or (len(known) >= MIN_LEARNED_CHARS and known in key)
+        for known in _learned
+    )
+
+
 def flagged(
     sentences: list[str], vectors: Vectors | None = None, threshold: float = FLAG_SCORE
 ) -> list[bool]:
@@ -413,7 +446,7 @@ def flagged(
     sentence off the text's topic (one of its OUTLIERS least central ones, below
     OUTLIER_CENTRALITY) scores OUTLIER_SCORE more: text about its own readers is off the
     topic of a paper about anything else."""
-    scores = [instruction_score(s) for s in sentences]
+    scores = [float("inf") if learned(s) else instruction_score(s) for s in sentences]
     if vectors is not None and len(sentences) >= MIN_OUTLIER_SENTENCES:
         c = centrality(vectors)
         for i in sorted(range(len(c)), key=c.__getitem__)[:OUTLIERS]:
@@ -434,7 +467,7 @@ def flagged(
 
 
 def is_instruction(sentence: str) -> bool:
-    return instruction_score(sentence) >= FLAG_SCORE
+    return learned(sentence) or instruction_score(sentence) >= FLAG_SCORE
 
 
 Embed = Callable[[list[str]], Vectors]
