@@ -295,8 +295,8 @@ class Settings(BaseSettings):
         600,
         ge=10,
         description="With QUEUE_URL: longest one file of an ingest job may take in a worker; over it the "
-        "worker stops it and the file fails, saying so. A worker killed mid-file has its file taken up "
-        "by another worker this long plus 30 s after it started.",
+        "worker stops it and the file fails, saying so. (A worker killed mid-file stops renewing its "
+        "file's entry; another worker takes the file up within about half a minute.)",
     )
     queue_retries: int = Field(
         3,
