@@ -84,8 +84,8 @@ def run() -> dict[str, Any]:
             summary.picker,
             summary.embedder,
             paper,
-            summary_service.SENTENCES_PER_ROLE,
-            summary_service.PAPER_TEXT_TOKENS,
+            summary.settings.summary.sentences_per_role,
+            summary.settings.summary.paper_text_tokens,
             removed,
         ).render()
 

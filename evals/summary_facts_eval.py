@@ -53,11 +53,10 @@ from evals.client import ROOT, ensure_sample_corpus, open_client, shared_llm
 from evals.fulltext_eval import ingest
 from evals.matrix_eval import normal
 from evals.results_io import save_and_print
-from service.answering.summary_checks import LENGTHS, count_words
-from service.answering.summary_service import PAPER_TEXT_TOKENS
+from service.answering.summary_checks import count_words, length_rule
 from service.components.llm.client import LLMClient
 from service.components.tokens import clip_tokens
-from service.core.config import Settings
+from service.core.config import Settings, SummarySettings
 from service.grounding.numbers import numbers_in, unsupported_numbers
 from service.schemas import SummaryOut
 
@@ -66,6 +65,7 @@ RESULTS = ROOT / "evals" / "results"
 REPORTS = ROOT / "evals" / "reports"
 KINDS = ("abstract", "fulltext")
 BASELINE_PROMPT = "Summarise this paper in one paragraph."
+PAPER_TEXT_TOKENS = SummarySettings().paper_text_tokens  # what the service's summary prompt holds
 GRADE_BOUNDS = (10.0, 14.0)
 Summarise = Callable[[str, str], str]  # (title, text) -> the baseline's summary
 
@@ -103,7 +103,7 @@ def score(item: dict[str, Any], summary: str, paper_text: str, length: str = "pa
     facts = [{"fact": f["fact"], "stated": states(summary, f["any_of"])} for f in item["facts"]]
     invented = sorted(unsupported_numbers(summary, [paper_text]))
     words = count_words(summary)
-    rule = LENGTHS["tldr" if length == "tldr" else "paragraph"]
+    rule = length_rule("tldr" if length == "tldr" else "paragraph", SummarySettings())
     grade = grade_level(summary)
     return {
         "summary": summary,

@@ -98,7 +98,7 @@ def build_services(
     parser = ParsePool(
         settings.parse_workers, settings.parse_timeout_s, settings.max_text_chars, settings.parse_memory_mb
     )
-    picker = SentencePicker(retriever, answering, settings.matrix_passages_per_column)
+    picker = SentencePicker(retriever, answering, settings)
     matrix_engine = MatrixEngine(picker, generator, settings)  # /compare's cells and /matrix's
     ask = AskService(retriever, store, generator, check, settings)
     jobs: JobQueue | SharedJobQueue

@@ -89,7 +89,7 @@ class AskService:
             papers = self.store.papers.page(0, max(1, self.store.papers.count()))
             names = PaperNames(papers)
             short = {p.id: (names.of(p.id) or (title_head(p.title) or p.title[:60],))[0] for p in papers}
-            followups = FollowUps(names, {p.title: p.id for p in papers}, short)
+            followups = FollowUps(names, {p.title: p.id for p in papers}, short, self.settings.question)
             self._names = (generation, names, followups)
         return self._names
 
@@ -166,8 +166,8 @@ class AskService:
                         max_sentences=max(2, s.ask_evidence_sentences // len(groups)),
                         token_budget=budget // len(groups),
                         question_vector=question_vector,
+                        tuning=tune,
                         per_paper_share=tune.multi_paper_share if plan.multi else tune.per_paper_share,
-                        lexical_weight=tune.lexical_weight,
                     )
                     for passages in groups
                 ]
@@ -215,7 +215,7 @@ class AskService:
             self.prompt.render(evidence=prep.evidence.render(), question=prep.query.text),
             self.settings.ask_max_answer_tokens,
             prep.timings,
-            fallback=lambda: extractive_answer(prep.evidence),
+            fallback=lambda: extractive_answer(prep.evidence, self.settings.extractive),
             on_delta=on_delta,
             sources=prep.sources,
             question=prep.query.text,
@@ -311,7 +311,7 @@ class AskService:
         quotes = [e.text for e in checked.cited]
         text = rebind_number(question, checked.text, quotes) or checked.text
         text = complete_comparison(question, text, quotes) or text
-        reason = unanswered(question, text, quotes, context, names)
+        reason = unanswered(question, text, quotes, context, names, self.settings.grounding)
         if reason is not None:  # true sentences, but not the answer: say so instead
             return CheckedText("", [], [*checked.dropped, Dropped(text, DropReason.NOT_THE_ANSWER, reason)])
         return CheckedText(text, checked.cited, checked.dropped)

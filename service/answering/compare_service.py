@@ -57,7 +57,9 @@ class CompareService:
         self.settings = settings
         self.engine = engine
         self.summary_prompt = load_prompt(settings.prompts_dir, "compare_summary")
-        self.weigher = Weigher(self.summary_prompt, generator, embedder, settings.support_threshold)
+        self.weigher = Weigher(
+            self.summary_prompt, generator, embedder, settings.support_threshold, settings.compare
+        )
 
     def _validate(self, request: CompareIn) -> tuple[list[StoredPaper], list[str]]:
         ids = list(dict.fromkeys(request.paper_ids))

@@ -7,19 +7,19 @@ grounded by construction (every sentence is a quote; an answer's carry their mar
 from __future__ import annotations
 
 from service.components.sentences import split_sentences
+from service.core.config import ExtractiveSettings
 from service.grounding.cues import cue_hits
 from service.grounding.evidence import EvidenceSet
 
-MAX_SENTENCES = 2
-KEEP_WITHIN = 0.12  # keep a second sentence only if it scores close to the best
 
-
-def extractive_answer(evidence: EvidenceSet) -> str:
-    ranked = sorted(evidence.items, key=lambda e: -e.score)[:MAX_SENTENCES]
+def extractive_answer(evidence: EvidenceSet, tuning: ExtractiveSettings = ExtractiveSettings()) -> str:
+    """The best evidence sentences (at most `tuning.max_sentences`), each after the first
+    only when it scores within `tuning.keep_within` of the best, in evidence order."""
+    ranked = sorted(evidence.items, key=lambda e: -e.score)[: tuning.max_sentences]
     if not ranked:
         return ""
     top = ranked[0].score
-    chosen = [e for e in ranked if e.score >= top - KEEP_WITHIN]
+    chosen = [e for e in ranked if e.score >= top - tuning.keep_within]
     return " ".join(f"{e.text} [{e.n}]" for e in sorted(chosen, key=lambda e: e.n))
 
 

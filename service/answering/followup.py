@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.answering.question_plan import PaperNames
+from service.core.config import QuestionSettings
 
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<rest>.+?)\s*\??\s*$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\b(?:its|their)\b", re.IGNORECASE)
@@ -26,7 +27,6 @@ _REFERENCE = re.compile(
     r"\b(?:(?:this|that|the)\s+(?:paper|method|model|approach|work|system|technique|study)|it|they|them)\b",
     re.IGNORECASE,
 )
-_CONTEXT_FREE_WORDS = 7  # a question this long without a reference reads on its own
 
 
 @dataclass
@@ -49,9 +49,17 @@ class _Subject:
 
 
 class FollowUps:
-    def __init__(self, names: PaperNames, titles: dict[str, str], short_names: dict[str, str]) -> None:
-        """`titles`: title -> paper id; `short_names`: paper id -> what to call it in a question."""
+    def __init__(
+        self,
+        names: PaperNames,
+        titles: dict[str, str],
+        short_names: dict[str, str],
+        tuning: QuestionSettings,
+    ) -> None:
+        """`titles`: title -> paper id; `short_names`: paper id -> what to call it in a question;
+        `tuning.context_free_words`: a question this long without a reference reads on its own."""
         self.names = names
+        self.context_free_words = tuning.context_free_words
         self.titles = {t.lower(): pid for t, pid in titles.items()}
         self.short_names = short_names
 
@@ -100,7 +108,7 @@ class FollowUps:
             return Standalone(_capitalise(out), subject.ids, True)
         if about:
             return Standalone(f"What does {subject.name} say about {about.group('rest')}?", subject.ids, True)
-        if len(text.split()) < _CONTEXT_FREE_WORDS:
+        if len(text.split()) < self.context_free_words:
             return Standalone(f"{text.rstrip('?. ')} in {subject.name}?", subject.ids, True)
         return Standalone(text, None, False)
 

@@ -26,8 +26,6 @@ from service.grounding.injection import data_title
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import UsageOut
 
-CRITERION_TOKENS = 60
-
 
 @dataclass
 class Match:
@@ -60,7 +58,7 @@ class LibraryReader:
         there is none (no LLM)."""
         generated = self.generator.generate(
             self.criterion_prompt.render(question=question),
-            CRITERION_TOKENS,
+            self.settings.library_criterion_tokens,
             timings,
             fallback=lambda: question,
         )
@@ -97,6 +95,7 @@ class LibraryReader:
                     max_sentences=self.settings.library_sentences,
                     token_budget=self.settings.library_paper_tokens,
                     question_vector=vector,
+                    tuning=self.settings.grounding,
                     per_paper_share=1.0,
                 ).items
             if not evidence:

@@ -36,9 +36,6 @@ from service.grounding.injection import data_title
 from service.schemas import UsageOut
 
 Mode = Literal["llm", "extractive"]
-EXTRACTIVE_MIN_SCORE = 0.3  # below it a column's best sentence is no answer to it
-CELL_OVERHEAD_TOKENS = 12  # a cell's keys, number, quotes and braces in the reply
-WORDS_PER_ANSWER_CHAR = 1 / 6  # the prompt's word limit for an answer of `answer_chars`
 
 
 @dataclass
@@ -94,21 +91,22 @@ class MatrixEngine:
                 paper.id, columns, s.matrix_sentences_per_column, s.matrix_prompt_tokens
             )
         if mode == "extractive" or not self.generator.available:
-            return PaperCells(extractive_cells(picked, columns), "extractive")
+            return PaperCells(extractive_cells(picked, columns, s.matrix.extractive_min_score), "extractive")
         if not picked.sentences:
             return PaperCells({c: Cell.missing("the paper has no text to quote") for c in columns}, "llm")
         return self._ask(paper, columns, picked, timings)
 
     def max_tokens(self, columns: Sequence[str]) -> int:
         per_answer = self.settings.matrix_answer_chars // 3
-        return 8 + sum(count_tokens(c) + CELL_OVERHEAD_TOKENS + per_answer for c in columns)
+        overhead = self.settings.matrix.cell_overhead_tokens  # a cell's keys, number, quotes, braces
+        return 8 + sum(count_tokens(c) + overhead + per_answer for c in columns)
 
     def _ask(
         self, paper: StoredPaper, columns: Sequence[str], picked: PaperSentences, timings: Timings
     ) -> PaperCells:
         chars = self.settings.matrix_answer_chars
         messages = self.prompt.render(
-            answer_words=str(max(3, round(chars * WORDS_PER_ANSWER_CHAR))),
+            answer_words=str(max(3, round(chars * self.settings.matrix.words_per_answer_char))),
             columns="; ".join(f'"{c}"' for c in columns),
             title=data_title(paper.title),
             sentences=picked.numbered(),
@@ -134,7 +132,8 @@ class MatrixEngine:
         if isinstance(claims, str):
             return PaperCells({c: Cell.missing(claims) for c in columns}, "llm", generated.usage)
         texts = [s.text for s in picked.sentences]
-        cells = {c: _cell(check_claim(c, claims.get(c), texts), picked) for c in columns}
+        share = self.settings.matrix.min_words_in_sentence
+        cells = {c: _cell(check_claim(c, claims.get(c), texts, share), picked) for c in columns}
         return PaperCells(cells, "llm", generated.usage)
 
 
@@ -144,15 +143,16 @@ def _cell(verdict: Verdict, picked: PaperSentences) -> Cell:
     return Cell.quoting(verdict.answer, picked.sentences[verdict.sentence - 1])
 
 
-def extractive_cells(picked: PaperSentences, columns: Sequence[str]) -> dict[str, Cell]:
+def extractive_cells(picked: PaperSentences, columns: Sequence[str], min_score: float) -> dict[str, Cell]:
     """Each column's best sentence that no earlier column took, when it scores at least
-    EXTRACTIVE_MIN_SCORE; told in the third person, quoted as it stands."""
+    `min_score` (`MATRIX__EXTRACTIVE_MIN_SCORE`: below it a column's best sentence is no
+    answer to it); told in the third person, quoted as it stands."""
     out: dict[str, Cell] = {}
     used: set[int] = set()
     for column in columns:
         ranked = zip(picked.picks.get(column, []), picked.scores.get(column, []), strict=True)
         best = next(((i, s) for i, s in ranked if i not in used), None)
-        if best is None or best[1] < EXTRACTIVE_MIN_SCORE:
+        if best is None or best[1] < min_score:
             out[column] = Cell.missing("no sentence of the paper matches this column well enough")
             continue
         used.add(best[0])

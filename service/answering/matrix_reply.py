@@ -22,14 +22,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from service.core.config import MatrixSettings
 from service.core.sentinels import NOT_REPORTED
 from service.grounding.numbers import unsupported_numbers
 from service.grounding.similarity import content_words, stem, stem_words
 
-MIN_WORDS_IN_SENTENCE = 0.75
-"""Share of an answer's content words (stemmed, stop words left out) its sentence must
-hold: a condensed phrase may add a word of its own ("success rate up to 10% better"
-from "... with up to a 10% improvement"), an answer made up elsewhere may not."""
 _NOTHING = re.compile(
     r"^\W*(not (reported|stated|mentioned|specified|given|available|applicable)|n/?a|none|unknown|"
     r"no (information|answer|data)|unclear|0)\W*$",
@@ -122,8 +119,17 @@ def _words_missing(answer: str, sentence: str) -> tuple[list[str], int]:
     return list(dict.fromkeys(shown)) or sorted(missing), len(words)
 
 
-def check_claim(column: str, claim: CellClaim | None, sentences: Sequence[str]) -> Verdict:
-    """A cell from what the model claimed for `column` over the numbered `sentences`."""
+def check_claim(
+    column: str,
+    claim: CellClaim | None,
+    sentences: Sequence[str],
+    min_share: float = MatrixSettings().min_words_in_sentence,
+) -> Verdict:
+    """A cell from what the model claimed for `column` over the numbered `sentences`.
+    `min_share` (`MATRIX__MIN_WORDS_IN_SENTENCE`): share of the answer's content words
+    (stemmed, stop words left out) its sentence must hold: a condensed phrase may add a word
+    of its own ("success rate up to 10% better" from "... with up to a 10% improvement"), an
+    answer made up elsewhere may not."""
     if claim is None:
         return Verdict(NOT_REPORTED, reason="the model's reply has no entry for this column")
     answer = " ".join(claim.answer.split()).strip(" .;,")
@@ -149,7 +155,7 @@ def check_claim(column: str, claim: CellClaim | None, sentences: Sequence[str]) 
         return Verdict(
             NOT_REPORTED, reason=f"the answer {answer!r} says nothing sentence {claim.sentence} states"
         )
-    if total and (total - len(missing)) / total < MIN_WORDS_IN_SENTENCE:
+    if total and (total - len(missing)) / total < min_share:
         said = ", ".join(missing)
         return Verdict(
             NOT_REPORTED, reason=f"the answer's words ({said}) are not in sentence {claim.sentence}: a guess"

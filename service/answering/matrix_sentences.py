@@ -22,9 +22,10 @@ import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
+from service.core.config import Settings
 from service.grounding import evidence  # instructions() by attribute: the injection ablation swaps it
 from service.grounding.cues import cue_hits
-from service.grounding.evidence import LEXICAL_WEIGHT, Evidence, candidate_sentences
+from service.grounding.evidence import Evidence, candidate_sentences
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import HybridRetriever, Passage
@@ -49,10 +50,6 @@ ASPECT_PARTS = {
     "main result and its number": ("abstract", "results", "conclusion"),
 }
 CUES_OF = {"main result and its number": "key result"}  # an aspect that reads another's cue words
-PART_WEIGHT = 0.1
-CUE_WEIGHT = 0.2
-NUMBER_WEIGHT = 0.1  # a sentence with a number, for a column that asks for a quantity
-SENTENCE_MATCH_PASSAGES = 2  # passages added per column for their best sentence (BM25)
 _QUANTITY = re.compile(
     r"\b(how (many|much|large|big|fast|long|often)|number|count|size|value|rate|accuracy|"
     r"percent(age)?|score|metric|speed|latency|cost|samples?|parameters?|finding)\b",
@@ -82,23 +79,27 @@ class PaperSentences:
         return "\n".join(f"[{i}] {s.text}" for i, s in enumerate(self.sentences, start=1))
 
 
-def score(column: str, sentence: Evidence, part: str | None, cosine: float) -> float:
-    """How well `sentence` (from the part `part` of its paper) answers `column`."""
-    total = cosine + LEXICAL_WEIGHT * containment(column, sentence.text) + sentence.prior
-    if asks_quantity(column) and numbers_in(sentence.text):
-        total += NUMBER_WEIGHT
-    aspect = column.lower()
-    if aspect in ASPECT_HINTS:
-        total += CUE_WEIGHT * min(cue_hits(sentence.text, CUES_OF.get(aspect, aspect)), 2)
-        total += PART_WEIGHT if part in ASPECT_PARTS[aspect] else 0.0
-    return total
-
-
 class SentencePicker:
-    def __init__(self, retriever: HybridRetriever, embedder: Embedder, passages_per_column: int) -> None:
+    def __init__(self, retriever: HybridRetriever, embedder: Embedder, settings: Settings) -> None:
+        """`settings`: MATRIX_PASSAGES_PER_COLUMN, the weights of `score` (`MATRIX__<NAME>`) and
+        the evidence thresholds (`GROUNDING__<NAME>`)."""
         self.retriever = retriever
         self.embedder = embedder
-        self.passages_per_column = passages_per_column
+        self.settings = settings
+        self.passages_per_column = settings.matrix_passages_per_column
+
+    def score(self, column: str, sentence: Evidence, part: str | None, cosine: float) -> float:
+        """How well `sentence` (from the part `part` of its paper) answers `column`."""
+        tune = self.settings.matrix
+        lexical = self.settings.grounding.lexical_weight
+        total = cosine + lexical * containment(column, sentence.text) + sentence.prior
+        if asks_quantity(column) and numbers_in(sentence.text):
+            total += tune.number_weight
+        aspect = column.lower()
+        if aspect in ASPECT_HINTS:
+            total += tune.cue_weight * min(cue_hits(sentence.text, CUES_OF.get(aspect, aspect)), 2)
+            total += tune.part_weight if part in ASPECT_PARTS[aspect] else 0.0
+        return total
 
     def _passages(self, paper_id: str, columns: Sequence[str], vectors: Vectors) -> list[Passage]:
         found: dict[str, Passage] = {}
@@ -107,7 +108,8 @@ class SentencePicker:
                 probe(column), vector, self.passages_per_column, [paper_id]
             ):
                 found.setdefault(p.chunk_id, p)
-            for p in self.retriever.sentence_matches(column, paper_id, SENTENCE_MATCH_PASSAGES, set(found)):
+            matches = self.settings.matrix.sentence_match_passages
+            for p in self.retriever.sentence_matches(column, paper_id, matches, set(found)):
                 found.setdefault(p.chunk_id, p)
         return list(found.values())
 
@@ -118,7 +120,7 @@ class SentencePicker:
         `token_budget` tokens (a column's best sentence goes in before any column's second)."""
         probes = self.embedder.embed([probe(c) for c in columns])
         passages = self._passages(paper_id, columns, probes)
-        candidates = candidate_sentences(passages)
+        candidates = candidate_sentences(passages, self.settings.grounding)
         if not candidates:
             return PaperSentences([], {c: [] for c in columns}, {c: [] for c in columns})
         vectors = self.embedder.embed([c.text for c in candidates])
@@ -130,7 +132,7 @@ class SentencePicker:
         ranked: dict[str, list[tuple[float, int]]] = {}
         for row, column in enumerate(columns):
             scored = [
-                (score(column, s, part_of.get(s.chunk_id), float(cos[row, i])), i)
+                (self.score(column, s, part_of.get(s.chunk_id), float(cos[row, i])), i)
                 for i, s in enumerate(candidates)
             ]
             ranked[column] = sorted(scored, key=lambda t: -t[0])[:per_column]

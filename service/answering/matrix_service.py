@@ -30,7 +30,6 @@ from service.retrieval.retriever import HybridRetriever
 from service.schemas import MAX_COLUMN_CHARS, MatrixCellOut, MatrixColumnsIn, MatrixIn, MatrixOut, UsageOut
 
 log = logging.getLogger(__name__)
-BUSY_PAUSE_S = 2.0  # a job that found the LLM queue full waits this long before trying again
 
 
 class MatrixQueueFull(PaperlensError):
@@ -208,7 +207,7 @@ class MatrixService:
                 except LLMBusy:  # interactive requests hold the model: wait for a slot
                     if self._cancelled(matrix_id):
                         return
-                    threading.Event().wait(BUSY_PAUSE_S)
+                    threading.Event().wait(self.settings.matrix.busy_pause_s)
                 except NotReady:  # shutting down: resumed at the next start
                     return
             degraded = filled.error is not None or (filled.engine == "extractive" and generator.llm.wanted)

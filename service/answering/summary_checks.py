@@ -3,7 +3,7 @@
 `check_text` has already dropped every sentence that the numbered sentences of the paper
 do not support, by the answers' own rules (its numbers must be in them). Here:
 
-- length: a paragraph keeps its sentences up to PARAGRAPH.max_words (the rest, from the
+- length: a paragraph keeps its sentences up to SUMMARY__PARAGRAPH_MAX_WORDS (the rest, from the
   end, are dropped: trimmed at a sentence boundary, never mid-sentence); a TLDR keeps
   its first sentence. A summary under its minimum (the model wrote little, or the checks
   dropped much) is kept as it is and says so in `length_note`: a short true summary
@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from service.components.sentences import split_sentences
+from service.core.config import SummarySettings
 from service.core.reasons import DropReason
 from service.grounding.attribution import CheckedText
 from service.grounding.evidence import Evidence
@@ -34,9 +35,12 @@ class LengthRule:
     max_sentences: int | None = None
 
 
-PARAGRAPH = LengthRule(90, 160)
-TLDR = LengthRule(8, 45, max_sentences=1)
-LENGTHS: dict[SummaryLength, LengthRule] = {"paragraph": PARAGRAPH, "tldr": TLDR}
+def length_rule(length: SummaryLength, tuning: SummarySettings) -> LengthRule:
+    """The bounds of a summary of `length` (`SUMMARY__<LENGTH>_MIN_WORDS`, `..._MAX_WORDS`);
+    a TLDR is one sentence."""
+    if length == "tldr":
+        return LengthRule(tuning.tldr_min_words, tuning.tldr_max_words, max_sentences=1)
+    return LengthRule(tuning.paragraph_min_words, tuning.paragraph_max_words)
 
 
 @dataclass
@@ -65,11 +69,11 @@ def said_sentences(checked: CheckedText) -> list[Said]:
 
 
 def fit_length(
-    sentences: list[Said], length: SummaryLength, written: int
+    sentences: list[Said], length: SummaryLength, written: int, tuning: SummarySettings
 ) -> tuple[list[Said], list[DroppedOut], str | None]:
     """(the sentences kept, those cut for length, a note when the result is out of bounds).
     `written`: how many sentences the model wrote, for the note."""
-    rule = LENGTHS[length]
+    rule = length_rule(length, tuning)
     kept = list(sentences)
     dropped: list[DroppedOut] = []
     if rule.max_sentences is not None and len(kept) > rule.max_sentences:

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.answering.matrix_sentences import SentencePicker, probe, score
+from service.answering.matrix_sentences import SentencePicker, probe
 from service.components.embedding.embedder import Embedder
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_records import StoredPaper
+from service.core.config import SummarySettings
 from service.grounding import evidence as evidence_module  # instructions() by attribute, as the picker
 from service.grounding.evidence import Evidence, EvidenceSet, candidate_sentences
 from service.grounding.similarity import cosine_matrix
@@ -54,7 +55,6 @@ BODY_ROLES = [RESULT, "limitations"]  # what a whole paper's body adds to its ab
 # where a body sentence may come from (never a legend): the findings, not the introduction's
 # account of earlier work; with no abstract found, anywhere but the front matter
 BODY_PARTS = {"results", "discussion", "conclusion"}
-ABSTRACT_SHARE = 0.6  # of the budget, for a whole paper's abstract; the rest for its body
 EXTRACTIVE_ROLES = ("problem", "approach", RESULT)  # a quoted summary: one sentence of each
 TLDR_ROLES = ("approach", RESULT)  # a quoted TLDR: the first of these the paper has
 
@@ -105,34 +105,39 @@ _PRINTED_BESIDE = re.compile(
     r"|\bopen access\b|graphical abstract",
     re.IGNORECASE,
 )
-MIN_PROSE_WORDS = 5
-MIN_LOWER_SHARE = 0.3  # "Hospital, Sun Yat-sen University, Guangzhou 510080, China" is a name
 
 
-def prose(sentence: str) -> bool:
+def prose(sentence: str, tuning: SummarySettings) -> bool:
     """Whether `sentence` reads as a sentence of the paper: not a heading, a label, an
-    affiliation (words in capitals) or a licence line."""
+    affiliation (words in capitals: "Hospital, Sun Yat-sen University, Guangzhou 510080,
+    China" is a name) or a licence line."""
     words = sentence.split()
     lower = sum(w[0].islower() for w in words)
     return (
-        len(words) >= MIN_PROSE_WORDS
-        and lower >= MIN_LOWER_SHARE * len(words)
+        len(words) >= tuning.min_prose_words
+        and lower >= tuning.min_lower_share * len(words)
         and not _PRINTED_BESIDE.search(sentence)
     )
 
 
 def _abstract(
-    embedder: Embedder, paper: StoredPaper, passages: list[Passage], budget: int, removed: set[str]
+    picker: SentencePicker,
+    embedder: Embedder,
+    paper: StoredPaper,
+    passages: list[Passage],
+    budget: int,
+    removed: set[str],
 ) -> tuple[list[Evidence], np.ndarray]:
     """The abstract's sentences (all of an abstract-only paper's) that fit `budget`, and
     their score for every role (rows: ROLES); the weakest go first when it is long."""
     whole = bool(paper.blocks)
     mine = [p for p in passages if not whole or p.part == "abstract"]
-    found = candidate_sentences(mine)
+    found = candidate_sentences(mine, picker.settings.grounding)
     if whole and paper.abstract:  # the parsed abstract, not what is printed beside it
         abstract = _squash(paper.abstract)
         found = [c for c in found if _squash(c.text) in abstract]
-    found = [c for c in found if prose(c.text) and _squash(c.text) not in removed]
+    tuning = picker.settings.summary
+    found = [c for c in found if prose(c.text, tuning) and _squash(c.text) not in removed]
     vectors = embedder.embed([c.text for c in found])
     flagged = evidence_module.instructions(found, vectors)
     keep = [i for i in range(len(found)) if i not in flagged]
@@ -143,7 +148,10 @@ def _abstract(
     cos = cosine_matrix(embedder.embed([probe(r) for r in ROLES]), vectors)
     scores = np.array(
         [
-            [score(role, s, part_of.get(s.chunk_id), float(cos[r, i])) for i, s in enumerate(sentences)]
+            [
+                picker.score(role, s, part_of.get(s.chunk_id), float(cos[r, i]))
+                for i, s in enumerate(sentences)
+            ]
             for r, role in enumerate(ROLES)
         ]
     )
@@ -172,11 +180,15 @@ def _body(
         if p.kind != "caption" and (p.part in BODY_PARTS or (not shown and p.part != "front"))
     }
     seen = {s.text for s in shown}
+    tuning = picker.settings.summary
     return {
         role: [
             s
             for s in (picked.sentences[i] for i in picked.picks[role])
-            if s.chunk_id in body and s.text not in seen and prose(s.text) and _squash(s.text) not in removed
+            if s.chunk_id in body
+            and s.text not in seen
+            and prose(s.text, tuning)
+            and _squash(s.text) not in removed
         ]
         for role in roles
     }
@@ -196,9 +208,10 @@ def summary_evidence(
     `removed`: sentences of the paper already found to address a machine reader (at the
     lower bar of a text shown whole); they are never shown."""
     passages = picker.retriever.passages_of(paper.id)
-    share = int(token_budget * ABSTRACT_SHARE) if paper.blocks else token_budget
+    abstract_share = picker.settings.summary.abstract_share  # the rest of the budget: the body's
+    share = int(token_budget * abstract_share) if paper.blocks else token_budget
     flagged = {_squash(r) for r in removed}
-    lead, lead_scores = _abstract(embedder, paper, passages, share, flagged)
+    lead, lead_scores = _abstract(picker, embedder, paper, passages, share, flagged)
     body: dict[str, list[Evidence]] = {}
     if paper.blocks:
         used = sum(count_tokens(s.text) + 3 for s in lead)

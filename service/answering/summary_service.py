@@ -78,10 +78,6 @@ AUDIENCES: dict[SummaryAudience, tuple[str, str]] = {
     ),
 }
 PROMPTS: dict[SummaryLength, str] = {"paragraph": "summary", "tldr": "summary_tldr"}
-PAPER_TEXT_TOKENS = 900  # of the paper's sentences in the prompt: a long abstract, or one and its findings
-SENTENCES_PER_ROLE = 3  # a whole paper's body: its best sentences for the main result, for a limitation
-TLDR_MAX_TOKENS = 80  # one sentence of at most 40 words, with room for names and numbers
-QUOTED_SENTENCES = {"paragraph": 3, "tldr": 1}  # a quoted (extractive) summary
 
 
 @dataclass(frozen=True)
@@ -155,8 +151,8 @@ class SummaryService:
                 self.picker,
                 self.embedder,
                 paper,
-                SENTENCES_PER_ROLE,
-                PAPER_TEXT_TOKENS,
+                self.settings.summary.sentences_per_role,
+                self.settings.summary.paper_text_tokens,
                 removed,
             )
         if not picked.items:  # nothing to show the model (every passage read as an instruction)
@@ -167,7 +163,8 @@ class SummaryService:
                 paper, options, quoted, [Said(quoted.text, [])] if quoted.text else [], [], timings
             )
 
-        limit = self.settings.summary_max_tokens if options.length == "paragraph" else TLDR_MAX_TOKENS
+        tldr_limit = self.settings.summary.tldr_max_tokens
+        limit = self.settings.summary_max_tokens if options.length == "paragraph" else tldr_limit
         sources = [paper.title, source]
         draft = self.generator.generate(
             self._messages(paper, picked, options),
@@ -188,7 +185,8 @@ class SummaryService:
             checked = check_text(draft.text, picked.evidence, self.embedder, self.settings.support_threshold)
             written = said_sentences(checked)
             kept = [Said(third_person(s.text), s.sources) for s in written]  # "the authors show", not "we"
-            kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped))
+            tuning = self.settings.summary
+            kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped), tuning)
         dropped = [
             DroppedOut(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped
         ] + cut
@@ -209,8 +207,11 @@ class SummaryService:
     ) -> SummaryOut:
         """The paper's own best sentences: one each for the problem, the method and the
         result (a TLDR: the method's, else the result's), exact quotes with their sources."""
-        roles = EXTRACTIVE_ROLES if options.length == "paragraph" else TLDR_ROLES
-        chosen = picked.quoted(roles, QUOTED_SENTENCES[options.length])
+        tuning = self.settings.summary
+        paragraph = options.length == "paragraph"
+        roles = EXTRACTIVE_ROLES if paragraph else TLDR_ROLES
+        most = tuning.quoted_paragraph_sentences if paragraph else tuning.quoted_tldr_sentences
+        chosen = picked.quoted(roles, most)
         said = [Said(picked.items[i].text, [picked.items[i]]) for i in chosen]
         return self._result(paper, options, generated, said, dropped or [], timings)
 

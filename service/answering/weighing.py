@@ -23,6 +23,7 @@ from service.answering.prompts import Prompt
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.sentences import split_sentences
+from service.core.config import CompareSettings
 from service.corpus.names import title_head
 from service.grounding.attribution import check_text
 from service.grounding.evidence import Evidence, EvidenceSet
@@ -30,12 +31,7 @@ from service.grounding.markers import MARKERS, strip_markers
 from service.grounding.numbers import numbers_in
 from service.schemas import RowOut, UsageOut
 
-SUMMARY_COLUMNS = 1
-"""Columns the summary call is shown (every paper's cell on each): one keeps a 3-paper call
-to about 3 quotes, the size that took 14 s on 2 slow vCPUs where 6 took 19 s."""
 WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compare best, best first
-SUMMARY_MAX_TOKENS = 90  # two short sentences; a third, cut at the limit, is dropped
-MIN_PAPERS_PER_CLAIM = 2
 
 
 @dataclass
@@ -49,15 +45,15 @@ def short_name(title: str) -> str:
     return title_head(title) or title
 
 
-def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str]) -> list[str]:
-    """Columns at least two papers filled, most filled first, then those whose cells carry
-    the most numbers, then the default aspects that compare best, then in table order."""
+def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str], min_papers: int) -> list[str]:
+    """Columns at least `min_papers` papers filled, most filled first, then those whose cells
+    carry the most numbers, then the default aspects that compare best, then in table order."""
 
     def filled(column: str) -> list[str]:
         return [r.cells[column].text for r in rows if _filled(r, column)]
 
     ranked = sorted(
-        (c for c in columns if len(filled(c)) >= MIN_PAPERS_PER_CLAIM),
+        (c for c in columns if len(filled(c)) >= min_papers),
         key=lambda c: (
             -len(filled(c)),
             -sum(bool(numbers_in(t)) for t in filled(c)),
@@ -92,15 +88,15 @@ def _facts(rows: Sequence[RowOut], columns: Sequence[str]) -> tuple[list[Evidenc
     return items, "\n".join(lines)
 
 
-def _two_paper_sentences(text: str, cited: list[Evidence]) -> list[str]:
-    """The checked text's sentences whose markers point at cells of two papers or more."""
+def _two_paper_sentences(text: str, cited: list[Evidence], min_papers: int) -> list[str]:
+    """The checked text's sentences whose markers point at cells of `min_papers` papers or more."""
     kept = []
     for sentence in split_sentences(text):
         numbers = {
             int(n) for m in MARKERS.finditer(sentence) for n in m.group(1).replace(";", ",").split(",")
         }
         papers = {cited[n - 1].paper_id for n in numbers if 1 <= n <= len(cited)}
-        if len(papers) >= MIN_PAPERS_PER_CLAIM:
+        if len(papers) >= min_papers:
             kept.append(strip_markers(sentence).strip())
     return kept
 
@@ -117,12 +113,22 @@ def named(summary: str, row: RowOut) -> bool:
 
 class Weigher:
     def __init__(
-        self, prompt: Prompt, generator: Generator, embedder: Embedder, support_threshold: float
+        self,
+        prompt: Prompt,
+        generator: Generator,
+        embedder: Embedder,
+        support_threshold: float,
+        tuning: CompareSettings,
     ) -> None:
+        """`tuning.summary_columns`: columns the summary call is shown (every paper's cell on
+        each): one keeps a 3-paper call to about 3 quotes, the size that took 14 s on 2 slow
+        vCPUs where 6 took 19 s. `tuning.summary_max_tokens`: two short sentences; a third,
+        cut at the limit, is dropped."""
         self.prompt = prompt
         self.generator = generator
         self.embedder = embedder
         self.support_threshold = support_threshold
+        self.tuning = tuning
 
     def weigh(
         self,
@@ -135,16 +141,17 @@ class Weigher:
         removed: Sequence[str] = (),
     ) -> Weighed:
         usage = UsageOut.zero()
-        ranked = comparable_columns(rows, columns)
+        least = self.tuning.min_papers_per_claim
+        ranked = comparable_columns(rows, columns, least)
         if not ranked:
             return Weighed("The papers' texts do not state the compared aspects side by side.", usage)
         sentences: list[str] = []
         failed = False
         if call and self.generator.available:
-            items, facts = _facts(rows, ranked[:SUMMARY_COLUMNS])
+            items, facts = _facts(rows, ranked[: self.tuning.summary_columns])
             generated = self.generator.generate(
                 self.prompt.render(evidence=facts),
-                SUMMARY_MAX_TOKENS,
+                self.tuning.summary_max_tokens,
                 timings,
                 fallback=lambda: "",
                 sources=sources,
@@ -156,7 +163,9 @@ class Weigher:
                 evidence = EvidenceSet(items, self.embedder.embed([i.text for i in items]), 1.0)
                 checked = check_text(generated.text, evidence, self.embedder, self.support_threshold)
                 if not checked.empty:
-                    sentences = [third_person(s) for s in _two_paper_sentences(checked.text, checked.cited)]
+                    sentences = [
+                        third_person(s) for s in _two_paper_sentences(checked.text, checked.cited, least)
+                    ]
         if not sentences:  # nothing written survived: the best column's cells side by side
             return Weighed(cells_line(rows, ranked[0]), usage, failed)
         summary = " ".join(sentences)

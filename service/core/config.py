@@ -69,6 +69,188 @@ class GroundingSettings(BaseModel):
         description="An answer whose added words its cited sentence lacks is cited to the same paper's "
         "sentence holding them and at least this share of the answer's words.",
     )
+    front_prior: float = Field(
+        -0.15,
+        ge=-1,
+        le=1,
+        description="Added to the score of an evidence sentence from a paper's front matter (affiliations, "
+        "correspondence, licence lines), so the body (methods, results, discussion) comes first.",
+    )
+    short_label_words: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="A title's head of at most this many words, each opening with a capital or a digit, "
+        "names its paper in the prompt ('Octo-planner') instead of the whole title.",
+    )
+    inflection_letters: int = Field(
+        2,
+        ge=0,
+        le=5,
+        description="Letters a name of the question may differ by at its end and still be found in the "
+        "evidence ('terminus' / 'terminal'; names of seven letters or more).",
+    )
+    acronym_text_chars: int = Field(
+        600,
+        ge=1,
+        description="Longest text (a sentence or a title, not a paper) whose consecutive words' initials "
+        "may spell out an acronym of the question.",
+    )
+
+
+class QuestionSettings(BaseModel):
+    """Reading the question before retrieval (`PAPERLENS_QUESTION__<NAME>`)."""
+
+    context_free_words: int = Field(
+        7,
+        ge=1,
+        le=100,
+        description="A follow-up question with no reference back ('it', 'they', 'this paper') and fewer "
+        "than this many words is read as about the papers of the turn before ('And its dataset?'); a "
+        "longer one reads on its own.",
+    )
+
+
+class ExtractiveSettings(BaseModel):
+    """The extractive engine: answers quoted from the evidence when there is no LLM or it failed
+    (`PAPERLENS_EXTRACTIVE__<NAME>`)."""
+
+    max_sentences: int = Field(
+        2, ge=1, le=10, description="Most evidence sentences an extractive answer quotes."
+    )
+    keep_within: float = Field(
+        0.12,
+        ge=0,
+        le=2,
+        description="A sentence after the best is quoted only when its evidence score is within this of "
+        "the best one's.",
+    )
+
+
+class SummarySettings(BaseModel):
+    """Summaries: the sentences they are written from and their length (`PAPERLENS_SUMMARY__<NAME>`)."""
+
+    paper_text_tokens: int = Field(
+        900,
+        ge=100,
+        description="Most tokens (cl100k) of the paper's sentences in a summary prompt: a long abstract, or "
+        "one and its findings.",
+    )
+    sentences_per_role: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="A whole paper's body sentences shown for its main result, and for a limitation.",
+    )
+    abstract_share: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="Share of the prompt's paper tokens a whole paper's abstract may fill; the rest is for "
+        "its body.",
+    )
+    tldr_max_tokens: int = Field(
+        80,
+        ge=16,
+        description="Most tokens a TLDR may have (one sentence of at most 40 words, with room for names).",
+    )
+    quoted_paragraph_sentences: int = Field(
+        3, ge=1, le=10, description="Sentences of a quoted (extractive) paragraph summary."
+    )
+    quoted_tldr_sentences: int = Field(1, ge=1, le=3, description="Sentences of a quoted (extractive) TLDR.")
+    paragraph_min_words: int = Field(
+        90, ge=1, description="Fewest words a paragraph summary should have (shorter ones carry a note)."
+    )
+    paragraph_max_words: int = Field(
+        160,
+        ge=1,
+        description="Most words of a paragraph summary: sentences past it are dropped from the end, at a "
+        "sentence boundary.",
+    )
+    tldr_min_words: int = Field(
+        8, ge=1, description="Fewest words a TLDR should have (shorter ones carry a note)."
+    )
+    tldr_max_words: int = Field(45, ge=1, description="Most words of a TLDR.")
+    min_prose_words: int = Field(
+        5, ge=1, description="Fewest words of a paper sentence a summary may be written from (not a heading)."
+    )
+    min_lower_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Least share of a sentence's words opening in lower case for it to be prose, not a name "
+        "or an affiliation.",
+    )
+
+
+class MatrixSettings(BaseModel):
+    """The literature matrix's sentence ranking, prompt and cell checks (`PAPERLENS_MATRIX__<NAME>`);
+    also /compare's cells."""
+
+    part_weight: float = Field(
+        0.1,
+        ge=0,
+        le=2,
+        description="Added to a sentence's score for a column when it sits in a part of the paper that "
+        "column's aspect is found in (results for a key result).",
+    )
+    cue_weight: float = Field(
+        0.2,
+        ge=0,
+        le=2,
+        description="Added per cue word of the column's aspect a sentence holds (two at most).",
+    )
+    number_weight: float = Field(
+        0.1,
+        ge=0,
+        le=2,
+        description="Added to a sentence with a number, for a column that asks for a quantity.",
+    )
+    sentence_match_passages: int = Field(
+        2, ge=0, le=20, description="Passages added per column for their best single sentence (BM25)."
+    )
+    extractive_min_score: float = Field(
+        0.3,
+        ge=-1,
+        le=2,
+        description="An extractive cell is left empty when the column's best sentence scores below this.",
+    )
+    cell_overhead_tokens: int = Field(
+        12,
+        ge=0,
+        description="Tokens a cell's keys, number, quotes and braces take in the reply (its budget).",
+    )
+    words_per_answer_char: float = Field(
+        1 / 6,
+        gt=0,
+        le=1,
+        description="The prompt's word limit for a cell's answer: MATRIX_ANSWER_CHARS times this.",
+    )
+    min_words_in_sentence: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="Least share of a cell answer's content words its quoted sentence must hold.",
+    )
+    busy_pause_s: float = Field(
+        2.0,
+        gt=0,
+        description="A matrix job that found the LLM queue full waits this long before trying again.",
+    )
+
+
+class CompareSettings(BaseModel):
+    """The comparison summary of /compare and /matrix (`PAPERLENS_COMPARE__<NAME>`)."""
+
+    summary_columns: int = Field(
+        1, ge=1, le=10, description="Columns the comparison summary weighs the papers on (the best first)."
+    )
+    summary_max_tokens: int = Field(
+        90, ge=16, description="Most tokens of the comparison summary (two short sentences)."
+    )
+    min_papers_per_claim: int = Field(
+        2, ge=1, description="Papers a column must fill, and a summary sentence cite, to compare them."
+    )
 
 
 class Settings(BaseSettings):
@@ -113,8 +295,8 @@ class Settings(BaseSettings):
         600,
         ge=10,
         description="With QUEUE_URL: longest one file of an ingest job may take in a worker; over it the "
-        "worker stops it and the file fails, saying so. A worker killed mid-file has its file taken up "
-        "by another worker this long plus 30 s after it started.",
+        "worker stops it and the file fails, saying so. (A worker killed mid-file stops renewing its "
+        "file's entry; another worker takes the file up within about half a minute.)",
     )
     queue_retries: int = Field(
         3,
@@ -456,6 +638,12 @@ class Settings(BaseSettings):
     library_paper_tokens: int = Field(
         220, ge=50, description="Most tokens (cl100k) of one candidate paper's sentences in its judgement."
     )
+    library_criterion_tokens: int = Field(
+        60,
+        ge=10,
+        description="Most tokens the model may write when it turns a 'which papers ...?' question into a "
+        "yes/no question about one paper.",
+    )
     library_min_confidence: float = Field(
         0.6,
         ge=0,
@@ -480,6 +668,18 @@ class Settings(BaseSettings):
     grounding: GroundingSettings = Field(
         default_factory=GroundingSettings,
         description="Thresholds of evidence selection and of the checks after the LLM call.",
+    )
+    question: QuestionSettings = Field(
+        default_factory=QuestionSettings, description="Reading the question before retrieval."
+    )
+    extractive: ExtractiveSettings = Field(
+        default_factory=ExtractiveSettings, description="The extractive engine's answers."
+    )
+    summary: SummarySettings = Field(
+        default_factory=SummarySettings, description="Summaries' evidence and length."
+    )
+    compare: CompareSettings = Field(
+        default_factory=CompareSettings, description="The comparison summary of /compare and /matrix."
     )
 
     # --- literature matrix ---------------------------------------------------------
@@ -523,6 +723,9 @@ class Settings(BaseSettings):
         20,
         ge=1,
         description="Matrices that may wait or run at once; one more gets 503 with Retry-After.",
+    )
+    matrix: MatrixSettings = Field(
+        default_factory=MatrixSettings, description="The matrix's sentence ranking, prompt and cell checks."
     )
 
     @property

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from service.core.config import GroundingSettings
+
 _ACRONYM = re.compile(r"^[A-Z]{3,8}s?$")
 _WORD = re.compile(r"[A-Za-z][a-z]*")  # "vision-language" is two words, "Large" one
 
@@ -21,16 +23,16 @@ def is_acronym(name: str) -> bool:
     return _ACRONYM.match(name) is not None
 
 
-SHORT_TEXT = 600  # characters: a sentence or a title, not a paper
-
-
-def stands_for(acronym: str, texts: list[str]) -> bool:
-    """Whether consecutive words of one short text (a sentence, a title) start with the
-    letters of `acronym`, in order ("LLMs": "large language models")."""
+def stands_for(
+    acronym: str, texts: list[str], most_chars: int = GroundingSettings().acronym_text_chars
+) -> bool:
+    """Whether consecutive words of one short text (a sentence, a title: at most `most_chars`
+    characters, not a paper) start with the letters of `acronym`, in order ("LLMs": "large
+    language models")."""
     letters = acronym.rstrip("s").lower()
     if len(letters) < 3:
         return False
     for text in texts:
-        if len(text) <= SHORT_TEXT and letters in "".join(w[0] for w in _WORD.findall(text)).lower():
+        if len(text) <= most_chars and letters in "".join(w[0] for w in _WORD.findall(text)).lower():
             return True
     return False

@@ -10,7 +10,7 @@ For every sentence of a generated text:
   as "CARP", or the whole title) can only be supported by that paper's sentences;
 - a sentence no evidence supports is dropped, and so is one whose numbers appear in no
   supporting evidence sentence;
-- a sentence that repeats a run of LOOP_WORDS words within itself ("X can be prevented
+- a sentence that repeats a run of GROUNDING__LOOP_WORDS words within itself ("X can be prevented
   by Y, but X can be prevented by Y") is a small model's generation loop: dropped, as
   its second half says nothing and its first is no safer;
 - a sentence that says several papers have something in common ("Both papers share
@@ -59,7 +59,6 @@ _SHARED = re.compile(
     re.IGNORECASE,
 )
 DEFAULTS = GroundingSettings()  # the thresholds below: `PAPERLENS_GROUNDING__<NAME>`
-LOOP_WORDS = DEFAULTS.loop_words  # a run this long said twice in one sentence is a generation loop
 
 
 @dataclass
@@ -91,7 +90,7 @@ class CheckedText:
         return not self.text
 
 
-def repeats_itself(sentence: str, run: int = LOOP_WORDS) -> bool:
+def repeats_itself(sentence: str, run: int = DEFAULTS.loop_words) -> bool:
     """Whether some `run` consecutive words occur twice in `sentence`."""
     words = _WORDS.findall(sentence.lower())
     seen: set[tuple[str, ...]] = set()

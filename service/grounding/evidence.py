@@ -22,32 +22,20 @@ from service.grounding.injection import data_title, flagged
 from service.grounding.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
-LEXICAL_WEIGHT = GroundingSettings().lexical_weight  # PAPERLENS_GROUNDING__LEXICAL_WEIGHT
+DEFAULTS = GroundingSettings()  # the thresholds here: `PAPERLENS_GROUNDING__<NAME>`, passed in by callers
 # Pointers, not claims: "See our project page at https://...", "Code is available at ..."
 _BOILERPLATE = re.compile(
     r"https?://|www\.|project page|code (is|and \w+ are) (publicly )?available|github\.com|please refer to",
     re.IGNORECASE,
 )
-PART_PRIOR = {"front": -0.15}
-"""Score offsets by where a sentence sits in a structured paper: the body (methods, results,
-discussion) over the front matter (affiliations, correspondence, licence lines)."""
-PER_PAPER_SHARE = GroundingSettings().per_paper_share
-"""One paper fills at most this share of the evidence (5 of 6 sentences): a question about
-one whole paper needs its sentences, and the last slot keeps a second candidate paper."""
-SHORT_LABEL_WORDS = 4  # a title's head this short is a name ("Octo-planner"), not a phrase
 
 
-def name_like(head: str) -> bool:
-    """A title's head that reads as a name: at most SHORT_LABEL_WORDS words, each opening
-    with a capital or a digit ("Motion Tracks", "GR00T N1"), so a phrase with a small word
-    ("Flow Straight and Fast", "Manipulate by Seeing") is not taken for one."""
+def name_like(head: str, most_words: int = DEFAULTS.short_label_words) -> bool:
+    """A title's head that reads as a name: at most `most_words` words (SHORT_LABEL_WORDS),
+    each opening with a capital or a digit ("Motion Tracks", "GR00T N1"), so a phrase with a
+    small word ("Flow Straight and Fast", "Manipulate by Seeing") is not taken for one."""
     words = head.split()
-    return 0 < len(words) <= SHORT_LABEL_WORDS and all(not w[0].islower() for w in words)
-
-
-MULTI_PAPER_SHARE = (
-    GroundingSettings().multi_paper_share
-)  # a question about several papers: one fills at most 4 of 6
+    return 0 < len(words) <= most_words and all(not w[0].islower() for w in words)
 
 
 @dataclass
@@ -61,8 +49,9 @@ class Evidence:
     order: tuple[int, int] = (0, 0)  # (chunk position, sentence start) for reading order
     page: int | None = None
     section: str | None = None
-    prior: float = 0.0  # added to the score: see PART_PRIOR
+    prior: float = 0.0  # added to the score: `GROUNDING__FRONT_PRIOR` for the front matter
     aliases: tuple[str, ...] = ()  # the names the paper goes by ("DEIS"), when the caller knows them
+    label_words: int = DEFAULTS.short_label_words  # see `label`
 
     def line(self) -> str:
         return f"[{self.n}] {self.text}"
@@ -73,7 +62,7 @@ class Evidence:
         what the paper is about; the name is what an answer cites it by, in fewer tokens."""
         title = data_title(self.title)
         head = title_head(title)
-        return head if head and name_like(head) else title
+        return head if head and name_like(head, self.label_words) else title
 
 
 @dataclass
@@ -95,8 +84,10 @@ class EvidenceSet:
         return "\n".join(lines)
 
 
-def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
-    """Every sentence of the passages once (overlapping chunks repeat sentences)."""
+def candidate_sentences(passages: list[Passage], tuning: GroundingSettings = DEFAULTS) -> list[Evidence]:
+    """Every sentence of the passages once (overlapping chunks repeat sentences). A sentence
+    of a structured paper's front matter (affiliations, correspondence, licence lines) gets
+    `tuning.front_prior` added to its score, so the body comes first."""
     seen: set[tuple[str, str]] = set()
     out: list[Evidence] = []
     for p in passages:
@@ -117,7 +108,8 @@ def candidate_sentences(passages: list[Passage]) -> list[Evidence]:
                     (p.position, start),
                     p.page,
                     p.section,
-                    PART_PRIOR.get(p.part or "", 0.0),
+                    tuning.front_prior if p.part == "front" else 0.0,
+                    label_words=tuning.short_label_words,
                 )
             )
     return out
@@ -146,11 +138,15 @@ def select_evidence(
     max_sentences: int,
     token_budget: int,
     question_vector: Vectors | None = None,
-    per_paper_share: float = PER_PAPER_SHARE,
-    lexical_weight: float = LEXICAL_WEIGHT,
+    tuning: GroundingSettings = DEFAULTS,
+    per_paper_share: float | None = None,
 ) -> EvidenceSet:
-    """`question_vector`: the question's embedding when the caller already has it."""
-    candidates = candidate_sentences(passages)
+    """`question_vector`: the question's embedding when the caller already has it.
+    `per_paper_share`: most share of the sentences one paper fills (`tuning.per_paper_share`
+    unless given: a question about one whole paper needs its sentences, and the last slot
+    keeps a second candidate paper)."""
+    share = tuning.per_paper_share if per_paper_share is None else per_paper_share
+    candidates = candidate_sentences(passages, tuning)
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
     q_vector = embedder.embed([question]) if question_vector is None else question_vector.reshape(1, -1)
@@ -162,11 +158,11 @@ def select_evidence(
     vectors = np.vstack([q_vector, sentence_vectors[keep]])
     cos = cosine_matrix(vectors[:1], vectors[1:])[0]
     for c, sim in zip(candidates, cos, strict=True):
-        c.score = float(sim) + lexical_weight * containment(question, c.text) + c.prior
+        c.score = float(sim) + tuning.lexical_weight * containment(question, c.text) + c.prior
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     chosen: list[int] = []
     used = 0
-    per_paper_cap = max(1, math.ceil(max_sentences * per_paper_share))
+    per_paper_cap = max(1, math.ceil(max_sentences * share))
     taken: dict[str, int] = {}
     for i in ranked:
         pid = candidates[i].paper_id

@@ -36,12 +36,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from service.core.config import GroundingSettings
 from service.core.sentinels import OPTIONS_MARK
 from service.grounding.acronyms import is_acronym, stands_for
 from service.grounding.markers import strip_markers
 from service.grounding.numbers import numbers_in
 from service.grounding.similarity import content_words, stem_words
 
+DEFAULTS = GroundingSettings()  # the thresholds here: `PAPERLENS_GROUNDING__<NAME>`, passed in by callers
 _QUANTITY = re.compile(
     r"\b(how (many|much|long|often|large|big|fast|far|old)|approximately (what|how)|"
     r"what (is the |was the )?(percentage|percent|proportion|fraction|number|ratio|fold|concentration|"
@@ -152,16 +154,14 @@ def asks_quantity(question: str) -> bool:
     return _QUANTITY.search(question.split(OPTIONS_MARK, 1)[0]) is not None
 
 
-INFLECTION = 2  # letters a word's ending may differ by: "terminus" / "terminal"
-
-
-def _inflected(name: str, words: set[str]) -> bool:
-    """A word of the text that is `name` with another ending: letters only and seven or
-    more of them, so "GPT4" is never "GPT3" and a short name never matches by chance."""
+def _inflected(name: str, words: set[str], letters: int) -> bool:
+    """A word of the text that is `name` with another ending, differing by at most `letters`
+    letters ("terminus" / "terminal"): letters only and seven or more of them, so "GPT4" is
+    never "GPT3" and a short name never matches by chance."""
     if not name.isalpha() or len(name) < 7:
         return False
-    root = name[:-INFLECTION]
-    return any(w.startswith(root) and abs(len(w) - len(name)) <= INFLECTION for w in words)
+    root = name[:-letters] if letters else name
+    return any(w.startswith(root) and abs(len(w) - len(name)) <= letters for w in words)
 
 
 _NAMED_WORD = re.compile(r"(?<![.!?:;]\s)(?<=\s)([A-Z][a-z]{2,}[\w-]*)")  # not where a sentence starts
@@ -173,7 +173,7 @@ def _title_case(text: str) -> bool:
     return bool(sum(w[0].isupper() for w in words) > 0.4 * len(words))
 
 
-def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
+def missing_names(question: str, evidence: Sequence[str], tuning: GroundingSettings = DEFAULTS) -> list[str]:
     """Names in `question` that no text of `evidence` contains (case, spaces and hyphens aside)."""
     context = " ".join(evidence).lower()
     squashed = _squash(context)
@@ -187,9 +187,11 @@ def missing_names(question: str, evidence: Sequence[str]) -> list[str]:
         head = first if len(first) >= 3 and rest[:1].isalpha() else name
         if head.lower().rstrip("s") in context or _squash(head) in squashed:
             return True
-        if _inflected(_squash(head), compounds):  # "C-terminus" where the paper says "C-terminal"
+        # "C-terminus" where the paper says "C-terminal"
+        if _inflected(_squash(head), compounds, tuning.inflection_letters):
             return True
-        if is_acronym(head) and stands_for(head, list(evidence)):  # "LLM": "Large Language Models"
+        # "LLM": "Large Language Models"
+        if is_acronym(head) and stands_for(head, list(evidence), tuning.acronym_text_chars):
             return True
         core = _CORE.search(head)
         return (
@@ -214,6 +216,7 @@ def unanswered(
     cited: Sequence[str] = (),
     context: Sequence[str] = (),
     names: Sequence[str] = (),
+    tuning: GroundingSettings = DEFAULTS,
 ) -> str | None:
     """Why `answer` does not answer `question`, or None when its form fits. `cited`: the
     cited sentences; `context`: the cited papers' evidence sentences, titles and names;
@@ -223,7 +226,7 @@ def unanswered(
     if len(picked) > 1:
         return f"the question asks for one of its options and the answer states {len(picked)}: {picked}"
     if context:
-        missing = missing_names(stem, [*cited, *context])
+        missing = missing_names(stem, [*cited, *context], tuning)
         if missing:
             return f"the question asks about {', '.join(missing)}, which the cited evidence does not mention"
     if cited:

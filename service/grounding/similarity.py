@@ -157,11 +157,10 @@ def cosine_matrix(a: Vectors, b: Vectors) -> Vectors:
     return out
 
 
-CONTAINMENT_SUPPORT = GroundingSettings().containment_support
-"""A text whose content words are at least this share inside another is supported by it
-(whatever the cosine says): `PAPERLENS_GROUNDING__CONTAINMENT_SUPPORT`."""
-
-
-def support(cosine: float, claim: str, evidence: str, share: float = CONTAINMENT_SUPPORT) -> float:
-    """How well `evidence` supports `claim`: the cosine, or 1.0 for a near-copy."""
+def support(
+    cosine: float, claim: str, evidence: str, share: float = GroundingSettings().containment_support
+) -> float:
+    """How well `evidence` supports `claim`: the cosine, or 1.0 for a near-copy (a text whose
+    content words are at least `share` inside it, whatever the cosine says:
+    `PAPERLENS_GROUNDING__CONTAINMENT_SUPPORT`)."""
     return max(cosine, 1.0 if containment(claim, evidence) >= share else 0.0)

@@ -8,12 +8,16 @@ GET and DELETE /jobs/{id}.
   loaded the embedder and opened the store once). Entries are JSON (RQ's `JSONSerializer`),
   never pickles, so nothing that can write to Redis can make a worker run code.
 - **At least once.** A worker that dies mid-file (SIGKILL, a lost machine) leaves its entry
-  in RQ's started registry; once it is QUEUE_FILE_TIMEOUT_S + 30 s old, any live worker's
-  maintenance puts it back on the queue (`Retry(max=QUEUE_RETRIES)`), and another worker
-  runs the file again. Writes are idempotent: chunk ids carry the paper's content hash, so
-  a file that had landed comes back `unchanged`, and chunks a killed write left are
-  overwritten by the same ids. When the retries run out the file is marked failed, saying
-  so; it is never left `running`.
+  in RQ's started registry. A live worker renews its entry every HEARTBEAT_S while the file
+  runs (RQ's `SimpleWorker` runs the file in its own thread and sends no heartbeat until it
+  ends, so a thread of ours does); a dead one's entry lapses HEARTBEAT_TTL_S after its last
+  heartbeat, and the next live worker's maintenance (every MAINTENANCE_S, idle or between
+  files) puts it back on the queue (`Retry(max=QUEUE_RETRIES)`): another worker runs the
+  file again about half a minute after the kill (a file over QUEUE_FILE_TIMEOUT_S is
+  stopped by its own worker, RQ's job timeout, and fails saying so). Writes are
+  idempotent: chunk ids carry the paper's content hash, so a file that had landed comes
+  back `unchanged`, and chunks a killed write left are overwritten by the same ids. When
+  the retries run out the file is marked failed, saying so; it is never left `running`.
 - **The uploads** wait in Redis (`<prefix>:blob:<job>:<n>`), or in QUEUE_FILES_DIR when it
   names a folder every replica and worker mounts; each is deleted once its file is done.
 - **The job record** is one Redis hash (`<prefix>:job:<id>`): its files' states as JSON
@@ -27,6 +31,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,6 +44,7 @@ from rq import Callback, Queue, Retry, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
+from rq.worker import WorkerStatus
 
 from service.components.shared_state import namespace, open_redis
 from service.core.config import Settings
@@ -52,7 +58,11 @@ log = logging.getLogger(__name__)
 
 FileStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 MAINTENANCE_S = 10  # how often a worker looks for entries of workers that died
-ABANDON_GRACE_S = 30  # a file's entry is a dead worker's QUEUE_FILE_TIMEOUT_S + this after it started
+HEARTBEAT_S = 5  # how often a worker renews the entry of the file it runs
+HEARTBEAT_TTL_S = 20  # an entry not renewed this long is a dead worker's (4 missed heartbeats:
+# a Chroma write holds the GIL for at most a few seconds)
+MAINTENANCE_LOCK_S = 60  # RQ's lock on a queue's maintenance lasts 899 s, which a worker
+# killed while holding it would leave to block every other worker's maintenance
 API_TIMEOUT_S = 10.0  # a replica's Redis calls for jobs (a file of MAX_UPLOAD_BYTES included)
 RESULT_TTL_S = 600  # RQ keeps a finished entry this long (0, deleting it at once, fails in
 # RQ 2.12 for an entry a killed worker had started: its execution record is gone)
@@ -231,17 +241,61 @@ class Blobs:
             shutil.rmtree(self.folder / job_id, ignore_errors=True)
 
 
+class IngestQueue(Queue):
+    """RQ's queue, with a maintenance lock a killed worker holds for a minute, not 15."""
+
+    def acquire_maintenance_lock(self) -> bool:
+        return bool(self.connection.set(self.registry_cleaning_key, 1, nx=True, ex=MAINTENANCE_LOCK_S))
+
+
 class IngestWorker(SimpleWorker):
-    """RQ's in-process worker. A file runs at most QUEUE_FILE_TIMEOUT_S (RQ stops it then), so
-    its entry is abandoned, and taken up again, ABANDON_GRACE_S after that (RQ's own margin
-    is 60 s)."""
+    """RQ's in-process worker, with a heartbeat while a file runs. RQ's forking worker renews
+    a running entry from its parent process; `SimpleWorker` runs the file in the thread that
+    would renew it, so its entry lived `job_timeout` + 60 s and a killed worker's file waited
+    that long (ten minutes by default). Here the entry lives HEARTBEAT_TTL_S and a thread
+    renews it every HEARTBEAT_S until the file ends; a file over its timeout is stopped by
+    RQ's death penalty (SIGALRM) in this thread, as before."""
 
     def get_heartbeat_ttl(self, job: Job) -> int:
-        return int(job.timeout if job.timeout and job.timeout > 0 else 600) + ABANDON_GRACE_S
+        return HEARTBEAT_TTL_S
+
+    _beating: tuple[threading.Event, threading.Thread] | None = None
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.prepare_execution(job)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(job, stop), name="rq-heartbeat", daemon=True)
+        self._beating = stop, thread
+        thread.start()
+        try:
+            self.perform_job(job, queue)
+        finally:
+            self._stop_beating()
+        self.set_state(WorkerStatus.IDLE)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """The file ended (done, failed or timed out): stop renewing before RQ files it away,
+        so no late heartbeat writes to an entry RQ has removed."""
+        self._stop_beating()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def _stop_beating(self) -> None:
+        if self._beating is not None:
+            stop, thread = self._beating
+            stop.set()
+            thread.join()
+            self._beating = None
+
+    def _beat(self, job: Job, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                self.maintain_heartbeats(job)
+            except redis.RedisError as err:  # the next beat tries again; the entry lapses if none lands
+                log.warning("heartbeat for %s failed (%s)", job.id, err.__class__.__name__)
 
 
 def _queue(client: redis.Redis, settings: Settings) -> Queue:
-    return Queue(f"{settings.collection_prefix}-ingest", connection=client, serializer=JSONSerializer)
+    return IngestQueue(f"{settings.collection_prefix}-ingest", connection=client, serializer=JSONSerializer)
 
 
 class SharedJobQueue:
