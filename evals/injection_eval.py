@@ -151,7 +151,6 @@ def free_port() -> int:
 def switch_off(guard: str) -> None:
     """Ablation: one of the two guards replaced by a no-op, in this process."""
     from service.answering import (
-        chat_service,
         compare_service,
         generation,
         library,
@@ -160,13 +159,14 @@ def switch_off(guard: str) -> None:
     )
     from service.grounding import evidence
     from service.grounding.injection import InjectionGuard
+    from service.server import openai_chat
 
     if guard == "input":
         setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
         setattr(summary_service, "data_only", lambda t, _e=None, _b=None: t)  # noqa: B010
         for module in (summary_service, compare_service):
             setattr(module, "instruction_sentences", lambda _t, _e=None, _b=None: [])  # noqa: B010
-        for module in (evidence, summary_service, compare_service, chat_service, library, matrix_engine):
+        for module in (evidence, summary_service, compare_service, openai_chat, library, matrix_engine):
             setattr(module, "data_title", lambda t: t)  # noqa: B010
     elif guard == "output":
 

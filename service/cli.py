@@ -257,7 +257,9 @@ def ask(
         _fail(err)
         return
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        from service.server.responses import ask_out
+
+        typer.echo(ask_out(result).model_dump_json(indent=2))
         return
     typer.echo(result.answer)
     for c in result.citations:

@@ -18,6 +18,7 @@ from service.answering.generation import Generator
 from service.answering.matrix_engine import MatrixEngine
 from service.answering.matrix_sentences import SentencePicker
 from service.answering.matrix_service import MatrixService
+from service.answering.results import Answer
 from service.answering.summary_service import SummaryService
 from service.components.embedding.embedder import Embedder
 from service.components.embedding.factory import build_embedder
@@ -38,7 +39,6 @@ from service.ingest.shared_jobs import SharedJobQueue
 from service.retrieval.lexical_index import LexicalIndex
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
-from service.schemas import AskOut
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.~+-]+){2,}[/\\]?")  # kept out of /readyz
@@ -109,7 +109,7 @@ def build_services(
             shared = RedisCache(
                 shared_client(settings.queue_url), settings.collection_prefix, settings.queue_cache_ttl_s
             )
-            ask.cache = ResultCache(shared, AskOut)
+            ask.cache = ResultCache(shared, Answer)
     else:
         jobs = JobQueue(ingest, settings.data_dir, parser.parse)
     return Services(

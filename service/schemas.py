@@ -1,7 +1,8 @@
 """Every request and response body of paperlens, in one place.
 
-The services return these models, the routes declare them, the CLI prints them and the
-evals parse responses with them, so a field is defined once. Names are part of the
+The routes declare these models (`server/responses.py` maps the services' domain results,
+`answering/results.py`, to them), the CLI prints them and the evals parse responses with
+them. Names are part of the
 OpenAPI contract (`tests/test_openapi_contract.py` compares the spec with a snapshot):
 fields may be added, never renamed or removed.
 

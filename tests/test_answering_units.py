@@ -12,6 +12,7 @@ from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.extractive import extractive_answer, extractive_summary
 from service.answering.generation import Generator
 from service.answering.prompts import load_prompt
+from service.answering.results import Summary
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.llm.llm_handle import LLMHandle, client_for
 from service.core.config import Settings
@@ -22,15 +23,15 @@ from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.grounding.similarity import containment, support
-from service.schemas import SummaryOut, UsageOut
+from service.schemas import UsageOut
 
 from .fake_llm import FakeLLM, reply, status
 
 PROMPTS = Settings.model_fields["prompts_dir"].default
 
 
-def summary_out(text: str = "A plain summary.", degraded: bool = False) -> SummaryOut:
-    return SummaryOut(
+def summary_out(text: str = "A plain summary.", degraded: bool = False) -> Summary:
+    return Summary(
         paper_id="p",
         title="T",
         summary=text,
@@ -46,10 +47,10 @@ def summary_out(text: str = "A plain summary.", degraded: bool = False) -> Summa
 
 # --- the result cache ----------------------------------------------------------------------
 def test_cache_hit_is_marked_costs_nothing_and_replays_to_a_stream() -> None:
-    cache = ResultCache(MemoryBackend(8), SummaryOut)
+    cache = ResultCache(MemoryBackend(8), Summary)
     produced: list[int] = []
 
-    def produce() -> SummaryOut:
+    def produce() -> Summary:
         produced.append(1)
         return summary_out()
 
@@ -63,7 +64,7 @@ def test_cache_hit_is_marked_costs_nothing_and_replays_to_a_stream() -> None:
 
 
 def test_cache_keeps_no_degraded_result_and_refresh_skips_the_lookup() -> None:
-    cache = ResultCache(MemoryBackend(8), SummaryOut)
+    cache = ResultCache(MemoryBackend(8), Summary)
     cache.run("bad", lambda: summary_out(degraded=True), None)
     assert cache.get("bad") is None
     cache.run("k", lambda: summary_out("old"), None)

@@ -21,9 +21,10 @@ from cachetools import LRUCache
 
 from service.answering.accounting import Timings
 from service.answering.generation import OnDelta
-from service.schemas import GeneratedOut, UsageOut
+from service.answering.results import Made
+from service.schemas import UsageOut
 
-T = TypeVar("T", bound=GeneratedOut)
+T = TypeVar("T", bound=Made)
 
 
 def cache_key(kind: str, *parts: Any) -> str:

@@ -29,6 +29,7 @@ from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.library import LibraryReader, LibraryResult
 from service.answering.prompts import load_prompt
 from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
+from service.answering.results import Answer, Citation, DroppedSentence, PaperMatch
 from service.answering.verifier import Verdict, open_verifier
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Vectors
@@ -47,7 +48,7 @@ from service.grounding.evidence import (
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
-from service.schemas import AskIn, AskOut, CitationOut, DroppedOut, PaperMatchOut
+from service.schemas import AskIn
 
 
 @dataclass
@@ -80,7 +81,7 @@ class AskService:
         self.verifier = open_verifier(generator, settings)
         self.library = LibraryReader(retriever, generator, settings)
         self.memory = MemoryBackend(settings.ask_cache_size)
-        self.cache = ResultCache(self.memory, AskOut)
+        self.cache = ResultCache(self.memory, Answer)
         self._names: tuple[str, PaperNames, FollowUps] | None = None
 
     def _catalogue(self) -> tuple[str, PaperNames, FollowUps]:
@@ -111,10 +112,10 @@ class AskService:
             scope = [p for p in standalone.paper_ids if not scope or p in scope] or scope
         return replace(query, text=standalone.question, paper_ids=scope)
 
-    def ask(self, request: AskIn) -> AskOut:
+    def ask(self, request: AskIn) -> Answer:
         return self.answer(self.check(request))
 
-    def answer(self, query: CheckedQuery, on_delta: OnDelta | None = None) -> AskOut:
+    def answer(self, query: CheckedQuery, on_delta: OnDelta | None = None) -> Answer:
         """The checked answer; the model's text goes to `on_delta` as it is written."""
         key = cache_key(
             "ask",
@@ -129,7 +130,7 @@ class AskService:
         )
         return self.cache.run(key, lambda: self._admitted(query, on_delta), on_delta)
 
-    def _admitted(self, query: CheckedQuery, on_delta: OnDelta | None) -> AskOut:
+    def _admitted(self, query: CheckedQuery, on_delta: OnDelta | None) -> Answer:
         with self.generator.admission():  # a full LLM queue: 503 now, not after retrieval
             return self._answer(self.prepare(query), on_delta)
 
@@ -203,7 +204,7 @@ class AskService:
             return []
         return [p for p in plan.named if not query.paper_ids or p in query.paper_ids]
 
-    def _answer(self, prep: Prepared, on_delta: OnDelta | None, again: bool = True) -> AskOut:
+    def _answer(self, prep: Prepared, on_delta: OnDelta | None, again: bool = True) -> Answer:
         if not prep.relevant:  # nothing to ground an answer on: abstain without a call
             return self._result(prep, None, self.generator.no_call())
         if prep.plan.form is Form.LIBRARY and self.generator.available:
@@ -247,7 +248,7 @@ class AskService:
             checked, verdict = self._verified(prep, checked, generated)
         return self._result(prep, checked, generated, verdict)
 
-    def _listed(self, prep: Prepared, listed: LibraryResult, on_delta: OnDelta | None) -> AskOut:
+    def _listed(self, prep: Prepared, listed: LibraryResult, on_delta: OnDelta | None) -> Answer:
         """A library question's answer: the papers that match, best first, each cited."""
         generated = Generated("", "llm", False, self.generator.model, listed.usage)
         if not listed.matches:
@@ -267,7 +268,7 @@ class AskService:
             on_delta(text)
         out = self._result(prep, CheckedText(text, [m.evidence[0] for m in listed.matches]), generated)
         out.papers = [
-            PaperMatchOut(paper_id=m.paper_id, title=m.title, n=n, confidence=m.confidence)
+            PaperMatch(paper_id=m.paper_id, title=m.title, n=n, confidence=m.confidence)
             for n, m in enumerate(listed.matches, start=1)
         ]
         return out
@@ -322,17 +323,17 @@ class AskService:
         checked: CheckedText | None,
         generated: Generated,
         verdict: Verdict | None = None,
-    ) -> AskOut:
+    ) -> Answer:
         abstained = checked is None or checked.empty
         cited = [] if checked is None or abstained else checked.cited
         refusal = NOT_SAID if prep.plan.form is Form.YES_NO else ABSTAIN_TEXT
-        return AskOut(
+        return Answer(
             question=prep.query.text,
             answer=refusal if checked is None or abstained else checked.text,
             abstained=abstained,
             confidence=verdict.score if verdict is not None else None,
             citations=[
-                CitationOut(
+                Citation(
                     n=n,
                     paper_id=e.paper_id,
                     title=e.title,
@@ -351,7 +352,7 @@ class AskService:
             usage=generated.usage,
             timings_ms=prep.timings.as_dict(),
             dropped=[
-                DroppedOut(sentence=d.sentence, code=d.code, reason=d.reason)
+                DroppedSentence(sentence=d.sentence, code=d.code, reason=d.reason)
                 for d in (checked.dropped if checked else [])
             ],
         )

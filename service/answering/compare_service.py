@@ -20,6 +20,7 @@ from service.answering.accounting import Timings
 from service.answering.generation import Generated, Generator
 from service.answering.matrix_engine import Cell, MatrixEngine
 from service.answering.prompts import load_prompt
+from service.answering.results import CompareCell, CompareRow, Comparison
 from service.answering.weighing import Weigher
 from service.components.embedding.embedder import Embedder
 from service.components.vector_store.paper_records import StoredPaper
@@ -29,15 +30,15 @@ from service.core.errors import BadInput
 from service.core.sentinels import NOT_STATED
 from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_title, instruction_sentences
 from service.retrieval.request_check import RequestCheck
-from service.schemas import MAX_ASPECTS, CellOut, CompareIn, CompareOut, RowOut, UsageOut
+from service.schemas import MAX_ASPECTS, CompareIn, UsageOut
 
 DEFAULT_ASPECTS = ["problem", "approach", "evidence", "key result", "limitations"]
 
 
-def cell_out(cell: Cell) -> CellOut:
+def compare_cell(cell: Cell) -> CompareCell:
     if not cell.reported:
-        return CellOut(text=NOT_STATED, quote="")
-    return CellOut(text=cell.answer, quote=cell.quote, page=cell.page, section=cell.section)
+        return CompareCell(text=NOT_STATED, quote="")
+    return CompareCell(text=cell.answer, quote=cell.quote, page=cell.page, section=cell.section)
 
 
 class CompareService:
@@ -73,7 +74,7 @@ class CompareService:
         papers = [self.store.papers.get(pid) for pid in self.request_check.known_ids(ids)]
         return [p for p in papers if p is not None], list(dict.fromkeys(names))
 
-    def compare(self, request: CompareIn) -> CompareOut:
+    def compare(self, request: CompareIn) -> Comparison:
         papers, names = self._validate(request)
         usage, timings = UsageOut.zero(), Timings()
         use_llm = self.generator.available
@@ -88,10 +89,10 @@ class CompareService:
                 use_llm = False
                 filled = self.engine.fill(paper, names, "extractive", timings)
             rows.append(
-                RowOut(
+                CompareRow(
                     paper_id=paper.id,
                     title=data_title(paper.title),  # the summary names papers by it: no hidden order
-                    cells={a: cell_out(filled.cells[a]) for a in names},
+                    cells={a: compare_cell(filled.cells[a]) for a in names},
                 )
             )
         sources = [t for p in papers for t in (p.title, p.body)]
@@ -107,7 +108,7 @@ class CompareService:
             if use_llm
             else self.generator.fallback("", failed=self.generator.available)
         )
-        return CompareOut(
+        return Comparison(
             aspects=names,
             rows=rows,
             summary=weighed.summary,

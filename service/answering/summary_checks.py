@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from service.answering.results import DroppedSentence
 from service.components.sentences import split_sentences
 from service.core.config import SummarySettings
 from service.core.reasons import DropReason
 from service.grounding.attribution import CheckedText
 from service.grounding.evidence import Evidence
 from service.grounding.markers import MARKERS, strip_markers
-from service.schemas import DroppedOut, SummaryLength
+from service.schemas import SummaryLength
 
 _WORD = re.compile(r"\b[\w'\u2019.-]*\w")
 
@@ -70,21 +71,21 @@ def said_sentences(checked: CheckedText) -> list[Said]:
 
 def fit_length(
     sentences: list[Said], length: SummaryLength, written: int, tuning: SummarySettings
-) -> tuple[list[Said], list[DroppedOut], str | None]:
+) -> tuple[list[Said], list[DroppedSentence], str | None]:
     """(the sentences kept, those cut for length, a note when the result is out of bounds).
     `written`: how many sentences the model wrote, for the note."""
     rule = length_rule(length, tuning)
     kept = list(sentences)
-    dropped: list[DroppedOut] = []
+    dropped: list[DroppedSentence] = []
     if rule.max_sentences is not None and len(kept) > rule.max_sentences:
         for s in kept[rule.max_sentences :]:
             reason = f"a {length} is {rule.max_sentences} sentence"
-            dropped.append(DroppedOut(sentence=s.text, code=DropReason.TOO_LONG, reason=reason))
+            dropped.append(DroppedSentence(sentence=s.text, code=DropReason.TOO_LONG, reason=reason))
         kept = kept[: rule.max_sentences]
     while len(kept) > 1 and count_words(" ".join(s.text for s in kept)) > rule.max_words:
         cut = kept.pop()
         dropped.append(
-            DroppedOut(
+            DroppedSentence(
                 sentence=cut.text,
                 code=DropReason.TOO_LONG,
                 reason=f"past the {rule.max_words} words a {length} may have",

@@ -36,6 +36,7 @@ from service.answering.extractive import extractive_summary
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.matrix_sentences import SentencePicker
 from service.answering.prompts import load_prompt
+from service.answering.results import Citation, DroppedSentence, Summary, SummarySentence
 from service.answering.summary_checks import (
     Said,
     count_words,
@@ -51,14 +52,7 @@ from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.attribution import check_text
 from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_only, data_title, instruction_sentences
-from service.schemas import (
-    CitationOut,
-    DroppedOut,
-    SummaryAudience,
-    SummaryLength,
-    SummaryOut,
-    SummarySentenceOut,
-)
+from service.schemas import SummaryAudience, SummaryLength
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +95,7 @@ class SummaryService:
         self.settings = settings
         self.picker = picker
         self.prompts = {length: load_prompt(settings.prompts_dir, name) for length, name in PROMPTS.items()}
-        self.cache = ResultCache(store.summaries, SummaryOut)
+        self.cache = ResultCache(store.summaries, Summary)
 
     def cache_key(self, paper: StoredPaper, options: SummaryOptions) -> str:
         prompt = self.prompts[options.length]
@@ -110,9 +104,7 @@ class SummaryService:
             "summary", paper.content_hash, prompt.version, self.generator.model, options.length, reader
         )
 
-    def summary(
-        self, paper_id: str, refresh: bool = False, options: SummaryOptions | None = None
-    ) -> SummaryOut:
+    def summary(self, paper_id: str, refresh: bool = False, options: SummaryOptions | None = None) -> Summary:
         return self.summarise(self.store.papers.require(paper_id), refresh, options=options)
 
     def summarise(
@@ -121,7 +113,7 @@ class SummaryService:
         refresh: bool = False,
         on_delta: OnDelta | None = None,
         options: SummaryOptions | None = None,
-    ) -> SummaryOut:
+    ) -> Summary:
         """The summary of `paper`; the model's first draft goes to `on_delta` as it is written."""
         options = options or SummaryOptions()
         return self.cache.run(
@@ -140,7 +132,7 @@ class SummaryService:
 
     def _generate(
         self, paper: StoredPaper, options: SummaryOptions, on_delta: OnDelta | None, again: bool = True
-    ) -> SummaryOut:
+    ) -> Summary:
         timings = Timings()
         source = paper.body
         # the paper is data: what addresses a machine reader is never shown, at the bar of a
@@ -188,7 +180,7 @@ class SummaryService:
             tuning = self.settings.summary
             kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped), tuning)
         dropped = [
-            DroppedOut(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped
+            DroppedSentence(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped
         ] + cut
         if not kept:  # nothing the checks could keep: quote the paper instead
             failed = self.generator.fallback("", failed=True)
@@ -203,8 +195,8 @@ class SummaryService:
         picked: SummaryEvidence,
         generated: Generated,
         timings: Timings,
-        dropped: list[DroppedOut] | None = None,
-    ) -> SummaryOut:
+        dropped: list[DroppedSentence] | None = None,
+    ) -> Summary:
         """The paper's own best sentences: one each for the problem, the method and the
         result (a TLDR: the method's, else the result's), exact quotes with their sources."""
         tuning = self.settings.summary
@@ -221,10 +213,10 @@ class SummaryService:
         options: SummaryOptions,
         generated: Generated,
         said: list[Said],
-        dropped: list[DroppedOut],
+        dropped: list[DroppedSentence],
         timings: Timings,
         note: str | None = None,
-    ) -> SummaryOut:
+    ) -> Summary:
         order: dict[int, int] = {}  # id of a source sentence -> its n, in order of first use
         cited = []
         for s in said:
@@ -233,18 +225,16 @@ class SummaryService:
                     order[id(e)] = len(order) + 1
                     cited.append(e)
         text = " ".join(s.text for s in said)
-        return SummaryOut(
+        return Summary(
             paper_id=paper.id,
             title=paper.title,
             summary=text,
             cached=False,
             audience=options.audience,
             length=options.length,
-            sentences=[
-                SummarySentenceOut(text=s.text, sources=[order[id(e)] for e in s.sources]) for s in said
-            ],
+            sentences=[SummarySentence(text=s.text, sources=[order[id(e)] for e in s.sources]) for s in said],
             sources=[
-                CitationOut(
+                Citation(
                     n=n,
                     paper_id=e.paper_id,
                     title=e.title,

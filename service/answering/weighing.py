@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from service.answering.accounting import Timings
 from service.answering.generation import Generator
 from service.answering.prompts import Prompt
+from service.answering.results import CompareRow
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.sentences import split_sentences
@@ -29,7 +30,7 @@ from service.grounding.attribution import check_text
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.markers import MARKERS, strip_markers
 from service.grounding.numbers import numbers_in
-from service.schemas import RowOut, UsageOut
+from service.schemas import UsageOut
 
 WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compare best, best first
 
@@ -45,7 +46,7 @@ def short_name(title: str) -> str:
     return title_head(title) or title
 
 
-def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str], min_papers: int) -> list[str]:
+def comparable_columns(rows: Sequence[CompareRow], columns: Sequence[str], min_papers: int) -> list[str]:
     """Columns at least `min_papers` papers filled, most filled first, then those whose cells
     carry the most numbers, then the default aspects that compare best, then in table order."""
 
@@ -64,13 +65,13 @@ def comparable_columns(rows: Sequence[RowOut], columns: Sequence[str], min_paper
     return ranked
 
 
-def cells_line(rows: Sequence[RowOut], column: str) -> str:
+def cells_line(rows: Sequence[CompareRow], column: str) -> str:
     """One column's filled cells side by side, in the papers' order: built from cells only."""
     parts = [f"{short_name(r.title)}: {r.cells[column].text.rstrip('.')}" for r in rows if _filled(r, column)]
     return f"On {column}, {'; '.join(parts)}."
 
 
-def _facts(rows: Sequence[RowOut], columns: Sequence[str]) -> tuple[list[Evidence], str]:
+def _facts(rows: Sequence[CompareRow], columns: Sequence[str]) -> tuple[list[Evidence], str]:
     """The cells of `columns` as numbered evidence, and their text for the prompt."""
     items: list[Evidence] = []
     lines: list[str] = []
@@ -101,12 +102,12 @@ def _two_paper_sentences(text: str, cited: list[Evidence], min_papers: int) -> l
     return kept
 
 
-def _filled(row: RowOut, column: str) -> bool:
+def _filled(row: CompareRow, column: str) -> bool:
     cell = row.cells.get(column)
     return cell is not None and bool(cell.quote)
 
 
-def named(summary: str, row: RowOut) -> bool:
+def named(summary: str, row: CompareRow) -> bool:
     low = summary.lower()
     return any(n.lower() in low for n in {row.title, short_name(row.title)})
 
@@ -132,7 +133,7 @@ class Weigher:
 
     def weigh(
         self,
-        rows: list[RowOut],
+        rows: list[CompareRow],
         columns: Sequence[str],
         timings: Timings,
         *,

@@ -34,6 +34,7 @@ from service.schemas import (
     ModelListOut,
     ModelOut,
 )
+from service.server.responses import ask_out
 
 MODEL_ID = "paperlens"
 STARTED = int(time.time())
@@ -92,7 +93,7 @@ class ChatService:
         )
 
     def complete(self, query: CheckedQuery, on_delta: OnDelta | None = None) -> ChatCompletionOut:
-        out = self.ask.answer(query, on_delta)
+        out = ask_out(self.ask.answer(query, on_delta))
         return ChatCompletionOut(
             id=completion_id(),
             created=int(time.time()),

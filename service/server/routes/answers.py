@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from service.answering.generation import OnDelta
 from service.answering.summary_service import SummaryOptions
 from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryAudience, SummaryLength, SummaryOut
 from service.server.deps import ServicesDep, on_busy
+from service.server.responses import ask_out, compare_out, summary_out
 from service.server.streaming import sse, until_gone, wants_stream
 
 router = APIRouter(tags=["answers"], dependencies=[Depends(on_busy)])
@@ -23,8 +25,8 @@ _SSE: dict[int | str, dict[str, Any]] = {
 async def ask(body: AskIn, request: Request, services: ServicesDep) -> Any:
     query = await run_in_threadpool(services.ask.check, body)  # bad input: a plain 4xx, never a stream
     if wants_stream(request):
-        return sse(lambda on_delta: services.ask.answer(query, on_delta))
-    return await until_gone(request, lambda on_delta: services.ask.answer(query, on_delta))
+        return sse(lambda on_delta: ask_out(services.ask.answer(query, on_delta)))
+    return await until_gone(request, lambda on_delta: ask_out(services.ask.answer(query, on_delta)))
 
 
 @router.get(
@@ -51,13 +53,15 @@ async def summary(
 ) -> Any:
     paper = await run_in_threadpool(services.store.papers.require, paper_id)
     options = SummaryOptions(audience, length)
+
+    def run(on_delta: OnDelta) -> SummaryOut:
+        return summary_out(services.summary.summarise(paper, refresh, on_delta, options))
+
     if wants_stream(request):
-        return sse(lambda on_delta: services.summary.summarise(paper, refresh, on_delta, options))
-    return await until_gone(
-        request, lambda on_delta: services.summary.summarise(paper, refresh, on_delta, options)
-    )
+        return sse(run)
+    return await until_gone(request, run)
 
 
 @router.post("/compare", response_model=CompareOut, summary="Papers side by side, every cell quoted")
 async def compare(body: CompareIn, services: ServicesDep) -> CompareOut:
-    return await run_in_threadpool(services.compare.compare, body)
+    return compare_out(await run_in_threadpool(services.compare.compare, body))

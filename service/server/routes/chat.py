@@ -19,11 +19,12 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from service.answering.chat_service import MODEL_ID, ChatService, completion_id, usage_of
 from service.core.errors import PaperlensError
 from service.schemas import ChatCompletionIn, ChatCompletionOut, ModelListOut
 from service.server.deps import ServicesDep, on_busy
 from service.server.errors import error_body
+from service.server.openai_chat import MODEL_ID, ChatService, completion_id, usage_of
+from service.server.responses import ask_out
 from service.server.streaming import until_gone
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(on_busy)])
@@ -68,7 +69,7 @@ async def _chunks(chat: ChatService, query: Any, include_usage: bool) -> AsyncIt
     cid = completion_id()
     yield _chunk(cid, {"role": "assistant", "content": ""})
     try:
-        out = await run_in_threadpool(chat.ask.answer, query)
+        out = ask_out(await run_in_threadpool(chat.ask.answer, query))
     except PaperlensError as err:  # the 200 head is sent: the error goes in the stream
         yield {"data": error_body(err)}
         yield {"data": "[DONE]"}
