@@ -13,8 +13,8 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from service.answering.followup import FollowUps, Turn
 from service.container import Container, Services
+from service.question.followup import FollowUps, Turn
 from service.server.app import create_app
 
 from .conftest import serving

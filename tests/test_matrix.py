@@ -20,11 +20,12 @@ from fastapi.testclient import TestClient
 from service.answering.matrix_export import csv_cell
 from service.answering.matrix_reply import CellClaim, check_claim, parse_reply
 from service.answering.matrix_store import MadeBy
+from service.answering.results import MatrixCell
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container
 from service.corpus.paper import Paper
-from service.schemas import MatrixCellOut, UsageOut
+from service.schemas import UsageOut
 from service.server.app import create_app
 from service.server.auth import needed_scope
 from service.server.guards import is_llm_route
@@ -386,7 +387,7 @@ def test_a_matrix_left_running_by_a_restart_is_resumed_where_it_stopped(
     store.create("left-over", None, COLUMNS[:1], papers)
     store.set_status("left-over", "running")
     made = MadeBy(UsageOut(llm_calls=1, prompt_tokens=1, completion_tokens=1), "llm", False, "m", "v")
-    first = MatrixCellOut(answer="kept", quote="Kept.", reported=True)
+    first = MatrixCell(answer="kept", quote="Kept.", reported=True)
     store.row_done("left-over", 0, {COLUMNS[0]: first}, made)
     fake_llm.reset()
     services.matrix.resume()  # what the container does at start-up

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.question_plan import Form, plan_question
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.llm.client import Completion
 from service.container import Container
 from service.corpus.paper import Paper
+from service.question.question_plan import Form, plan_question
 from service.server.app import create_app
 
 from .conftest import fake_llm_services

@@ -24,11 +24,9 @@ from service.answering.ask_rules import (
     yes_no_answer,
 )
 from service.answering.extractive import extractive_answer
-from service.answering.followup import FollowUps, Turn
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.library import LibraryReader, LibraryResult
 from service.answering.prompts import load_prompt
-from service.answering.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.answering.results import Answer, Citation, DroppedSentence, PaperMatch
 from service.answering.verifier import Verdict, open_verifier
 from service.answering.voice import third_person
@@ -46,6 +44,8 @@ from service.grounding.evidence import (
     select_evidence,
 )
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
+from service.question.followup import FollowUps, Turn
+from service.question.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
 from service.schemas import AskIn

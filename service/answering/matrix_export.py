@@ -13,7 +13,7 @@ import csv
 import io
 import re
 
-from service.schemas import MatrixCellOut, MatrixOut
+from service.answering.results import Matrix, MatrixCell
 
 FORMULA_START = re.compile(r"^(?:[\t\r]|\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])")
 MEDIA_TYPES = {
@@ -28,11 +28,11 @@ def csv_cell(value: object) -> str:
     return f"'{text}" if FORMULA_START.match(text) else text
 
 
-def where(cell: MatrixCellOut) -> str:
+def where(cell: MatrixCell) -> str:
     return ", ".join(p for p in (f"p. {cell.page}" if cell.page else "", cell.section or "") if p)
 
 
-def to_csv(matrix: MatrixOut) -> str:
+def to_csv(matrix: Matrix) -> str:
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(
@@ -58,7 +58,7 @@ def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(matrix: MatrixOut) -> str:
+def to_markdown(matrix: Matrix) -> str:
     lines = [
         f"| Paper | {' | '.join(_md(c) for c in matrix.columns)} |",
         f"|---|{'|'.join('---' for _ in matrix.columns)}|",
@@ -83,7 +83,7 @@ def to_markdown(matrix: MatrixOut) -> str:
     return "\n".join([*lines, "", "Quotes:", *quotes]) + "\n"
 
 
-def export(matrix: MatrixOut, fmt: str) -> str:
+def export(matrix: Matrix, fmt: str) -> str:
     if fmt == "csv":
         return to_csv(matrix)
     if fmt == "md":

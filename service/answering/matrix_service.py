@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from service.answering.accounting import Timings
 from service.answering.matrix_engine import Cell, MatrixEngine
 from service.answering.matrix_store import MadeBy, MatrixStore
+from service.answering.results import Matrix, MatrixCell
 from service.components.llm.gate import LLMBusy
 from service.components.serial_worker import SerialWorker
 from service.components.vector_store.paper_store import PaperStore
@@ -27,7 +28,7 @@ from service.core.config import Settings
 from service.core.errors import BadInput, NotReady, PaperlensError
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
-from service.schemas import MAX_COLUMN_CHARS, MatrixCellOut, MatrixColumnsIn, MatrixIn, MatrixOut, UsageOut
+from service.schemas import MAX_COLUMN_CHARS, MatrixColumnsIn, MatrixIn, UsageOut
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def check_columns(columns: Sequence[str], have: Sequence[str], limit: int) -> li
     return folded
 
 
-def cell_out(cell: Cell) -> MatrixCellOut:
-    return MatrixCellOut(
+def matrix_cell(cell: Cell) -> MatrixCell:
+    return MatrixCell(
         answer=cell.answer,
         quote=cell.quote,
         reported=cell.reported,
@@ -132,7 +133,7 @@ class MatrixService:
             raise BadInput("no paper matches the query: add papers first, or search for something else")
         return ids
 
-    def submit(self, request: MatrixIn) -> MatrixOut:
+    def submit(self, request: MatrixIn) -> Matrix:
         """Check the request, record the matrix and queue it; returns at once (the 202)."""
         columns = check_columns(request.columns, [], self.settings.matrix_max_columns)
         ids = self._papers_of(request)
@@ -150,10 +151,10 @@ class MatrixService:
         self.worker.submit(matrix_id)
         return self.store.get(matrix_id)
 
-    def get(self, matrix_id: str) -> MatrixOut:
+    def get(self, matrix_id: str) -> Matrix:
         return self.store.get(matrix_id)
 
-    def add_columns(self, matrix_id: str, request: MatrixColumnsIn) -> MatrixOut:
+    def add_columns(self, matrix_id: str, request: MatrixColumnsIn) -> Matrix:
         """Queue every paper of the matrix for the new columns alone; the job runs again."""
         have = self.store.columns(matrix_id)  # 404 for an unknown matrix
         columns = check_columns(request.columns, have, self.settings.matrix_max_columns)
@@ -163,7 +164,7 @@ class MatrixService:
         self.worker.submit(matrix_id)
         return self.store.get(matrix_id)
 
-    def cancel(self, matrix_id: str) -> MatrixOut:
+    def cancel(self, matrix_id: str) -> Matrix:
         """Papers not yet started are skipped; the paper being filled finishes."""
         self.store.get(matrix_id)  # 404 for an unknown id
         if self.store.cancel(matrix_id):
@@ -197,7 +198,7 @@ class MatrixService:
             if paper is None:
                 missing = Cell.missing("the paper is no longer in the library")
                 made = MadeBy(UsageOut.zero(), "llm", False, generator.model, self.engine.prompt_version)
-                cells = {c: cell_out(missing) for c in row.columns}
+                cells = {c: matrix_cell(missing) for c in row.columns}
                 self.store.row_done(matrix_id, row.idx, cells, made, "the paper is no longer in the library")
                 continue
             while True:
@@ -218,7 +219,7 @@ class MatrixService:
                 generator.model if filled.engine == "llm" else "extractive",
                 self.engine.prompt_version,
             )
-            cells = {c: cell_out(cell) for c, cell in filled.cells.items()}
+            cells = {c: matrix_cell(cell) for c, cell in filled.cells.items()}
             self.store.row_done(matrix_id, row.idx, cells, made, filled.error)
         if not self._cancelled(matrix_id):
             rows = self.store.get(matrix_id).rows

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.answering.results import Matrix, MatrixCell, MatrixRow
 from service.core.errors import NotFound
-from service.schemas import MatrixCellOut, MatrixOut, MatrixRowOut, UsageOut
+from service.schemas import UsageOut
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS matrices (
@@ -161,7 +162,7 @@ class MatrixStore:
         self,
         matrix_id: str,
         idx: int,
-        cells: dict[str, MatrixCellOut],
+        cells: dict[str, MatrixCell],
         made: MadeBy,
         error: str | None = None,
     ) -> None:
@@ -218,7 +219,7 @@ class MatrixStore:
                 self._db.execute("DELETE FROM matrices WHERE id = ?", (matrix_id,))
             self._db.execute("COMMIT")
 
-    def get(self, matrix_id: str) -> MatrixOut:
+    def get(self, matrix_id: str) -> Matrix:
         with self._lock:
             job = self._db.execute(
                 "SELECT status, query, columns, created, started, finished, usage, engine, degraded, model, "
@@ -234,17 +235,17 @@ class MatrixStore:
             raise _unknown(matrix_id)
         status, query, columns, _, started, finished, usage, engine, degraded, model, version = job
         out_rows = [
-            MatrixRowOut(
+            MatrixRow(
                 paper_id=pid,
                 title=title,
                 status=row_status,
-                cells={c: MatrixCellOut.model_validate(v) for c, v in json.loads(cells).items()},
+                cells={c: MatrixCell.model_validate(v) for c, v in json.loads(cells).items()},
                 error=error,
             )
             for pid, title, row_status, cells, error in rows
         ]
         end = finished or time.time()
-        return MatrixOut(
+        return Matrix(
             matrix_id=matrix_id,
             status=status,
             status_url=f"/matrix/{matrix_id}",

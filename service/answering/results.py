@@ -4,7 +4,8 @@
 those, with their field descriptions; the CLI prints them), so the services never build
 an HTTP body and the API can change its shape without touching them. The field names are
 the response models' own, so the mapping is by attribute; the summary cache keeps a
-`Summary` as JSON, which is why these are Pydantic models and not plain dataclasses.
+`Summary` as JSON and the matrix store a `MatrixCell`, which is why these are Pydantic
+models and not plain dataclasses.
 Usage is `schemas.UsageOut`, as the one LLM step (`generation.py`) counts it.
 """
 
@@ -121,3 +122,42 @@ class Comparison(Made):
     aspects: list[str]
     rows: list[CompareRow]
     summary: str
+
+
+class MatrixCell(BaseModel):
+    """One cell of a literature matrix: a short answer and the sentence it rests on, or
+    'not reported' and why."""
+
+    answer: str
+    quote: str
+    reported: bool
+    reason: str | None = None
+    page: int | None = None
+    section: str | None = None
+
+
+class MatrixRow(BaseModel):
+    paper_id: str
+    title: str
+    status: str  # queued, running, done, failed or cancelled
+    cells: dict[str, MatrixCell]  # the cells filled so far, by column
+    error: str | None = None
+
+
+class Matrix(BaseModel):
+    """A literature matrix and its progress (`MatrixService`, kept by `MatrixStore`)."""
+
+    matrix_id: str
+    status: str
+    status_url: str
+    query: str | None = None
+    columns: list[str]
+    papers_done: int
+    papers_total: int
+    rows: list[MatrixRow]
+    engine: str
+    degraded: bool
+    model: str
+    prompt_version: str
+    usage: UsageOut
+    elapsed_s: float

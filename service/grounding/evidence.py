@@ -31,7 +31,7 @@ _BOILERPLATE = re.compile(
 
 
 def name_like(head: str, most_words: int = DEFAULTS.short_label_words) -> bool:
-    """A title's head that reads as a name: at most `most_words` words (SHORT_LABEL_WORDS),
+    """A title's head that reads as a name: at most `most_words` words (`GROUNDING__SHORT_LABEL_WORDS`),
     each opening with a capital or a digit ("Motion Tracks", "GR00T N1"), so a phrase with a
     small word ("Flow Straight and Fast", "Manipulate by Seeing") is not taken for one."""
     words = head.split()

@@ -7,8 +7,8 @@ goes out as a body, as the SSE `final` event, or from the CLI.
 
 from __future__ import annotations
 
-from service.answering.results import Answer, Comparison, Summary
-from service.schemas import AskOut, CompareOut, SummaryOut
+from service.answering.results import Answer, Comparison, Matrix, Summary
+from service.schemas import AskOut, CompareOut, MatrixOut, SummaryOut
 
 
 def ask_out(answer: Answer) -> AskOut:
@@ -21,3 +21,7 @@ def summary_out(summary: Summary) -> SummaryOut:
 
 def compare_out(comparison: Comparison) -> CompareOut:
     return CompareOut.model_validate(comparison, from_attributes=True)
+
+
+def matrix_out(matrix: Matrix) -> MatrixOut:
+    return MatrixOut.model_validate(matrix, from_attributes=True)

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from service.answering.matrix_export import MEDIA_TYPES, export
+from service.answering.results import Matrix
 from service.schemas import MatrixColumnsIn, MatrixIn, MatrixOut
 from service.server.deps import ServicesDep
+from service.server.responses import matrix_out
 
 router = APIRouter(tags=["answers"])
 
@@ -22,9 +24,9 @@ _EXPORTS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _accepted(matrix: MatrixOut, response: Response) -> MatrixOut:
+def _accepted(matrix: Matrix, response: Response) -> MatrixOut:
     response.headers["Location"] = matrix.status_url
-    return matrix
+    return matrix_out(matrix)
 
 
 @router.post(
@@ -54,7 +56,7 @@ async def get_matrix(
 ) -> Any:
     matrix = await run_in_threadpool(services.matrix.get, matrix_id)
     if format == "json":
-        return matrix
+        return matrix_out(matrix)
     return Response(
         export(matrix, format),
         media_type=MEDIA_TYPES[format],
@@ -78,4 +80,4 @@ async def add_columns(
 @router.delete("/matrix/{matrix_id}", response_model=MatrixOut, summary="Cancel a matrix")
 async def cancel_matrix(matrix_id: str, services: ServicesDep) -> MatrixOut:
     """Papers not yet started are skipped (status `cancelled`); the paper being filled finishes."""
-    return await run_in_threadpool(services.matrix.cancel, matrix_id)
+    return matrix_out(await run_in_threadpool(services.matrix.cancel, matrix_id))
