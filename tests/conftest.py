@@ -26,6 +26,17 @@ from service.server.guards import LOOPBACK_NAMES
 
 from .fake_llm import FakeLLM
 
+
+@pytest.fixture(autouse=True)
+def _nothing_learned() -> Iterator[None]:
+    """What the known-answer probe learned in one test is not another test's."""
+    from service.grounding.injection import forget
+
+    forget()
+    yield
+    forget()
+
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "trending-papers.txt"
 

@@ -37,7 +37,8 @@ def test_ask_answers_with_exact_quotes_then_verifies(llm_client: TestClient, fak
     cite = body["citations"][0]
     assert cite["title"].startswith("CARP")
     assert cite["quote"] in paper_sentences(llm_client, cite["paper_id"])
-    assert body["usage"]["llm_calls"] == 2 == len(fake_llm.requests)  # the answer, then its verification
+    assert len(fake_llm.requests) == 2  # the answer, then its verification
+    assert body["usage"]["llm_calls"] == 3 == len(fake_llm.probes) + 2  # and the known-answer probe before it
     sent = fake_llm.requests[0]["messages"]
     assert count_tokens("\n".join(m["content"] for m in sent)) <= 1500
     check = fake_llm.requests[1]
@@ -59,7 +60,7 @@ def test_irrelevant_question_abstains_without_calling_the_llm(
 def test_invented_number_makes_the_service_abstain(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     fake_llm.reset(reply("CARP uses a learning rate of 0.0003 during training [1]."))
     body = llm_client.post("/ask", json={"question": "What learning rate does CARP use?"}).json()
-    assert body["abstained"] and body["usage"]["llm_calls"] == 1
+    assert body["abstained"] and body["usage"]["llm_calls"] == 2  # the probe and the answer
     assert "0.0003" in body["dropped"][0]["sentence"] and body["dropped"][0]["code"] == "no_evidence"
 
 
@@ -155,7 +156,7 @@ def test_ask_streams_deltas_then_a_final_event(llm_client: TestClient) -> None:
     assert kinds[-1] == "final" and kinds.count("final") == 1 and kinds.count("delta") >= 3
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     final = events[-1][1]
-    assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 2
+    assert "10x" in streamed and final["citations"] and final["usage"]["llm_calls"] == 3
 
 
 def test_repeated_question_is_served_from_cache_until_the_store_changes(
@@ -185,7 +186,7 @@ def test_repeated_question_is_served_from_cache_until_the_store_changes(
 def test_summary_is_generated_once_then_cached(llm_client: TestClient, fake_llm: FakeLLM) -> None:
     pid = llm_client.get("/papers", params={"limit": 1}).json()["papers"][0]["id"]
     first = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
-    assert first["cached"] is False and first["engine"] == "llm" and first["usage"]["llm_calls"] == 1
+    assert first["cached"] is False and first["engine"] == "llm" and first["usage"]["llm_calls"] == 2
     assert len(first["sentences"]) >= 2 and first["words"] <= 160 and first["sources"]
     second = llm_client.get(f"/papers/{pid}/summary").json()
     assert second["cached"] is True and second["summary"] == first["summary"]
@@ -205,7 +206,7 @@ def test_a_summary_keeps_what_the_paper_says_and_drops_invented_numbers(
     # summaries a third of their facts); a number the paper lacks goes, with its code
     fake_llm.reset(reply(f"{sentences[0]} Their idea reached 99.9% accuracy. {sentences[1]}"))
     body = llm_client.get(f"/papers/{pid}/summary", params={"refresh": "true"}).json()
-    assert body["usage"]["llm_calls"] == 1
+    assert body["usage"]["llm_calls"] == 2  # the probe and the summary
     assert "99.9" not in body["summary"] and "99.9" in body["dropped"][0]["sentence"]
     assert body["dropped"][0]["code"] == "no_evidence"  # no sentence of the paper says it
     assert len(body["sentences"]) == 2 and sentences[0].split()[1] in body["summary"]
@@ -229,7 +230,7 @@ def test_compare_cells_quote_their_paper_with_one_call(llm_client: TestClient, f
     assert body["aspects"] == ["problem", "approach", "evidence", "key result", "limitations"]
     assert [row["paper_id"] for row in body["rows"]] == ids
     # extractive cells, one call for the summary: one call per comparison, not per paper
-    assert body["usage"]["llm_calls"] == 1 == len(fake_llm.requests)
+    assert len(fake_llm.requests) == 1 and body["usage"]["llm_calls"] == 2  # and its probe
     assert body["engine"] == "llm"
     for row in body["rows"]:
         sentences = paper_sentences(llm_client, row["paper_id"])
@@ -259,7 +260,8 @@ def test_compare_with_llm_cells_makes_one_call_per_paper(
     with TestClient(create_app(services.settings, Container.of(services))) as client:
         ids = [p["id"] for p in client.get("/papers").json()["papers"]]
         body = client.post("/compare", json={"paper_ids": ids}).json()
-    assert body["usage"]["llm_calls"] == len(ids) == len(fake_llm.requests)
+    assert len(ids) == len(fake_llm.requests) == len(fake_llm.probes)  # each call after its probe
+    assert body["usage"]["llm_calls"] == 2 * len(ids)
     not_stated = {"text": "not stated", "quote": "", "page": None, "section": None}
     cells = [cell for row in body["rows"] for cell in row["cells"].values()]
     for cell in cells:  # the fake copies six words of the sentence sharing the aspect's words

@@ -79,7 +79,8 @@ def test_a_matrix_fills_every_cell_from_one_call_per_paper(llm_client: TestClien
     assert [r["paper_id"] for r in body["rows"]] == ids and body["columns"] == COLUMNS
     # one call per paper, all its columns in it, the reply held to a schema of the columns
     calls = matrix_requests(fake_llm)
-    assert len(calls) == len(fake_llm.requests) == 3 == body["usage"]["llm_calls"]
+    assert len(calls) == len(fake_llm.requests) == 3 == len(fake_llm.probes)  # each after its probe
+    assert body["usage"]["llm_calls"] == 6
     schema = calls[0]["response_format"]["json_schema"]["schema"]
     assert calls[0]["response_format"]["type"] == "json_schema" and schema["required"] == COLUMNS
     filled = 0
@@ -303,7 +304,8 @@ def test_compare_llm_cells_are_the_matrix_engines_one_call_per_paper(
         ids = paper_ids(client, 3)
         body = client.post("/compare", json={"paper_ids": ids, "aspects": ["approach", "dataset"]}).json()
     calls = matrix_requests(fake_llm)
-    assert len(calls) == len(ids) == body["usage"]["llm_calls"]  # one JSON call per paper, no summary call
+    assert len(calls) == len(ids) == len(fake_llm.requests)  # one JSON call per paper, no summary call
+    assert body["usage"]["llm_calls"] == 2 * len(ids)  # each after its known-answer probe
     for row in body["rows"]:
         for cell in row["cells"].values():
             assert cell["text"] == "not stated" or cell["text"].lower() in cell["quote"].lower()
@@ -395,6 +397,6 @@ def test_a_matrix_left_running_by_a_restart_is_resumed_where_it_stopped(
         body = finished(client, "left-over")
     assert body["status"] == "done" and body["papers_done"] == 3
     assert body["rows"][0]["cells"][COLUMNS[0]]["answer"] == "kept"  # not redone
-    assert len(fake_llm.requests) == 2 and body["usage"]["llm_calls"] == 3
+    assert len(fake_llm.requests) == 2 and body["usage"]["llm_calls"] == 1 + 2 * 2  # 2 new, each probed
     store.prune(1)  # the newest finished matrices are kept, older ones go
     assert store.status_of("older") is None and store.status_of("left-over") == "done"

@@ -99,7 +99,7 @@ def plain_client(
 def test_without_a_verifier_answers_carry_no_confidence(plain_client: TestClient, fake_llm: FakeLLM) -> None:
     body = plain_client.post("/ask", json={"question": CARP_Q}).json()
     assert not body["abstained"] and body["confidence"] is None
-    assert len(fake_llm.requests) == body["usage"]["llm_calls"] == 1
+    assert len(fake_llm.requests) == 1 and body["usage"]["llm_calls"] == 2  # and the probe
 
 
 @pytest.mark.parametrize(

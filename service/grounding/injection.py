@@ -424,6 +424,11 @@ def learn(units: Iterable[str]) -> None:
         del _learned[next(iter(_learned))]
 
 
+def forget() -> None:
+    """Nothing learned (a fresh process; tests)."""
+    _learned.clear()
+
+
 def learned(sentence: str) -> bool:
     """`sentence` is, holds, or lies inside text the probe found steering the model."""
     if not _learned:

@@ -115,6 +115,16 @@ class ServiceCollector(Collector):
             "LLM replies withheld for doing what an instruction inside a paper asked",
             value=stats.injections,
         )
+        yield CounterMetricFamily(
+            "paperlens_paper_text_steered",
+            "Calls not made because the paper text shown steered the model (the known-answer probe)",
+            value=stats.steered,
+        )
+        yield CounterMetricFamily(
+            "paperlens_injection_probes",
+            "Known-answer probes sent before calls showing paper text",
+            value=stats.probes,
+        )
         jobs = GaugeMetricFamily("paperlens_ingest_jobs", "Ingest jobs by status", labels=["status"])
         for status, n in sorted(s.jobs.store.counts().items()):
             jobs.add_metric([status], n)
