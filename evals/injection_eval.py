@@ -22,11 +22,13 @@ cache and carries a marker), compare, chat, and any of them; the detector's own 
 (attack sentences flagged); and for benign items, answers declined and summaries
 degraded.
 
-`--without input` (the paper text reaches the model as stored) or `--without output` (no
-check of the reply) switches one guard off, to show what each earns.
+`--without input` (the paper text reaches the model as stored, nothing left out, not even
+what the probe learned), `--without cues` (the detector's cues score nothing; what the
+known-answer probe learned is still left out), `--without probe` (no known-answer probe) or
+`--without output` (no check of the reply) switches one guard off, to show what each earns.
 
     python -m evals.injection_eval [--set injection|injection2] --split dev|test [--model obeying|embedded]
-        [--without input|output]
+        [--without input|cues|probe|output]
 """
 
 from __future__ import annotations
@@ -168,6 +170,12 @@ def switch_off(guard: str) -> None:
             setattr(module, "instruction_sentences", lambda _t, _e=None, _b=None: [])  # noqa: B010
         for module in (evidence, summary_service, compare_service, openai_chat, library, matrix_engine):
             setattr(module, "data_title", lambda t: t)  # noqa: B010
+    elif guard == "cues":  # the detector's cues score nothing: only what the probe learned is left out
+        from service.grounding import injection
+
+        setattr(injection, "instruction_score", lambda _s: 0.0)  # noqa: B010
+    elif guard == "probe":
+        setattr(generation.Generator, "probe_calls", property(lambda _g: 0, lambda _g, _v: None))  # noqa: B010
     elif guard == "output":
 
         class NoGuard(InjectionGuard):
@@ -317,7 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--model", choices=["obeying", "embedded"], default="obeying")
-    parser.add_argument("--without", choices=["input", "output"], default="")
+    parser.add_argument("--without", choices=["input", "cues", "probe", "output"], default="")
     parser.add_argument("--set", choices=SETS, default="injection", dest="data_set")
     args = parser.parse_args()
     result = run(args.split, args.model, args.without, args.data_set)
