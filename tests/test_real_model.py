@@ -62,7 +62,9 @@ def test_ask_runs_the_real_model_and_stays_grounded(real_server: str) -> None:
     assert r.status_code == 200
     body = r.json()
     verified = body["confidence"] is not None  # an answer the checks kept is verified: one more call
-    assert body["engine"] == "llm" and body["usage"]["llm_calls"] == 1 + verified
+    # the known-answer probe (more when the tiny model misses it and its lines are tried),
+    # the answer and (when kept) its verification
+    assert body["engine"] == "llm" and body["usage"]["llm_calls"] >= 2 + verified
     assert body["usage"]["prompt_tokens"] > 0
     for c in body["citations"]:  # whatever the small model wrote, what is kept is quoted exactly
         assert c["quote"] in sentences_of(real_server, c["paper_id"])

@@ -197,6 +197,9 @@ class Generator:
         if reply is None:
             return None, spent
         found = tuple(probe.locate(shown_lines(messages)))
+        if not found:  # no shown line steers it on its own: the model missed the probe, not the text
+            log.warning("probe reply %r, but no shown line steers the model; calling", reply[:80])
+            return None, spent
         learn(found)
         self.stats.steered += 1
         self.stats.degraded += 1

@@ -12,7 +12,9 @@ The probe shares its prefix with the real call, so with a prompt cache (the embe
 llama.cpp server keeps one) the real call reads only the question's last tokens again:
 the probe costs its own few output tokens. When it fails, `locate` finds the shown lines
 that steer the model by halving them (each half in a plain carrier prompt, at most
-`max_calls` probes), so the caller can leave them out and ask again.
+`max_calls` probes), so the caller can leave them out and ask again. When no line does on
+its own, the failed probe is the model's, not the text's (a small model sometimes answers
+the task instead), and the call goes ahead under the other guards.
 
 What it does not catch: text that states false facts without steering the model (an
 "erratum" with other numbers); the checks after the call (numbers, support, the verifier)
