@@ -151,6 +151,7 @@ def test_an_instruction_no_cue_finds_is_caught_by_the_probe_left_out_and_the_pap
     events = list(iter_sse(raw))
     final = next(d for e, d in events if e == "final")
     deltas = "".join(d.get("text", "") for e, d in events if e == "delta")
+    assert final["usage"]["llm_calls"] == len(obeying.probes) + len(obeying.requests)  # every probe counted
     assert MARK not in final["answer"] and MARK not in deltas
     assert not final["abstained"] and "video" in final["answer"].lower()  # answered, without it
     assert not saw_marker(obeying)  # the calls that answer never showed it

@@ -222,7 +222,9 @@ class AskService:
             question=prep.query.text,
         )
         if generated.steering and again:  # the lines that steered the model are now left out: ask again
-            return self._answer(self.prepare(prep.query), on_delta, again=False)
+            answer = self._answer(self.prepare(prep.query), on_delta, again=False)
+            answer.usage.add(generated.usage)  # the probes that found them count too
+            return answer
         with prep.timings.measure("check"):
             word, text = None, generated.text
             if plan.form is Form.YES_NO:  # the verdict word is code's to decide, not the model's

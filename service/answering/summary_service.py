@@ -168,7 +168,9 @@ class SummaryService:
             removed=removed,
         )
         if draft.steering and again:  # the lines that steered the model are now left out: write again
-            return self._generate(paper, options, on_delta, again=False)
+            summary = self._generate(paper, options, on_delta, again=False)
+            summary.usage.add(draft.usage)  # the probes that found them count too
+            return summary
         if not draft.from_llm:
             return self._quoted(paper, options, picked, draft, timings)
         if draft.withheld:
