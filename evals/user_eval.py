@@ -49,8 +49,26 @@ _FIRST_WORD = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 
 
 def load_items(split: str, only: set[str] | None = None, data: Path = DATA) -> list[dict[str, Any]]:
-    items = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    items = [normalised(json.loads(line)) for line in data.read_text().splitlines() if line.strip()]
     return [i for i in items if (split == "all" or i["split"] == split) and (not only or i["id"] in only)]
+
+
+def normalised(item: dict[str, Any]) -> dict[str, Any]:
+    """Facts as lists of alternatives. user_questions3 writes plain strings: a yes/no
+    item's first is the expected word; a single item's are alternatives (any one
+    suffices); an "each" item's are one per paper (all needed)."""
+    facts = item["facts"]
+    if not facts or isinstance(facts[0], list):
+        return item
+    match item["type"]:
+        case "yesno":
+            item["expect"] = facts[0]
+            item["facts"] = []
+        case "each" | "multi":
+            item["facts"] = [[f] for f in facts]
+        case _:
+            item["facts"] = [facts]
+    return item
 
 
 def abstained(item: dict[str, Any], answer: AskOut) -> bool:
