@@ -59,7 +59,12 @@ class CompareService:
         self.engine = engine
         self.summary_prompt = load_prompt(settings.prompts_dir, "compare_summary")
         self.weigher = Weigher(
-            self.summary_prompt, generator, embedder, settings.support_threshold, settings.compare
+            self.summary_prompt,
+            generator,
+            embedder,
+            settings.support_threshold,
+            settings.compare,
+            settings.grounding,
         )
 
     def _validate(self, request: CompareIn) -> tuple[list[StoredPaper], list[str]]:

@@ -176,7 +176,13 @@ class SummaryService:
         if draft.withheld:
             log.warning("summary of %s followed instructions inside the paper; not used", paper.id)
         with timings.measure("check"):
-            checked = check_text(draft.text, picked.evidence, self.embedder, self.settings.support_threshold)
+            checked = check_text(
+                draft.text,
+                picked.evidence,
+                self.embedder,
+                self.settings.support_threshold,
+                tuning=self.settings.grounding,
+            )
             written = said_sentences(checked)
             kept = [Said(third_person(s.text), s.sources) for s in written]  # "the authors show", not "we"
             tuning = self.settings.summary

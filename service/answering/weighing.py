@@ -24,7 +24,7 @@ from service.answering.results import CompareRow
 from service.answering.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.sentences import split_sentences
-from service.core.config import CompareSettings
+from service.core.config import CompareSettings, GroundingSettings
 from service.corpus.names import title_head
 from service.grounding.attribution import check_text
 from service.grounding.evidence import Evidence, EvidenceSet
@@ -120,6 +120,7 @@ class Weigher:
         embedder: Embedder,
         support_threshold: float,
         tuning: CompareSettings,
+        grounding: GroundingSettings,
     ) -> None:
         """`tuning.summary_columns`: columns the summary call is shown (every paper's cell on
         each): one keeps a 3-paper call to about 3 quotes, the size that took 14 s on 2 slow
@@ -130,6 +131,7 @@ class Weigher:
         self.embedder = embedder
         self.support_threshold = support_threshold
         self.tuning = tuning
+        self.grounding = grounding
 
     def weigh(
         self,
@@ -162,7 +164,9 @@ class Weigher:
             failed = not generated.from_llm
             if generated.from_llm and generated.text:
                 evidence = EvidenceSet(items, self.embedder.embed([i.text for i in items]), 1.0)
-                checked = check_text(generated.text, evidence, self.embedder, self.support_threshold)
+                checked = check_text(
+                    generated.text, evidence, self.embedder, self.support_threshold, tuning=self.grounding
+                )
                 if not checked.empty:
                     sentences = [
                         third_person(s) for s in _two_paper_sentences(checked.text, checked.cited, least)
