@@ -30,6 +30,7 @@ def run(split: str, data: str) -> list[dict[str, Any]]:
         with services.ask.generator.admission():
             result = reader.read(item["question"], vector, None, Timings())
         found = {m.paper_id for m in result.matches}
+        order = [pid for pid, _ in reader.candidates(item["question"], vector, None)]
         out.append(
             {
                 "id": item["id"],
@@ -37,6 +38,15 @@ def run(split: str, data: str) -> list[dict[str, Any]]:
                 "gold": len(gold),
                 "gold_in_candidates": len(gold & found),
                 "scores": [[round(m.confidence, 3), m.paper_id in gold] for m in result.matches],
+                "features": [
+                    [
+                        round(m.confidence, 3),
+                        order.index(m.paper_id),
+                        round(m.evidence[0].score, 3),
+                        m.paper_id in gold,
+                    ]
+                    for m in result.matches
+                ],
             }
         )
         print(json.dumps(out[-1]))
