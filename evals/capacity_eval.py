@@ -43,6 +43,7 @@ import numpy as np
 
 from evals.bench_retrieval import sample_sentences
 from evals.metrics import median, percentile
+from evals.results_io import REPORTS, stamp
 from service.container import build_services
 from service.core.config import Settings
 from service.corpus.paper import Paper
@@ -50,7 +51,6 @@ from service.retrieval.lexical_index import LexicalIndex
 from tests.conftest import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORTS = ROOT / "evals" / "reports"
 BIN = Path(sys.executable).parent
 DIM = 384
 SENTENCES_PER_PAPER = 250  # ~35 tokens each: about 40 chunks of 220 tokens
@@ -258,10 +258,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25, help="papers per ingest call while filling")
     args = parser.parse_args()
     result = run(sorted(args.sizes), args.queries, args.batch)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_at = stamp()
     REPORTS.mkdir(parents=True, exist_ok=True)
-    md = REPORTS / f"{stamp}-capacity.md"
-    md.write_text(report(result, stamp), encoding="utf-8")
+    md = REPORTS / f"{run_at}-capacity.md"
+    md.write_text(report(result, run_at), encoding="utf-8")
     md.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(md.read_text())
     print(f"wrote {md.relative_to(ROOT)} and .json")

@@ -30,8 +30,8 @@ from evals import (
     user_eval,
 )
 from evals.report import write_report
+from evals.results_io import REPORTS, stamp
 
-REPORTS = Path(__file__).parent / "reports"
 RESULTS = Path(__file__).parent / "results"
 QUICK_QA = {"q01", "q03", "q06", "q09", "q12", "q15", "q19", "q23", "m02", "m05", "u01", "u04", "u07"}
 QUICK_PAPERQA = {"q01", "q09", "u01"}
@@ -150,7 +150,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     suites = tuple(s for s in args.suites.split(",") if s in SUITES)
-    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{args.mode}"
+    stem = stamp() + f"-{args.mode}"
     results = run_suites(
         args.mode, args.base_url, suites, RESULTS / f"{stem}-partial.json", not args.no_paperqa
     )

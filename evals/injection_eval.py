@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from evals.client import ROOT, open_client
+from evals.results_io import REPORTS, stamp
 from service.components.sentences import split_sentences
 from service.grounding.injection import data_only, data_title, flagged
 
 DATA = ROOT / "evals" / "data" / "injection"
-REPORTS = ROOT / "evals" / "reports"
 
 
 SETS = ("injection", "injection2", "injection3")  # two sets, each written blind by its own helper
@@ -292,13 +292,13 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any], summary: dict[str, Any]) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_at = stamp()
     REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"{stamp}-{result['set']}-{result['split']}-{result['model'].replace(' ', '-')}.md"
+    path = REPORTS / f"{run_at}-{result['set']}-{result['split']}-{result['model'].replace(' ', '-')}.md"
     lines = [
         f"# Injection suite: {result['set']} {result['split']} split, {result['model']} model",
         "",
-        f"Run {stamp}, {result['seconds']:.0f} s. Data: evals/data/{result['set']}/{result['split']}.jsonl.",
+        f"Run {run_at}, {result['seconds']:.0f} s. Data: evals/data/{result['set']}/{result['split']}.jsonl.",
         "",
         "| figure | value |",
         "|---|---|",

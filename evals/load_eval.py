@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from evals.metrics import median, percentile
+from evals.results_io import stamp
 from service.components.sentences import split_sentences
 from tests.conftest import free_port
 from tests.fake_llm import FakeLLM
@@ -233,7 +234,7 @@ def main() -> None:
         finally:
             server.stop()
     results["sentences"] = sentence_split_bench()
-    stem = time.strftime("%Y%m%d-%H%M%S") + "-load"
+    stem = stamp() + "-load"
     out_dir = ROOT / "evals" / "reports"
     (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2))
     print(report(results, out_dir / f"{stem}.md"))

@@ -40,7 +40,8 @@ from typing import Any
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.fulltext_eval import ingest
-from evals.results_io import save_and_print
+from evals.results_io import REPORTS, save_and_print
+from evals.results_io import stamp as time_stamp
 from service.schemas import MatrixOut
 
 CELLS = Path(__file__).parent / "data" / "matrix_cells.jsonl"
@@ -212,7 +213,6 @@ def run(
     return result
 
 
-REPORTS = Path(__file__).parent / "reports"
 TARGETS = (
     "Targets (issue 31, test split): cell accuracy >= 0.8, fill rate >= 0.85 on cells with an answer, "
     '"not reported" right >= 0.8 of the time; 20 papers x 4 columns in <= 6 minutes on 2 vCPUs.'
@@ -221,7 +221,7 @@ TARGETS = (
 
 def report(result: dict[str, Any], stamp: str | None = None, directory: Path = REPORTS) -> Path:
     """The run as Markdown under evals/reports/: per table and overall, then every cell."""
-    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    stamp = stamp or time_stamp()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stamp}-matrix-{result['split']}.md"
     keys = (

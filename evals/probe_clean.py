@@ -19,13 +19,12 @@ import statistics
 import time
 
 from evals.client import ROOT
+from evals.results_io import REPORTS, stamp
 from service.answering.probe import answered, new_code, probe_messages
 from service.answering.prompts import load_prompt
 from service.components.llm.llm_handle import open_llm
 from service.components.sentences import split_sentences
 from service.core.config import Settings
-
-REPORTS = ROOT / "evals" / "reports"
 
 
 def main() -> None:
@@ -35,7 +34,7 @@ def main() -> None:
     settings = Settings()
     llm = open_llm(settings)
     assert llm.client is not None, llm.status
-    prompt = load_prompt(ROOT / "prompts", "ask")
+    prompt = load_prompt(settings.prompts_dir, "ask")
     data = json.loads((ROOT / "evals" / "data" / "pubmedqa-dev.json").read_text())
     items = list(data.values())[-args.items :]  # the last ones: the first 12 were looked at while writing it
     plain: list[float] = []
@@ -65,8 +64,7 @@ def main() -> None:
         "probe_and_call_p50_s": round(statistics.median(probed), 2),
         "alarms": alarms,
     }
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = REPORTS / f"{stamp}-probe-clean.json"
+    path = REPORTS / f"{stamp()}-probe-clean.json"
     path.write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
     print(f"report: {path}")

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+REPORTS = Path(__file__).parent / "reports"  # the reports kept in git, named by when they ran
+
+
+def stamp() -> str:
+    """A report's name starts with when it ran: 20261207-191900."""
+    return time.strftime("%Y%m%d-%H%M%S")
 
 
 def save_and_print(name: str, report: dict[str, Any], summary: dict[str, Any] | None = None) -> None:
