@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evals.client import open_client
+from evals.client import guard_counters, open_client
 from evals.fulltext_eval import DATA, grade, ingest
 from evals.metrics import median, percentile
 from evals.results_io import save_and_print
@@ -155,7 +155,12 @@ def run(base_url: str | None, split: str, dial: bool, naive: bool = False) -> di
         PARTIAL_DIR.mkdir(exist_ok=True)
         with (PARTIAL_DIR / f"blind-ft-{split}.partial.jsonl").open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
-    result: dict[str, Any] = {"summary": summarise(rows), "rows": rows, "split": split}
+    result: dict[str, Any] = {
+        "summary": summarise(rows),
+        "rows": rows,
+        "split": split,
+        "guards": guard_counters(client),
+    }
     if naive and base_url is None:
         result["naive_rag"] = baseline = naive_latencies(client, items)
         if "summary" in baseline:

@@ -58,3 +58,26 @@ def ensure_sample_corpus(client: Any) -> dict[str, str]:
         offset += len(page["papers"])
         if not page["papers"] or offset >= page["total"]:
             return titles
+
+
+GUARD_COUNTERS = {
+    "paperlens_injection_probes_total": "probes",
+    "paperlens_paper_text_steered_total": "steered",
+    "paperlens_injections_withheld_total": "withheld",
+}
+
+
+def guard_counters(client: Any) -> dict[str, int]:
+    """What the injection guards did in this run, from `/metrics`: known-answer probes sent,
+    calls not made because the shown text steered the model, and replies withheld by the
+    output guard. On a clean suite, steered + withheld bound the answers the guards changed
+    (a probe that passes changes nothing)."""
+    r = client.get("/metrics")
+    if r.status_code != 200:
+        return {}
+    counts: dict[str, int] = {}
+    for line in r.text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in GUARD_COUNTERS:
+            counts[GUARD_COUNTERS[name]] = int(float(value))
+    return counts

@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evals.client import ensure_sample_corpus, open_client
+from evals.client import ensure_sample_corpus, guard_counters, open_client
 from evals.metrics import median, percentile
 from evals.results_io import save_and_print
 from service.schemas import AskOut
@@ -135,6 +135,7 @@ def run(base_url: str | None, only: set[str] | None = None, baseline: bool = Fal
         "rows": rows,
         "latencies": latencies,
         "model": model,
+        "guards": guard_counters(client),
     }
     if baseline and base_url is None:
         from evals.baselines import naive_rag

@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evals.client import ensure_sample_corpus, open_client
+from evals.client import ensure_sample_corpus, guard_counters, open_client
 from evals.metrics import median, percentile
 from evals.qa_eval import has_fact
 from evals.results_io import save_and_print
@@ -222,6 +222,7 @@ def run(
                 f.write(json.dumps(rows[-1]) + "\n")
         result[split] = summarise(rows, latencies)
         result["rows"].extend(rows)
+    result["guards"] = guard_counters(client)
     return result
 
 

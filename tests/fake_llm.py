@@ -77,6 +77,8 @@ def prompt_of(system: str) -> str:
         "verify",
         "library",
         "library_criterion",
+        "each_question",
+        "each_papers",
     )
     for name in names:
         if system.startswith(load_prompt(PROMPTS, name).system_head):
@@ -115,6 +117,14 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         shared = [(len(asked & set(_WORD.findall(text.lower()))), -int(n)) for n, text in options]
         count, first = max(shared, default=(0, 0))  # ties: the first, as the ask reply picks
         return str(-first) if count >= 2 else "0"
+    if task == "each_papers":  # the numbered papers sharing two longer words with the question
+        papers, _, question = user.partition("\nQuestion: ")
+        asked = {w for w in _WORD.findall(question.lower()) if len(w) > 4}
+        lines = re.findall(r"^(\d+)\. (.*)$", papers, re.MULTILINE)
+        picked = [int(n) for n, shown in lines if len(asked & set(_WORD.findall(shown.lower()))) >= 2]
+        return json.dumps({"papers": picked})
+    if task == "each_question":  # the question about several papers, its "each" dropped
+        return user.split(": ", 1)[-1].replace(" each", "")
     if task == "library_criterion":
         return f"Does this paper match this: {user.split(': ', 1)[-1].rstrip('?')}?"
     if task == "library":  # yes when the paper's sentences hold two of the question's longer words

@@ -3,6 +3,7 @@ word, questions about several papers, third-person answers; and reading the ques
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.question_fit import missing_names, which_words
 from service.question.question_plan import Form, PaperNames, plan_question
 
-from .fake_llm import FakeLLM, reply
+from .fake_llm import FakeLLM, prompt_of, reply
 
 INSR_Q = (
     "Does the neural spatial representation approach to PDEs need training data produced by existing solvers?"
@@ -118,24 +119,66 @@ def test_yes_no_without_support_says_the_papers_do_not_say(llm_client: TestClien
     assert body["abstained"] and body["answer"].startswith(NOT_SAID_PREFIX)
 
 
-def test_a_question_about_two_papers_gets_evidence_and_citations_from_both(
+def test_a_question_about_two_papers_is_answered_for_each_from_its_own_evidence(
     llm_client: TestClient, fake_llm: FakeLLM
 ) -> None:
-    body = ask_with(
-        llm_client,
-        fake_llm,
-        "DEIS can generate high-fidelity samples in as few as 10 steps [1]. "
-        "BESO generates goal-specified behavior in just 3 denoising steps [2].",
-        "How many sampling steps do DEIS and BESO need?",
+    fake_llm.reset()  # the fake answers with the shown sentence closest to the question
+    question = "In how few steps do DEIS and BESO each generate samples?"
+    body = llm_client.post("/ask", json={"question": question}).json()
+    asks = [r for r in fake_llm.requests if prompt_of(str(r["messages"][0]["content"])) == "ask"]
+    assert len(asks) == 2  # one call per named paper, each shown that paper's sentences only
+    shown = [str(r["messages"][-1]["content"]) for r in asks]
+    assert "Fast Sampling of Diffusion Models" in shown[0] and "Goal-Conditioned" not in shown[0]
+    assert "Goal-Conditioned Imitation Learning" in shown[1] and "Fast Sampling" not in shown[1]
+    assert all("only." in text.rsplit("Question:", 1)[-1] for text in shown)  # says which paper
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    lines = body["answer"].split("\n")
+    assert len(lines) == 2 and lines[0].startswith("- DEIS:") and lines[1].startswith("- BESO:")
+    by_n = {c["n"]: c for c in body["citations"]}
+    for line, title in zip(lines, ("Fast Sampling", "Goal-Conditioned"), strict=True):
+        cited = [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", line)]
+        assert cited and all(c["title"].startswith(title) for c in cited), line
+    # one call rewrites the question as one about a single paper; each part: its answer and its check
+    tasks = [prompt_of(str(r["messages"][0]["content"])) for r in fake_llm.requests]
+    assert tasks == ["each_question", "ask", "verify", "ask", "verify"]
+    assert body["usage"]["llm_calls"] >= len(fake_llm.requests)
+
+
+def test_papers_a_question_describes_instead_of_naming_are_chosen_by_the_model_and_answered_each(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.reset()
+    question = (
+        "How do the exponential integrator paper and the goal-conditioned imitation paper each sample fast?"
     )
-    prompt = fake_llm.requests[0]["messages"]
-    assert "Fast Sampling of Diffusion Models" in prompt[-1]["content"]
-    assert "Goal-Conditioned Imitation Learning" in prompt[-1]["content"]
-    titles = {c["title"] for c in body["citations"]}
-    assert any(t.startswith("Fast Sampling") for t in titles) and any(
-        t.startswith("Goal-Conditioned") for t in titles
-    )
-    assert "10 steps" in body["answer"] and "3 denoising steps" in body["answer"]
+    body = llm_client.post("/ask", json={"question": question}).json()
+    tasks = [prompt_of(str(r["messages"][0]["content"])) for r in fake_llm.requests]
+    assert tasks[:2] == ["each_papers", "each_question"] and tasks.count("ask") == 2, tasks
+    pick = fake_llm.requests[0]
+    assert pick["response_format"]["type"] == "json_schema"  # a closed choice among numbered papers
+    assert not body["abstained"], (body["answer"], body["dropped"])
+    titles = {c["title"].split(" ")[0] for c in body["citations"]}
+    assert titles == {"Fast", "Goal-Conditioned"} and len(body["answer"].split("\n")) == 2
+    # a question about one paper's differences is not split: the model picks fewer than two
+    fake_llm.reset()
+    one = llm_client.post("/ask", json={"question": "How does the exponential integrator paper differ?"})
+    tasks = [prompt_of(str(r["messages"][0]["content"])) for r in fake_llm.requests]
+    assert tasks[0] == "each_papers" and tasks.count("ask") == 1 and "\n- " not in one.json()["answer"]
+
+
+def test_each_of_the_selected_papers_gets_its_own_cited_line(
+    llm_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    papers = llm_client.get("/papers", params={"limit": 500}).json()["papers"]
+    chosen = [p["id"] for p in papers if p["title"].startswith(("CARP", "Fast Sampling", "Goal-Conditioned"))]
+    assert len(chosen) == 3
+    fake_llm.reset()
+    body = llm_client.post(
+        "/ask", json={"question": "How does each of these papers speed up sampling?", "paper_ids": chosen}
+    ).json()
+    assert not body["abstained"], body
+    assert len(body["answer"].split("\n")) == 3
+    assert {c["paper_id"] for c in body["citations"]} <= set(chosen)
 
 
 def test_answers_speak_of_the_authors_in_the_third_person(llm_client: TestClient, fake_llm: FakeLLM) -> None:

@@ -1,14 +1,15 @@
-"""POST /ask: retrieve, select sentence-level evidence, one LLM call, check, cite.
+"""POST /ask: retrieve, select sentence-level evidence, one LLM call, check, verify, cite.
 
-The chain makes at most one LLM call per question. When retrieval finds nothing
+The chain makes one answering call per question (and a verifier's one-token judgement);
+a question about several papers is answered one paper at a time, a question about the
+library by judging each candidate paper (docs/answering.md). When retrieval finds nothing
 relevant it abstains without calling the LLM; when the LLM fails after retries the
 extractive engine answers and the response says `degraded`. A question asked again
 while the store, prompt and model are unchanged is answered from the answer cache.
 
 The question's form (`question_plan`) shapes the call and the checked text
-(`ask_rules`): a question naming several papers gets evidence from each of them, a
-yes/no question's verdict is decided by code from the checked evidence, a "which paper"
-answer names the paper, and every answer is rewritten in the third person.
+(`ask_rules`): a yes/no answer leads with its verdict word, and every answer is
+rewritten in the third person.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from service.answering.ask_rules import (
 from service.answering.extractive import extractive_answer
 from service.answering.generation import Generated, Generator, OnDelta
 from service.answering.library import LibraryReader, LibraryResult
+from service.answering.paper_picker import PaperPicker
 from service.answering.prompts import load_prompt
 from service.answering.results import Answer, Citation, DroppedSentence, PaperMatch
 from service.answering.verifier import Verdict, open_verifier
@@ -43,12 +45,13 @@ from service.grounding.evidence import (
     merge_evidence,
     select_evidence,
 )
+from service.grounding.markers import shift_markers
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.question.followup import FollowUps, Turn
 from service.question.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
-from service.schemas import AskIn
+from service.schemas import AskIn, UsageOut
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Prepared:
     named: list[str]  # the papers a several-paper question names, within the caller's papers
     sources: list[str]  # the retrieved passages and their titles, as stored: what an injection hides in
     vector: Vectors  # the question's embedding
+    focus: str = ""  # the one paper a part of a several-paper answer is about (its name)
+    others: tuple[str, ...] = ()  # the names of the papers its other parts answer for
 
 
 class AskService:
@@ -78,8 +83,10 @@ class AskService:
         self.request_check = check
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "ask")
+        self.each_prompt = load_prompt(settings.prompts_dir, "each_question")
         self.verifier = open_verifier(generator, settings)
         self.library = LibraryReader(retriever, generator, settings)
+        self.picker = PaperPicker(generator, settings)
         self.memory = MemoryBackend(settings.ask_cache_size)
         self.cache = ResultCache(self.memory, Answer)
         self._names: tuple[str, PaperNames, FollowUps] | None = None
@@ -124,6 +131,8 @@ class AskService:
             query.k,
             self.store.generation.current(),
             self.prompt.version,
+            self.each_prompt.version,
+            self.picker.prompt.version,
             self.generator.model,
             self.verifier.name,
             self._bar(query),
@@ -205,15 +214,20 @@ class AskService:
         return [p for p in plan.named if not query.paper_ids or p in query.paper_ids]
 
     def _answer(self, prep: Prepared, on_delta: OnDelta | None, again: bool = True) -> Answer:
-        if not prep.relevant:  # nothing to ground an answer on: abstain without a call
+        # nothing to ground an answer on: abstain without a call (a paper the question names is
+        # related by being named: its part is asked, and the checks and the verifier judge it)
+        if not (prep.relevant or (prep.focus and prep.evidence.items)):
             return self._result(prep, None, self.generator.no_call())
+        picking = UsageOut.zero()
+        if self.generator.available and (each := self._each_of(prep, picking)):
+            return self._per_paper(prep, each, on_delta, picking)
         if prep.plan.form is Form.LIBRARY and self.generator.available:
             listed = self.library.read(prep.query.text, prep.vector, prep.query.paper_ids, prep.timings)
             if not listed.failed:
                 return self._listed(prep, listed, on_delta)
         plan = prep.plan
         generated = self.generator.generate(
-            self.prompt.render(evidence=prep.evidence.render(), question=prep.query.text),
+            self.prompt.render(evidence=prep.evidence.render(), question=self._asked(prep)),
             self.settings.ask_max_answer_tokens,
             prep.timings,
             fallback=lambda: extractive_answer(prep.evidence, self.settings.extractive),
@@ -221,8 +235,10 @@ class AskService:
             sources=prep.sources,
             question=prep.query.text,
         )
+        generated.usage.add(picking)  # choosing the papers it describes, when that found fewer than two
         if generated.steering and again:  # the lines that steered the model are now left out: ask again
-            answer = self._answer(self.prepare(prep.query), on_delta, again=False)
+            again_prep = replace(self.prepare(prep.query), focus=prep.focus, others=prep.others)
+            answer = self._answer(again_prep, on_delta, again=False)
             answer.usage.add(generated.usage)  # the probes that found them count too
             return answer
         with prep.timings.measure("check"):
@@ -249,6 +265,107 @@ class AskService:
         if not checked.empty and generated.from_llm:
             checked, verdict = self._verified(prep, checked, generated)
         return self._result(prep, checked, generated, verdict)
+
+    @staticmethod
+    def _asked(prep: Prepared) -> str:
+        """The question as the model reads it: a part of a several-paper answer says which paper."""
+        if not prep.focus:
+            return prep.query.text
+        return f"{prep.query.text}\nAnswer this for {prep.focus} only."
+
+    def _each_of(self, prep: Prepared, usage: UsageOut) -> list[str]:
+        """The papers a several-paper question is answered for one by one: those it names;
+        else the caller's papers when it asks about 'each' or 'both' of them; else those
+        among the papers search finds that the model says it describes (`paper_picker`)."""
+        cap = self.settings.ask_each_papers
+        if prep.focus or prep.plan.form is not Form.OPEN or not cap:
+            return []
+        papers = prep.named if len(prep.named) > 1 else []
+        if not papers and prep.plan.several and prep.query.paper_ids:
+            papers = list(dict.fromkeys(prep.query.paper_ids))
+        elif not papers and prep.plan.several and self.settings.each_candidates:
+            papers = self._described(prep, usage)
+        return papers if 1 < len(papers) <= cap else []
+
+    def _described(self, prep: Prepared, usage: UsageOut) -> list[str]:
+        """The papers the question describes, chosen by the model among the best by search."""
+        n = self.settings.each_candidates
+        found = self.retriever.search_by_vector(prep.query.text, prep.vector, n * 3)
+        ids = list(dict.fromkeys([*prep.named, *(p.paper_id for p in found)]))[:n]
+        titles = {p.paper_id: p.title for p in found}
+        short_names = self._catalogue()[2].short_names
+        shown = []
+        for pid in ids:
+            title = titles.get(pid) or (paper.title if (paper := self.store.papers.get(pid)) else pid)
+            name = short_names.get(pid, "")
+            shown.append((pid, title if not name or title.startswith(name) else f"{name}: {title}"))
+        return self.picker.pick(prep.query.text, shown, prep.timings, usage)
+
+    def _per_paper(
+        self, prep: Prepared, papers: list[str], on_delta: OnDelta | None, usage: UsageOut
+    ) -> Answer:
+        """One checked, cited line per paper, each answered from that paper's own evidence
+        (pooled evidence lets a small model answer for one paper and drop the rest)."""
+        short_names = self._catalogue()[2].short_names
+        lines: list[str] = []
+        citations: list[Citation] = []
+        dropped: list[DroppedSentence] = []
+        scores: list[float] = []
+        degraded = False
+        names = self.paper_names()
+        called = {pid: (short_names.get(pid) or pid, *names.of(pid)) for pid in papers}
+        one = self._about_one(prep, usage)
+        for pid in papers:
+            name = called[pid][0]
+            others = tuple(n for other, said in called.items() if other != pid for n in said)
+            sub = replace(self.prepare(replace(one, paper_ids=[pid])), focus=name, others=others)
+            part = self._answer(sub, None)
+            usage.add(part.usage)
+            degraded |= part.degraded
+            for key, ms in part.timings_ms.items():
+                prep.timings.ms[key] = round(prep.timings.ms.get(key, 0.0) + ms, 2)
+            dropped += part.dropped
+            if part.abstained:
+                lines.append(f"- {name}: its passages found do not say.")
+                continue
+            offset = len(citations)
+            text = shift_markers(part.answer, offset)
+            lines.append(f"- {name}: {text}")
+            citations += [c.model_copy(update={"n": c.n + offset}) for c in part.citations]
+            if part.confidence is not None:
+                scores.append(part.confidence)
+        prep.timings.ms.pop("total", None)
+        text = "\n".join(lines) if citations else ABSTAIN_TEXT
+        if on_delta is not None and citations:
+            on_delta(text)
+        return Answer(
+            question=prep.query.text,
+            answer=text,
+            abstained=not citations,
+            confidence=min(scores) if scores else None,
+            citations=citations,
+            engine="llm",
+            degraded=degraded,
+            model=self.generator.model,
+            prompt_version=self.prompt.version,
+            cached=False,
+            usage=usage,
+            timings_ms=prep.timings.as_dict(),
+            dropped=dropped,
+        )
+
+    def _about_one(self, prep: Prepared, usage: UsageOut) -> CheckedQuery:
+        """The question as one about a single paper ("How does the paper ...?"), for each
+        paper's part: one short call; the question itself when the model gives nothing."""
+        generated = self.generator.generate(
+            self.each_prompt.render(question=prep.query.text),
+            self.settings.library_criterion_tokens,
+            prep.timings,
+            fallback=lambda: prep.query.text,
+        )
+        usage.add(generated.usage)
+        line = generated.text.strip().split("\n", 1)[0].strip()
+        return replace(prep.query, text=line) if line.endswith("?") else prep.query
 
     def _listed(self, prep: Prepared, listed: LibraryResult, on_delta: OnDelta | None) -> Answer:
         """A library question's answer: the papers that match, best first, each cited."""
@@ -305,7 +422,7 @@ class AskService:
         cited_papers = {e.paper_id for e in checked.cited}
         context = [e.text for e in prep.evidence.items if e.paper_id in cited_papers]
         names = [f"{e.title} {' '.join(e.aliases)}" for e in checked.cited]
-        context += names
+        context += [*names, *prep.others]  # a part need not name the papers other parts answer for
         # a whole paper names its setting (a strain, a cell line) far from the cited sentence
         context += [p.body for pid in sorted(cited_papers) if (p := self.store.papers.get(pid))]
         checked = recite_to_added_words(

@@ -588,6 +588,25 @@ class Settings(BaseSettings):
         6, ge=1, description="Most evidence sentences packed into an /ask prompt."
     )
     ask_max_answer_tokens: int = Field(220, ge=16, description="Most tokens an answer may have.")
+    ask_each_papers: int = Field(
+        6,
+        ge=0,
+        le=20,
+        description="Most papers a question about several papers ('how do A and B each ...?', or 'each of "
+        "these' over 2 or more selected papers) is answered for one by one: a checked, cited line per paper, "
+        "each from that paper's own evidence. 0 = one answer from the papers' pooled evidence.",
+    )
+    each_candidates: int = Field(
+        8,
+        ge=0,
+        le=20,
+        description="Papers (best by search) a question about several papers that names fewer than two "
+        "is shown, numbered, for the model to choose the ones it describes ('the rectified flow paper'). "
+        "0 = only papers named by a name the catalogue knows are answered one by one.",
+    )
+    each_pick_tokens: int = Field(
+        40, ge=8, description="Most tokens the reply choosing those papers may have."
+    )
     ask_cache_size: int = Field(
         512, ge=0, description="Recent /ask answers kept in memory per process (0 = no answer cache)."
     )

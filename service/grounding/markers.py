@@ -11,3 +11,11 @@ MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 def strip_markers(text: str) -> str:
     """`text` without its citation markers ("[1]" is a citation, not a number)."""
     return MARKERS.sub("", text)
+
+
+_ONE = re.compile(r"\[(\d+)\]")
+
+
+def shift_markers(text: str, offset: int) -> str:
+    """`text` with every marker [n] renumbered [n + offset] (parts joined into one text)."""
+    return _ONE.sub(lambda m: f"[{int(m.group(1)) + offset}]", text)
