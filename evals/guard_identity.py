@@ -26,7 +26,7 @@ from service.container import build_services
 from service.core.config import Settings
 from service.corpus.loader import parse_bytes
 from service.grounding import evidence
-from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE
+from service.grounding.injection import DEFAULTS as INJECTION
 from service.retrieval.request_check import QueryKind
 
 FULLTEXT = ROOT / "evals" / "data" / "fulltext"
@@ -35,7 +35,7 @@ FULLTEXT = ROOT / "evals" / "data" / "fulltext"
 @contextmanager
 def guard_off() -> Iterator[None]:
     saved = evidence.instructions, getattr(summary_service, "instruction_sentences")  # noqa: B009
-    setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
+    setattr(evidence, "instructions", lambda *_: set())  # noqa: B010
     setattr(summary_service, "instruction_sentences", lambda _t, _e=None, _b=None: [])  # noqa: B010
     try:
         yield
@@ -78,7 +78,7 @@ def run() -> dict[str, Any]:
     def summary_sentences(paper: Any) -> str:
         # the service's own name for it (guard_off swaps it there)
         removed = getattr(summary_service, "instruction_sentences")(  # noqa: B009
-            paper.body, summary.embedder.embed, WHOLE_TEXT_FLAG_SCORE
+            paper.body, summary.embedder.embed, INJECTION.whole_text_flag_score
         )
         return summary_evidence(
             summary.picker,

@@ -5,8 +5,8 @@ A family is one term of `instruction_score` (or of `flagged`): it is switched of
 replacing, in this process, the pattern or function it scores with one that never fires
 (`FAMILIES`; cue families are also taken out of `_CUES`). For a set of families switched
 off, per half of the two injection sets (`evals/data/injection{,2}/{test,dev}.jsonl`) and at
-each of the two bars, WHOLE_TEXT_FLAG_SCORE (1.5: what a summary or compare prompt shows)
-and FLAG_SCORE (2.0: what /ask evidence shows), both with centrality (MiniLM vectors):
+each of the two bars, `whole_text_flag_score` (1.5: what a summary or compare prompt shows)
+and `flag_score` (2.0: what /ask evidence shows), both with centrality (MiniLM vectors):
 
 - caught: attacks with a sentence (or a title part) flagged and none of their markers
   left in what the prompt is built from (`data_title` of the title, `data_only` of the
@@ -44,7 +44,7 @@ from service.components.embedding.embedder import Vectors
 ROOT = Path(__file__).resolve().parents[1]
 HALVES = ("injection/test", "injection2/test", "injection/dev", "injection2/dev")
 TEST_HALVES = HALVES[:2]
-BARS = (inj.WHOLE_TEXT_FLAG_SCORE, inj.FLAG_SCORE)  # the summary bar, the /ask bar
+BARS = (inj.DEFAULTS.whole_text_flag_score, inj.DEFAULTS.flag_score)  # the summary bar, the /ask bar
 NEVER = re.compile(r"(?!x)x")
 
 # family -> the module attributes it scores; each is switched off by OFF[attr] or NEVER. The
@@ -71,36 +71,42 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "downstream": ("_DOWNSTREAM",),
     "verbatim": ("_VERBATIM",),
     "part_split": ("_part_score",),
-    "centrality": ("OUTLIER_SCORE",),
-    "neighbour": ("NEIGHBOUR_SCORE",),
+    "centrality": ("outlier_score",),
+    "neighbour": ("neighbour_score",),
 }
 OFF: dict[str, object] = {
-    "_part_score": lambda _s: 0.0,
-    "OUTLIER_SCORE": 0.0,
-    "NEIGHBOUR_SCORE": math.inf,
+    "_part_score": lambda *_: 0.0,
+    "outlier_score": 0.0,
+    "neighbour_score": math.inf,
 }
+
+
+def _owner(attr: str) -> Any:
+    """Where an attribute lives: a bar in the detector's settings (`inj.DEFAULTS`, read at
+    each call) or a pattern or function of the module."""
+    return inj.DEFAULTS if attr in type(inj.DEFAULTS).model_fields else inj
 
 
 def present() -> list[str]:
     """The families this version of the detector has."""
-    return [name for name, attrs in FAMILIES.items() if all(hasattr(inj, a) for a in attrs)]
+    return [name for name, attrs in FAMILIES.items() if all(hasattr(_owner(a), a) for a in attrs)]
 
 
 @contextmanager
 def switched_off(names: frozenset[str] | set[str]) -> Iterator[None]:
     """The detector with `names` switched off, in this process; restored on exit."""
     attrs = [a for name in names for a in FAMILIES[name]]
-    saved: dict[str, Any] = {a: getattr(inj, a) for a in [*attrs, "_CUES"]}
+    saved: dict[str, Any] = {a: getattr(_owner(a), a) for a in [*attrs, "_CUES"]}
     try:
         for a in attrs:
-            setattr(inj, a, OFF.get(a, NEVER))
+            setattr(_owner(a), a, OFF.get(a, NEVER))
         gone = [saved[a] for a in attrs]
         setattr(inj, "_CUES", [(c, w) for c, w in saved["_CUES"] if c not in gone])  # noqa: B010
         inj.instruction_score.cache_clear()
         yield
     finally:
         for a, value in saved.items():
-            setattr(inj, a, value)
+            setattr(_owner(a), a, value)
         inj.instruction_score.cache_clear()
 
 
@@ -181,7 +187,9 @@ def line(name: str, figures: dict[str, Any]) -> str:
     ]
     clean = figures["clean"]
     return (
-        f"{name:<28} " + "  ".join(cells) + f"  {clean[inj.FLAG_SCORE]:>3}/{clean[inj.WHOLE_TEXT_FLAG_SCORE]}"
+        f"{name:<28} "
+        + "  ".join(cells)
+        + f"  {clean[inj.DEFAULTS.flag_score]:>3}/{clean[inj.DEFAULTS.whole_text_flag_score]}"
     )
 
 

@@ -164,7 +164,7 @@ def switch_off(guard: str) -> None:
     from service.server import openai_chat
 
     if guard == "input":
-        setattr(evidence, "instructions", lambda _c, _v: set())  # noqa: B010
+        setattr(evidence, "instructions", lambda *_: set())  # noqa: B010
         setattr(summary_service, "data_only", lambda t, _e=None, _b=None: t)  # noqa: B010
         for module in (summary_service, compare_service):
             setattr(module, "instruction_sentences", lambda _t, _e=None, _b=None: [])  # noqa: B010
@@ -173,7 +173,7 @@ def switch_off(guard: str) -> None:
     elif guard == "cues":  # the detector's cues score nothing: only what the probe learned is left out
         from service.grounding import injection
 
-        setattr(injection, "instruction_score", lambda _s: 0.0)  # noqa: B010
+        setattr(injection, "instruction_score", lambda *_: 0.0)  # noqa: B010
     elif guard == "probe":
         setattr(generation.Generator, "probe_calls", property(lambda _g: 0, lambda _g, _v: None))  # noqa: B010
     elif guard == "output":

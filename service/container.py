@@ -92,6 +92,7 @@ def build_services(
         LLMGate(settings.llm_concurrency, settings.llm_queue_size, settings.llm_queue_wait_s),
         settings.verifier_floor_s,
         settings.injection_probe_calls,
+        settings.grounding.injection,
     )
     check = RequestCheck(store.papers, settings)
     ingest = IngestService(store, embedder, lexical, settings)

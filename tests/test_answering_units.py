@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.extractive import extractive_answer, extractive_summary
 from service.answering.generation import Generator
@@ -23,7 +23,6 @@ from service.grounding.cues import cue_hits
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
 from service.grounding.similarity import containment, support
-from service.schemas import UsageOut
 
 from .fake_llm import FakeLLM, reply, status
 
@@ -40,7 +39,7 @@ def summary_out(text: str = "A plain summary.", degraded: bool = False) -> Summa
         degraded=degraded,
         model="m",
         prompt_version="v",
-        usage=UsageOut(llm_calls=1, prompt_tokens=10, completion_tokens=5),
+        usage=Usage(llm_calls=1, prompt_tokens=10, completion_tokens=5),
         timings_ms={"llm": 1.0, "total": 1.0},
     )
 
@@ -59,7 +58,7 @@ def test_cache_hit_is_marked_costs_nothing_and_replays_to_a_stream() -> None:
     second = cache.run("k", produce, deltas.append)
     assert len(produced) == 1 and not first.cached
     assert second.cached and second.summary == first.summary
-    assert second.usage == UsageOut.zero() and "cache" in second.timings_ms
+    assert second.usage == Usage.zero() and "cache" in second.timings_ms
     assert deltas == [first.summary]
 
 

@@ -130,3 +130,17 @@ def test_the_layer_picture_matches_the_imports() -> None:
     assert not problems, "docs/architecture.md's layer picture does not match the code:\n" + "\n".join(
         sorted(set(problems))
     )
+
+
+def test_services_return_domain_results_not_response_models() -> None:
+    """Only `server/` (and the CLI, which prints what the routes return) builds the HTTP
+    response models: a service that imported one would shape the API from below."""
+    offenders = []
+    for path in sorted((ROOT / "service").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[1] in ("server", "cli.py", "schemas.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "service.schemas":
+                offenders += [f"{rel}: {a.name}" for a in node.names if a.name.endswith("Out")]
+    assert not offenders, "response models imported outside server/:\n" + "\n".join(offenders)

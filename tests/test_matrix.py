@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.answering.accounting import Usage
 from service.answering.matrix_export import csv_cell
 from service.answering.matrix_reply import CellClaim, check_claim, parse_reply
 from service.answering.matrix_store import MadeBy
@@ -25,7 +26,6 @@ from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container
 from service.corpus.paper import Paper
-from service.schemas import UsageOut
 from service.server.app import create_app
 from service.server.auth import needed_scope
 from service.server.guards import is_llm_route
@@ -388,7 +388,7 @@ def test_a_matrix_left_running_by_a_restart_is_resumed_where_it_stopped(
     # what a process killed after its first paper leaves behind
     store.create("left-over", None, COLUMNS[:1], papers)
     store.set_status("left-over", "running")
-    made = MadeBy(UsageOut(llm_calls=1, prompt_tokens=1, completion_tokens=1), "llm", False, "m", "v")
+    made = MadeBy(Usage(llm_calls=1, prompt_tokens=1, completion_tokens=1), "llm", False, "m", "v")
     first = MatrixCell(answer="kept", quote="Kept.", reported=True)
     store.row_done("left-over", 0, {COLUMNS[0]: first}, made)
     fake_llm.reset()

@@ -1,4 +1,5 @@
-"""Per-request timing shared by the answering services (usage is `schemas.UsageOut`)."""
+"""Per-request timing and usage, shared by the answering services (`server/responses.py`
+maps `Usage` to the response model `schemas.UsageOut`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+
+class Usage(BaseModel):
+    """LLM calls and tokens one result cost (zero for a cache hit)."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @classmethod
+    def zero(cls) -> Usage:
+        return cls(llm_calls=0, prompt_tokens=0, completion_tokens=0)
+
+    def add(self, other: Usage) -> None:
+        self.llm_calls += other.llm_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
 
 
 @dataclass

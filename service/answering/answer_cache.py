@@ -19,10 +19,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from cachetools import LRUCache
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import OnDelta
 from service.answering.results import Made
-from service.schemas import UsageOut
 
 T = TypeVar("T", bound=Made)
 
@@ -75,7 +74,7 @@ class ResultCache(Generic[T]):
         if raw is None:
             return None
         hit = self.model.model_validate_json(raw)
-        served = {"cached": True, "usage": UsageOut.zero(), "timings_ms": timings.as_dict()}
+        served = {"cached": True, "usage": Usage.zero(), "timings_ms": timings.as_dict()}
         return hit.model_copy(update=served)
 
     def put(self, key: str, result: T, owner: str = "") -> None:

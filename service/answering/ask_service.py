@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
 from service.answering.ask_rules import (
     NOT_SAID,
@@ -51,7 +51,7 @@ from service.question.followup import FollowUps, Turn
 from service.question.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage
-from service.schemas import AskIn, UsageOut
+from service.schemas import AskIn
 
 
 @dataclass
@@ -218,7 +218,7 @@ class AskService:
         # related by being named: its part is asked, and the checks and the verifier judge it)
         if not (prep.relevant or (prep.focus and prep.evidence.items)):
             return self._result(prep, None, self.generator.no_call())
-        picking = UsageOut.zero()
+        picking = Usage.zero()
         if self.generator.available and (each := self._each_of(prep, picking)):
             return self._per_paper(prep, each, on_delta, picking)
         if prep.plan.form is Form.LIBRARY and self.generator.available:
@@ -273,7 +273,7 @@ class AskService:
             return prep.query.text
         return f"{prep.query.text}\nAnswer this for {prep.focus} only."
 
-    def _each_of(self, prep: Prepared, usage: UsageOut) -> list[str]:
+    def _each_of(self, prep: Prepared, usage: Usage) -> list[str]:
         """The papers a several-paper question is answered for one by one: those it names;
         else the caller's papers when it asks about 'each' or 'both' of them; else those
         among the papers search finds that the model says it describes (`paper_picker`)."""
@@ -287,7 +287,7 @@ class AskService:
             papers = self._described(prep, usage)
         return papers if 1 < len(papers) <= cap else []
 
-    def _described(self, prep: Prepared, usage: UsageOut) -> list[str]:
+    def _described(self, prep: Prepared, usage: Usage) -> list[str]:
         """The papers the question describes, chosen by the model among the best by search."""
         n = self.settings.each_candidates
         found = self.retriever.search_by_vector(prep.query.text, prep.vector, n * 3)
@@ -301,9 +301,7 @@ class AskService:
             shown.append((pid, title if not name or title.startswith(name) else f"{name}: {title}"))
         return self.picker.pick(prep.query.text, shown, prep.timings, usage)
 
-    def _per_paper(
-        self, prep: Prepared, papers: list[str], on_delta: OnDelta | None, usage: UsageOut
-    ) -> Answer:
+    def _per_paper(self, prep: Prepared, papers: list[str], on_delta: OnDelta | None, usage: Usage) -> Answer:
         """One checked, cited line per paper, each answered from that paper's own evidence
         (pooled evidence lets a small model answer for one paper and drop the rest)."""
         short_names = self._catalogue()[2].short_names
@@ -354,7 +352,7 @@ class AskService:
             dropped=dropped,
         )
 
-    def _about_one(self, prep: Prepared, usage: UsageOut) -> CheckedQuery:
+    def _about_one(self, prep: Prepared, usage: Usage) -> CheckedQuery:
         """The question as one about a single paper ("How does the paper ...?"), for each
         paper's part: one short call; the question itself when the model gives nothing."""
         generated = self.generator.generate(

@@ -16,7 +16,7 @@ without an LLM, cells are extractive and the summary is put together from them.
 
 from __future__ import annotations
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generated, Generator
 from service.answering.matrix_engine import Cell, MatrixEngine
 from service.answering.prompts import load_prompt
@@ -28,9 +28,9 @@ from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import BadInput
 from service.core.sentinels import NOT_STATED
-from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_title, instruction_sentences
+from service.grounding.injection import data_title, instruction_sentences
 from service.retrieval.request_check import RequestCheck
-from service.schemas import MAX_ASPECTS, CompareIn, UsageOut
+from service.schemas import MAX_ASPECTS, CompareIn
 
 DEFAULT_ASPECTS = ["problem", "approach", "evidence", "key result", "limitations"]
 
@@ -81,13 +81,16 @@ class CompareService:
 
     def compare(self, request: CompareIn) -> Comparison:
         papers, names = self._validate(request)
-        usage, timings = UsageOut.zero(), Timings()
+        usage, timings = Usage.zero(), Timings()
         use_llm = self.generator.available
         llm_cells = use_llm and self.settings.compare_cells == "llm"
         rows = []
         removed: list[str] = []  # every paper's instructions, kept from the model (found once)
         for paper in papers:
-            removed += instruction_sentences(paper.body, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+            bars = self.settings.grounding.injection
+            removed += instruction_sentences(
+                paper.body, self.embedder.embed, bars.whole_text_flag_score, bars
+            )
             filled = self.engine.fill(paper, names, "llm" if llm_cells and use_llm else "extractive", timings)
             usage.add(filled.usage)
             if filled.error is not None or filled.withheld:  # this and the remaining papers: extractive

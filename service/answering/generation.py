@@ -18,15 +18,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.probe import Probe, shown_lines
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
 from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.components.sentences import complete_sentences
+from service.core.config import InjectionSettings
 from service.core.errors import NotReady
 from service.grounding.injection import InjectionGuard, learn
-from service.schemas import UsageOut
 
 busy_fallback: ContextVar[bool] = ContextVar("busy_fallback", default=False)
 """Set per request (header `X-On-Busy: degraded`): a full LLM queue gives the extractive
@@ -46,7 +46,7 @@ class Generated:
     engine: str  # "llm" or "extractive"
     degraded: bool  # an LLM was wanted, and the text did not come from it
     model: str
-    usage: UsageOut = field(default_factory=UsageOut.zero)
+    usage: Usage = field(default_factory=Usage.zero)
     withheld: str = ""  # the model's text, when it did what an instruction inside a paper asked
     error: str = ""  # why the LLM failed, when it did
     steering: tuple[str, ...] = ()  # shown lines the probe found steering the model (now learned)
@@ -61,7 +61,7 @@ class Judged:
     """A judgement call's reply: each option's probability, and what the call cost."""
 
     probabilities: dict[str, float]
-    usage: UsageOut
+    usage: Usage
 
 
 @dataclass
@@ -85,14 +85,17 @@ class Generator:
         gate: LLMGate | None = None,
         judge_floor_s: float = 30.0,
         probe_calls: int = 0,
+        injection: InjectionSettings | None = None,
     ) -> None:
         """`judge_floor_s`: the least time a one-token judgement is given
         (`PAPERLENS_VERIFIER_FLOOR_S`; see `LLMClient.complete`). `probe_calls`: the
         known-answer probes a call showing paper text may cost (0: none;
-        `PAPERLENS_INJECTION_PROBE_CALLS`, see `answering/probe.py`)."""
+        `PAPERLENS_INJECTION_PROBE_CALLS`, see `answering/probe.py`). `injection`: the output
+        guard's bars (`GroundingSettings.injection`)."""
         self.llm = llm
         self.judge_floor_s = judge_floor_s
         self.probe_calls = probe_calls
+        self.injection = injection or InjectionSettings()
         self.gate = gate or LLMGate(1, 1_000_000, 3600.0)
         self.stats = LLMStats()
         self.closed = False
@@ -162,18 +165,16 @@ class Generator:
         self.stats.calls += 1
         self.stats.prompt_tokens += done.prompt_tokens
         self.stats.completion_tokens += done.completion_tokens
-        usage = UsageOut(
-            llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens
-        )
+        usage = Usage(llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens)
         return Judged(done.choice(options), usage)
 
-    def _steered(self, messages: Messages, sources: Sequence[str]) -> tuple[Generated | None, UsageOut]:
+    def _steered(self, messages: Messages, sources: Sequence[str]) -> tuple[Generated | None, Usage]:
         """Before a call showing paper text (the caller holds the slot, so the prompt cache
         keeps the probe's prefix for the call): when the text steered the model, the
         withheld result (the probe's reply, and the shown lines found doing it, learned so
         every path now leaves them out); None when it did not. Also what the probes cost."""
         client = self.llm.client
-        spent = UsageOut.zero()
+        spent = Usage.zero()
         if client is None or not self.probe_calls or not any(sources):
             return None, spent
 
@@ -247,12 +248,12 @@ class Generator:
         self.stats.calls += 1
         self.stats.prompt_tokens += done.prompt_tokens
         self.stats.completion_tokens += done.completion_tokens
-        usage = UsageOut(
+        usage = Usage(
             llm_calls=spent.llm_calls + 1,
             prompt_tokens=spent.prompt_tokens + done.prompt_tokens,
             completion_tokens=spent.completion_tokens + done.completion_tokens,
         )
-        if InjectionGuard(sources, question, removed).obeyed(done.text):
+        if InjectionGuard(sources, question, removed, self.injection).obeyed(done.text):
             self.stats.injections += 1
             self.stats.degraded += 1
             return Generated("", "llm", True, self.llm.model, usage, withheld=done.text)
@@ -286,7 +287,9 @@ class Generator:
                 steered, spent = self._steered(messages, sources)
                 if steered is not None:  # nothing streamed: the call is not made
                     return steered
-                guard = InjectionGuard(sources, question, removed)  # after the probe: what it learned counts
+                guard = InjectionGuard(
+                    sources, question, removed, self.injection
+                )  # after the probe: what it learned counts
                 stream = guard.stream(on_delta) if on_delta is not None else None
                 for piece in client.stream(messages, max_tokens, state):
                     if stream is not None:
@@ -301,7 +304,7 @@ class Generator:
         self.stats.calls += 1
         self.stats.prompt_tokens += state.prompt_tokens
         self.stats.completion_tokens += state.completion_tokens
-        usage = UsageOut(
+        usage = Usage(
             llm_calls=spent.llm_calls + 1,
             prompt_tokens=spent.prompt_tokens + state.prompt_tokens,
             completion_tokens=spent.completion_tokens + state.completion_tokens,

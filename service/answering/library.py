@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generator
 from service.answering.prompts import load_prompt
 from service.components.embedding.embedder import Vectors
@@ -24,7 +24,6 @@ from service.core.config import Settings
 from service.grounding.evidence import Evidence, select_evidence
 from service.grounding.injection import data_title
 from service.retrieval.retriever import HybridRetriever, Passage
-from service.schemas import UsageOut
 
 
 @dataclass
@@ -39,7 +38,7 @@ class Match:
 class LibraryResult:
     matches: list[Match]  # at or above the bar, best first
     judged: int  # candidate papers judged
-    usage: UsageOut = field(default_factory=UsageOut.zero)
+    usage: Usage = field(default_factory=Usage.zero)
     failed: bool = False  # no judgement could be made (no LLM, or it failed)
     criterion: str = ""  # the question each paper was judged on
 
@@ -52,7 +51,7 @@ class LibraryReader:
         self.prompt = load_prompt(settings.prompts_dir, "library")
         self.criterion_prompt = load_prompt(settings.prompts_dir, "library_criterion")
 
-    def criterion(self, question: str, timings: Timings, usage: UsageOut) -> str:
+    def criterion(self, question: str, timings: Timings, usage: Usage) -> str:
         """The library question as a yes/no question about one paper ("Does this paper
         study offline RL?"): the first line of the model's reply, the question itself when
         there is none (no LLM)."""

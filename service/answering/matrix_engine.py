@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generator
 from service.answering.matrix_reply import Verdict, check_claim, parse_reply, response_format
 from service.answering.matrix_sentences import PaperSentences, SentencePicker
@@ -33,7 +33,6 @@ from service.core.config import Settings
 from service.core.sentinels import NOT_REPORTED
 from service.grounding.evidence import Evidence
 from service.grounding.injection import data_title
-from service.schemas import UsageOut
 
 Mode = Literal["llm", "extractive"]
 
@@ -66,7 +65,7 @@ class Cell:
 class PaperCells:
     cells: dict[str, Cell]
     engine: Mode
-    usage: UsageOut = field(default_factory=UsageOut.zero)
+    usage: Usage = field(default_factory=Usage.zero)
     error: str | None = None  # the LLM call failed (every cell says so): the caller may fall back
     withheld: bool = False  # the reply did what an instruction inside the paper asked
 

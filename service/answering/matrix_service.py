@@ -17,7 +17,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.matrix_engine import Cell, MatrixEngine
 from service.answering.matrix_store import MadeBy, MatrixStore
 from service.answering.results import Matrix, MatrixCell
@@ -28,7 +28,7 @@ from service.core.config import Settings
 from service.core.errors import BadInput, NotReady, PaperlensError
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
-from service.schemas import MAX_COLUMN_CHARS, MatrixColumnsIn, MatrixIn, UsageOut
+from service.schemas import MAX_COLUMN_CHARS, MatrixColumnsIn, MatrixIn
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class MatrixService:
             paper = self.papers.papers.get(row.paper_id)
             if paper is None:
                 missing = Cell.missing("the paper is no longer in the library")
-                made = MadeBy(UsageOut.zero(), "llm", False, generator.model, self.engine.prompt_version)
+                made = MadeBy(Usage.zero(), "llm", False, generator.model, self.engine.prompt_version)
                 cells = {c: matrix_cell(missing) for c in row.columns}
                 self.store.row_done(matrix_id, row.idx, cells, made, "the paper is no longer in the library")
                 continue

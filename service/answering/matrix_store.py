@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.answering.accounting import Usage
 from service.answering.results import Matrix, MatrixCell, MatrixRow
 from service.core.errors import NotFound
-from service.schemas import UsageOut
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS matrices (
@@ -46,7 +46,7 @@ class PendingRow:
 class MadeBy:
     """How a paper's cells were made: added to the matrix's totals."""
 
-    usage: UsageOut
+    usage: Usage
     engine: str
     degraded: bool
     model: str
@@ -182,7 +182,7 @@ class MatrixStore:
             (usage_json, degraded) = self._db.execute(
                 "SELECT usage, degraded FROM matrices WHERE id = ?", (matrix_id,)
             ).fetchone()
-            usage = UsageOut.model_validate(json.loads(usage_json) or UsageOut.zero().model_dump())
+            usage = Usage.model_validate(json.loads(usage_json) or Usage.zero().model_dump())
             usage.add(made.usage)
             self._db.execute(
                 "UPDATE matrices SET usage = ?, engine = ?, degraded = ?, model = ?, prompt_version = ? "
@@ -258,7 +258,7 @@ class MatrixStore:
             degraded=bool(degraded),
             model=model,
             prompt_version=version,
-            usage=UsageOut.model_validate(json.loads(usage) or UsageOut.zero().model_dump()),
+            usage=Usage.model_validate(json.loads(usage) or Usage.zero().model_dump()),
             elapsed_s=round(end - started, 2) if started else 0.0,
         )
 

@@ -17,11 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generator
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
-from service.schemas import UsageOut
 
 
 class Picked(BaseModel):
@@ -51,7 +50,7 @@ class PaperPicker:
         question: str,
         candidates: Sequence[tuple[str, str]],
         timings: Timings,
-        usage: UsageOut,
+        usage: Usage,
     ) -> list[str]:
         """The ids of the `candidates` ((id, shown name)) the question refers to, in their
         order; empty when the model picks none or its reply cannot be read."""

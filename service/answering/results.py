@@ -6,15 +6,17 @@ an HTTP body and the API can change its shape without touching them. The field n
 the response models' own, so the mapping is by attribute; the summary cache keeps a
 `Summary` as JSON and the matrix store a `MatrixCell`, which is why these are Pydantic
 models and not plain dataclasses.
-Usage is `schemas.UsageOut`, as the one LLM step (`generation.py`) counts it.
+Usage is `accounting.Usage`, as the one LLM step (`generation.py`) counts it; the response
+models carry it as `schemas.UsageOut`.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
+from service.answering.accounting import Usage
 from service.core.reasons import DropReason
-from service.schemas import SummaryAudience, SummaryLength, UsageOut
+from service.schemas import SummaryAudience, SummaryLength
 
 
 class Made(BaseModel):
@@ -24,7 +26,7 @@ class Made(BaseModel):
     degraded: bool  # the LLM was wanted but failed or is missing
     model: str
     prompt_version: str
-    usage: UsageOut
+    usage: Usage
     timings_ms: dict[str, float]
 
     def streamed_text(self) -> str:
@@ -159,5 +161,5 @@ class Matrix(BaseModel):
     degraded: bool
     model: str
     prompt_version: str
-    usage: UsageOut
+    usage: Usage
     elapsed_s: float

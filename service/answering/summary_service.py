@@ -51,7 +51,7 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.grounding.attribution import check_text
-from service.grounding.injection import WHOLE_TEXT_FLAG_SCORE, data_only, data_title, instruction_sentences
+from service.grounding.injection import data_only, data_title, instruction_sentences
 from service.schemas import SummaryAudience, SummaryLength
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class SummaryService:
         source = paper.body
         # the paper is data: what addresses a machine reader is never shown, at the bar of a
         # text shown whole; a draft that does what it asked is withheld (the Generator)
-        removed = instruction_sentences(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE)
+        bars = self.settings.grounding.injection
+        removed = instruction_sentences(source, self.embedder.embed, bars.whole_text_flag_score, bars)
         with timings.measure("sentences"):
             picked = summary_evidence(
                 self.picker,
@@ -149,7 +150,7 @@ class SummaryService:
             )
         if not picked.items:  # nothing to show the model (every passage read as an instruction)
             quoted = self.generator.fallback(
-                extractive_summary(data_only(source, self.embedder.embed, WHOLE_TEXT_FLAG_SCORE))
+                extractive_summary(data_only(source, self.embedder.embed, bars.whole_text_flag_score, bars))
             )
             return self._result(
                 paper, options, quoted, [Said(quoted.text, [])] if quoted.text else [], [], timings

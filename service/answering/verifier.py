@@ -27,19 +27,18 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generator
 from service.answering.prompts import load_prompt
 from service.core.config import Settings
 from service.grounding.markers import strip_markers
-from service.schemas import UsageOut
 
 
 class Verdict(BaseModel):
     score: float = Field(ge=0, le=1, description="How sure the backend is the evidence states this answer.")
     reason: str
     backend: str
-    usage: UsageOut = Field(default_factory=UsageOut.zero)
+    usage: Usage = Field(default_factory=Usage.zero)
 
 
 class Verifier(Protocol):

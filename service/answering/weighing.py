@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.answering.accounting import Timings
+from service.answering.accounting import Timings, Usage
 from service.answering.generation import Generator
 from service.answering.prompts import Prompt
 from service.answering.results import CompareRow
@@ -30,7 +30,6 @@ from service.grounding.attribution import check_text
 from service.grounding.evidence import Evidence, EvidenceSet
 from service.grounding.markers import MARKERS, strip_markers
 from service.grounding.numbers import numbers_in
-from service.schemas import UsageOut
 
 WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compare best, best first
 
@@ -38,7 +37,7 @@ WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compa
 @dataclass
 class Weighed:
     summary: str
-    usage: UsageOut
+    usage: Usage
     llm_failed: bool = False
 
 
@@ -143,7 +142,7 @@ class Weigher:
         sources: Sequence[str] = (),
         removed: Sequence[str] = (),
     ) -> Weighed:
-        usage = UsageOut.zero()
+        usage = Usage.zero()
         least = self.tuning.min_papers_per_claim
         ranked = comparable_columns(rows, columns, least)
         if not ranked:

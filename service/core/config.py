@@ -14,6 +14,46 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class InjectionSettings(BaseModel):
+    """The instruction detector's bars (`grounding/injection.py`): how much a sentence must
+    read as an instruction to a model before it is kept out of what the model sees, and
+    when an output did what such a sentence asked (`PAPERLENS_GROUNDING__INJECTION__<NAME>`).
+    Chosen on the injection suites' dev halves and clean papers (docs/injection.md)."""
+
+    flag_score: float = Field(
+        2.0, gt=0, description="Score (see `instruction_score`) at which a sentence is an instruction."
+    )
+    whole_text_flag_score: float = Field(
+        1.5,
+        gt=0,
+        description="The bar where a whole text is shown (summary, compare): a sentence kept out costs "
+        "little there; 1.5 takes 6 of 15,991 sentences of clean papers outside their reference lists, "
+        "against 0 at 2.0 (`evals.injection_eval`).",
+    )
+    outliers: int = Field(
+        2, ge=0, description="The least central sentences of a text that may be off its topic."
+    )
+    outlier_centrality: float = Field(
+        0.3, description="Below this cosine to the rest of its text a sentence is off the text's topic."
+    )
+    outlier_score: float = Field(
+        0.5, ge=0, description="What being off the topic adds to a sentence that already scores above 0."
+    )
+    min_outlier_sentences: int = Field(4, ge=2, description="A shorter text has no topic to be off.")
+    neighbour_score: float = Field(
+        1.0, ge=0, description="A sentence next to an instruction that scores this much continues it."
+    )
+    mention_frame_words: int = Field(
+        4, ge=0, description="A quote inside this many words of its own sentence is mentioned, not used."
+    )
+    min_learned_chars: int = Field(
+        24, ge=1, description="Shorter learned text (letters and digits) is not matched inside another."
+    )
+    weak_payload_words: int = Field(
+        2, ge=1, description="An output holding this many of an instruction's own words did what it asked."
+    )
+
+
 class GroundingSettings(BaseModel):
     """Thresholds of evidence selection and of the checks after the LLM call, in one place so
     evaluations can sweep them (`PAPERLENS_GROUNDING__<NAME>`). The rule families that did not
@@ -95,6 +135,9 @@ class GroundingSettings(BaseModel):
         ge=1,
         description="Longest text (a sentence or a title, not a paper) whose consecutive words' initials "
         "may spell out an acronym of the question.",
+    )
+    injection: InjectionSettings = Field(
+        default_factory=InjectionSettings, description="The instruction detector's bars."
     )
 
 

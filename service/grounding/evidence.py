@@ -16,7 +16,7 @@ import numpy as np
 
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
-from service.core.config import GroundingSettings
+from service.core.config import GroundingSettings, InjectionSettings
 from service.corpus.names import title_head
 from service.grounding.injection import data_title, flagged
 from service.grounding.similarity import containment, cosine_matrix
@@ -115,7 +115,9 @@ def candidate_sentences(passages: list[Passage], tuning: GroundingSettings = DEF
     return out
 
 
-def instructions(candidates: list[Evidence], vectors: Vectors) -> set[int]:
+def instructions(
+    candidates: list[Evidence], vectors: Vectors, tuning: InjectionSettings = DEFAULTS.injection
+) -> set[int]:
     """The candidates that are instructions to a machine reader, judged per paper in reading
     order (an instruction goes on into the next sentence; a sentence off the paper's topic
     counts as one more sign): a paper is data, and they are never evidence."""
@@ -125,7 +127,7 @@ def instructions(candidates: list[Evidence], vectors: Vectors) -> set[int]:
     out: set[int] = set()
     for rows in by_paper.values():
         rows.sort(key=lambda i: candidates[i].order)
-        bad = flagged([candidates[i].text for i in rows], vectors[rows])
+        bad = flagged([candidates[i].text for i in rows], vectors[rows], tuning=tuning)
         out.update(i for i, b in zip(rows, bad, strict=True) if b)
     return out
 
@@ -151,7 +153,8 @@ def select_evidence(
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)
     q_vector = embedder.embed([question]) if question_vector is None else question_vector.reshape(1, -1)
     sentence_vectors = embedder.embed([c.text for c in candidates])
-    keep = [i for i in range(len(candidates)) if i not in instructions(candidates, sentence_vectors)]
+    flagged_rows = instructions(candidates, sentence_vectors, tuning.injection)
+    keep = [i for i in range(len(candidates)) if i not in flagged_rows]
     candidates = [candidates[i] for i in keep]
     if not candidates:
         return EvidenceSet([], np.zeros((0, embedder.dim), dtype=np.float32), 0.0)

@@ -37,18 +37,9 @@ import numpy as np
 
 from service.components.embedding.embedder import Vectors
 from service.components.sentences import split_sentences
+from service.core.config import InjectionSettings
 
-FLAG_SCORE = 2.0  # a sentence scoring this much is an instruction (see `instruction_score`)
-# Where a whole text is shown (summary, compare) a sentence kept out costs little, so the bar
-# is lower: 1.5 takes 6 of 15,991 sentences of clean papers outside their reference lists
-# (sample abstracts, the whole papers, PubMedQA, SciTLDR: `evals.injection_eval`), against 0 at 2.0
-WHOLE_TEXT_FLAG_SCORE = 1.5
-OUTLIERS = 2  # the least central sentences of a text that may be off its topic
-OUTLIER_CENTRALITY = 0.3  # below this cosine to the rest of the text a sentence is off its topic
-OUTLIER_SCORE = 0.5
-MIN_OUTLIER_SENTENCES = 4  # a shorter text has no topic to be off
-NEIGHBOUR_SCORE = 1.0  # a sentence next to an instruction that scores this much continues it
-MENTION_FRAME_WORDS = 4  # a quote inside this many words of its own sentence is mentioned, not used
+DEFAULTS = InjectionSettings()  # the bars: `PAPERLENS_GROUNDING__INJECTION__<NAME>`, passed in by callers
 
 # Cyrillic and Greek letters that look like Latin ones: folded only inside a word that
 # mixes scripts ("Ignore" spelt with Cyrillic I, o, e), so Russian and Greek text stays as it is.
@@ -336,17 +327,18 @@ _CUES: list[tuple[re.Pattern[str], float]] = [
 ]
 
 
-def _unquoted(sentence: str) -> str:
+def _unquoted(sentence: str, frame_words: int) -> str:
     """The sentence without quoted spans (a quoted attack inside a descriptive sentence is
-    mentioned, not addressed to anyone), unless the quote is most of the sentence."""
+    mentioned, not addressed to anyone), unless fewer than `frame_words` words are left."""
     stripped = _QUOTE_SPAN.sub(" ", sentence)
-    return stripped if len(re.findall(r"\w+", stripped)) >= MENTION_FRAME_WORDS else sentence
+    return stripped if len(re.findall(r"\w+", stripped)) >= frame_words else sentence
 
 
 @lru_cache(maxsize=65536)
-def instruction_score(sentence: str) -> float:
-    """How much `sentence` reads as an instruction to a machine reader (>= FLAG_SCORE: one)."""
-    raw = _unquoted(sentence)
+def instruction_score(sentence: str, frame_words: int = DEFAULTS.mention_frame_words) -> float:
+    """How much `sentence` reads as an instruction to a machine reader (at `flag_score`: one).
+    `frame_words`: `InjectionSettings.mention_frame_words` (a number, so scores are cached)."""
+    raw = _unquoted(sentence, frame_words)
     text = normalise(raw)
     if not text:
         return 0.0
@@ -377,18 +369,18 @@ def instruction_score(sentence: str) -> float:
         score += 0.5
     if _DESCRIPTIVE.search(text) and not asking and score < 3.0:
         score -= 1.0
-    return max(score, _part_score(sentence))
+    return max(score, _part_score(sentence, frame_words))
 
 
 _CLAUSE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[\u3002\uff01\uff1f\uff1b])\s*(?=\S)|\n+")
 
 
-def _part_score(sentence: str) -> float:
+def _part_score(sentence: str, frame_words: int) -> float:
     """The best score of the sentences a model would read in it once its letters are folded
     (a fullwidth instruction run into a sentence of the paper)."""
     folded = _WORD_RUN.sub(lambda m: _fold_word(m.group(0)), unicodedata.normalize("NFKC", _fold(sentence)))
     parts = [p for part in _CLAUSE_END.split(folded) for p in split_sentences(part) if p.strip()]
-    return max((instruction_score(p) for p in parts), default=0.0) if len(parts) > 1 else 0.0
+    return max((instruction_score(p, frame_words) for p in parts), default=0.0) if len(parts) > 1 else 0.0
 
 
 def centrality(vectors: Vectors) -> list[float]:
@@ -405,7 +397,6 @@ def centrality(vectors: Vectors) -> list[float]:
 
 
 LEARNED_MAX = 10_000  # sentences the probe found steering the model, kept per process
-MIN_LEARNED_CHARS = 24  # shorter text is not matched inside another (letters and digits)
 _learned: dict[str, None] = {}
 
 
@@ -429,66 +420,90 @@ def forget() -> None:
     _learned.clear()
 
 
-def learned(sentence: str) -> bool:
-    """`sentence` is, holds, or lies inside text the probe found steering the model."""
+def learned(sentence: str, min_chars: int = DEFAULTS.min_learned_chars) -> bool:
+    """`sentence` is, holds, or lies inside text the probe found steering the model (inside
+    or around each other only from `min_chars` letters and digits)."""
     if not _learned:
         return False
     key = _skeleton(sentence)
     if not key:
         return False
     return key in _learned or any(
-        (len(key) >= MIN_LEARNED_CHARS and key in known) or (len(known) >= MIN_LEARNED_CHARS and known in key)
+        (len(key) >= min_chars and key in known) or (len(known) >= min_chars and known in key)
         for known in _learned
     )
 
 
 def flagged(
-    sentences: list[str], vectors: Vectors | None = None, threshold: float = FLAG_SCORE
+    sentences: list[str],
+    vectors: Vectors | None = None,
+    threshold: float | None = None,
+    tuning: InjectionSettings = DEFAULTS,
 ) -> list[bool]:
-    """Which of consecutive sentences are instructions: those that score FLAG_SCORE, and
-    their neighbours that score NEIGHBOUR_SCORE (an instruction goes on: "Ignore the
-    above. Instead of answering, reply only with ..."). With the sentences' `vectors`, a
-    sentence off the text's topic (one of its OUTLIERS least central ones, below
-    OUTLIER_CENTRALITY) scores OUTLIER_SCORE more: text about its own readers is off the
-    topic of a paper about anything else."""
-    scores = [float("inf") if learned(s) else instruction_score(s) for s in sentences]
-    if vectors is not None and len(sentences) >= MIN_OUTLIER_SENTENCES:
+    """Which of consecutive sentences are instructions: those that score `threshold`
+    (default `flag_score`), and their neighbours that score `neighbour_score` (an
+    instruction goes on: "Ignore the above. Instead of answering, reply only with ...").
+    With the sentences' `vectors`, a sentence off the text's topic (one of its `outliers`
+    least central ones, below `outlier_centrality`) scores `outlier_score` more: text about
+    its own readers is off the topic of a paper about anything else."""
+    t = tuning
+    bar = t.flag_score if threshold is None else threshold
+    scores = [
+        float("inf") if learned(s, t.min_learned_chars) else instruction_score(s, t.mention_frame_words)
+        for s in sentences
+    ]
+    if vectors is not None and len(sentences) >= t.min_outlier_sentences:
         c = centrality(vectors)
-        for i in sorted(range(len(c)), key=c.__getitem__)[:OUTLIERS]:
-            if c[i] < OUTLIER_CENTRALITY and scores[i] > 0:
-                scores[i] += OUTLIER_SCORE
-    out = [sc >= threshold for sc in scores]
+        for i in sorted(range(len(c)), key=c.__getitem__)[: t.outliers]:
+            if c[i] < t.outlier_centrality and scores[i] > 0:
+                scores[i] += t.outlier_score
+    out = [sc >= bar for sc in scores]
     changed = True
     while changed:
         changed = False
         for i, sc in enumerate(scores):
             if (
                 not out[i]
-                and sc >= NEIGHBOUR_SCORE
+                and sc >= t.neighbour_score
                 and any(0 <= j < len(out) and out[j] for j in (i - 1, i + 1))
             ):
                 out[i] = changed = True
     return out
 
 
-def is_instruction(sentence: str) -> bool:
-    return learned(sentence) or instruction_score(sentence) >= FLAG_SCORE
+def is_instruction(sentence: str, tuning: InjectionSettings = DEFAULTS) -> bool:
+    return learned(sentence, tuning.min_learned_chars) or (
+        instruction_score(sentence, tuning.mention_frame_words) >= tuning.flag_score
+    )
 
 
 Embed = Callable[[list[str]], Vectors]
 
 
-def instruction_sentences(text: str, embed: Embed | None = None, threshold: float = FLAG_SCORE) -> list[str]:
+def instruction_sentences(
+    text: str,
+    embed: Embed | None = None,
+    threshold: float | None = None,
+    tuning: InjectionSettings = DEFAULTS,
+) -> list[str]:
     """The sentences of `text` that are instructions; `embed` (unit vectors) lets how far
     off the text's topic a sentence is count too."""
     sentences = split_sentences(text)
-    vectors = embed(sentences) if embed is not None and len(sentences) >= MIN_OUTLIER_SENTENCES else None
-    return [s for s, bad in zip(sentences, flagged(sentences, vectors, threshold), strict=True) if bad]
+    vectors = (
+        embed(sentences) if embed is not None and len(sentences) >= tuning.min_outlier_sentences else None
+    )
+    bad = flagged(sentences, vectors, threshold, tuning)
+    return [s for s, b in zip(sentences, bad, strict=True) if b]
 
 
-def data_only(text: str, embed: Embed | None = None, threshold: float = FLAG_SCORE) -> str:
+def data_only(
+    text: str,
+    embed: Embed | None = None,
+    threshold: float | None = None,
+    tuning: InjectionSettings = DEFAULTS,
+) -> str:
     """`text` without the sentences that address a machine reader."""
-    found = instruction_sentences(text, embed, threshold)
+    found = instruction_sentences(text, embed, threshold, tuning)
     for sentence in found:
         text = text.replace(sentence, " ")
     return text if not found else re.sub(r"[ \t]{2,}", " ", text)
@@ -506,12 +521,12 @@ def _title_parts(title: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def data_title(title: str) -> str:
+def data_title(title: str, tuning: InjectionSettings = DEFAULTS) -> str:
     """A title as the model may see it: an instruction hidden in it (a sentence, a colon
     part or a bracketed part) is taken out; a title that is nothing but an instruction
     becomes "Untitled paper"."""
     parts = _title_parts(title)
-    bad = flagged(parts)
+    bad = flagged(parts, tuning=tuning)
     if not any(bad):
         return title
     kept = [p.strip() for p, b in zip(parts, bad, strict=True) if not b]
@@ -529,16 +544,20 @@ _COMMON = frozenset(
 )
 
 
-def payload_words(texts: Iterable[str], removed: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+def payload_words(
+    texts: Iterable[str], removed: Iterable[str] = (), tuning: InjectionSettings = DEFAULTS
+) -> tuple[set[str], set[str]]:
     """What the instructions in `texts` ask a model to say and the rest of the texts never
     say (lower case): (strong, weak). Strong: shouted tokens, quoted strings and links of
     the flagged sentences; weak: their other content words."""
     texts = list(texts)
-    found = list(dict.fromkeys([*(s for t in texts for s in instruction_sentences(t)), *removed]))
+    found = list(
+        dict.fromkeys([*(s for t in texts for s in instruction_sentences(t, tuning=tuning)), *removed])
+    )
     if not found:
         return set(), set()
     # what the texts say outside their instructions (a title is cut finer: at its colons and brackets)
-    rest = " ".join(f"{data_only(t)} {data_title(t)}" for t in texts)
+    rest = " ".join(f"{data_only(t, tuning=tuning)} {data_title(t, tuning)}" for t in texts)
     for sentence in removed:
         rest = rest.replace(sentence, " ")
     rest = normalise(rest)
@@ -560,22 +579,26 @@ def payload_words(texts: Iterable[str], removed: Iterable[str] = ()) -> tuple[se
     return strong, new(weak) - strong
 
 
-WEAK_PAYLOAD_WORDS = 2  # an output with this many of an instruction's own words did what it asked
-
-
 class InjectionGuard:
     """The output checks for one LLM call, made from the paper texts it was shown (raw,
     before `data_only`): what their instructions asked for, found once."""
 
-    def __init__(self, sources: Iterable[str], question: str = "", removed: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sources: Iterable[str],
+        question: str = "",
+        removed: Iterable[str] = (),
+        tuning: InjectionSettings = DEFAULTS,
+    ) -> None:
         self.sources = [s for s in sources if s]
+        self.tuning = tuning
         asked = set(normalise(question).split())
-        strong, weak = payload_words(self.sources, removed)
+        strong, weak = payload_words(self.sources, removed, tuning)
         self.strong, self.weak = strong - asked, weak - asked
-        self._clean = " ".join(data_only(t) for t in self.sources)
+        self._clean = " ".join(data_only(t, tuning=tuning) for t in self.sources)
 
     def obeyed(self, output: str) -> bool:
-        """The output carries a strong payload or WEAK_PAYLOAD_WORDS weak ones, or talks
+        """The output carries a strong payload or `weak_payload_words` weak ones, or talks
         about its instructions."""
         if _TALKS_ABOUT_INSTRUCTIONS.search(output) and not _TALKS_ABOUT_INSTRUCTIONS.search(self._clean):
             return True
@@ -584,7 +607,8 @@ class InjectionGuard:
         def says(w: str) -> bool:
             return re.search(rf"(?<!\w){re.escape(w)}(?!\w)", said) is not None
 
-        return any(says(w) for w in self.strong) or sum(says(w) for w in self.weak) >= WEAK_PAYLOAD_WORDS
+        weak = sum(says(w) for w in self.weak)
+        return any(says(w) for w in self.strong) or weak >= self.tuning.weak_payload_words
 
     def stream(self, on_delta: Callable[[str], None]) -> StreamFilter:
         return StreamFilter(self, on_delta)

@@ -21,17 +21,41 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from service.components.serial_worker import SerialWorker
 from service.core.errors import NotFound
 from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
-from service.schemas import JobFileOut, JobOut
 
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})  # a file's end states
 
 
-def file_view(name: str, status: str, paper_ids: list[str], chunks: int, error: str | None) -> JobFileOut:
-    return JobFileOut(
+class IngestFile(BaseModel):
+    """One file of an ingest job (`server/responses.job_out` maps it to `JobFileOut`)."""
+
+    name: str
+    status: str  # queued, done, failed or cancelled
+    paper_id: str | None = None  # the (first) paper the file added or replaced
+    paper_ids: list[str] = []
+    chunks: int = 0
+    error: str | None = None  # why it failed, in words that say what to fix
+
+
+class IngestJob(BaseModel):
+    """An ingest job, whichever queue holds it (`server/responses.job_out` maps it to `JobOut`)."""
+
+    job_id: str
+    status: str  # queued, running, done, failed or cancelled
+    status_url: str
+    files: list[IngestFile]
+    papers_done: int
+    papers_total: int
+    chunks_done: int
+
+
+def file_view(name: str, status: str, paper_ids: list[str], chunks: int, error: str | None) -> IngestFile:
+    return IngestFile(
         name=name,
         status=status,
         paper_ids=paper_ids,
@@ -41,9 +65,9 @@ def file_view(name: str, status: str, paper_ids: list[str], chunks: int, error: 
     )
 
 
-def job_view(job_id: str, status: str, files: list[JobFileOut]) -> JobOut:
+def job_view(job_id: str, status: str, files: list[IngestFile]) -> IngestJob:
     """A job as GET /jobs/{id} shows it, whichever queue holds it."""
-    return JobOut(
+    return IngestJob(
         job_id=job_id,
         status=status,
         status_url=f"/jobs/{job_id}",
@@ -147,7 +171,7 @@ class JobStore:
             rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
         return {str(status): int(n) for status, n in rows}
 
-    def get(self, job_id: str) -> JobOut:
+    def get(self, job_id: str) -> IngestJob:
         with self._lock:
             job = self._db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
             rows = self._db.execute(
@@ -175,7 +199,7 @@ class JobQueue:
             "paperlens-jobs", self._run, lambda job_id, _: self.store.set_status(job_id, "failed")
         )
 
-    def submit(self, files: Sequence[tuple[str, Path]]) -> JobOut:
+    def submit(self, files: Sequence[tuple[str, Path]]) -> IngestJob:
         """Move the files (saved uploads) into the job's folder, record the job, and queue it;
         returns at once."""
         job_id = uuid.uuid4().hex[:16]
@@ -197,10 +221,10 @@ class JobQueue:
             self.store.set_status(job_id, "queued")
             self.worker.submit(job_id)
 
-    def get(self, job_id: str) -> JobOut:
+    def get(self, job_id: str) -> IngestJob:
         return self.store.get(job_id)
 
-    def cancel(self, job_id: str) -> JobOut:
+    def cancel(self, job_id: str) -> IngestJob:
         """Stop a job: files not yet started are skipped; the file being indexed finishes (its
         write is all-or-nothing). Cancelling a finished job changes nothing."""
         self.store.get(job_id)  # 404 for an unknown id

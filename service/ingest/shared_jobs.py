@@ -51,8 +51,7 @@ from service.core.config import Settings
 from service.core.errors import NotFound, NotReady
 from service.ingest.file_ingest import FileResult, Parser, ingest_files
 from service.ingest.ingest_service import IngestService
-from service.ingest.jobs import FINISHED, file_view, job_view, safe_name
-from service.schemas import JobOut
+from service.ingest.jobs import FINISHED, IngestJob, file_view, job_view, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +180,7 @@ class SharedJobStore:
         except redis.RedisError:
             return {}
 
-    def view(self, job_id: str) -> JobOut:
+    def view(self, job_id: str) -> IngestJob:
         loaded = self.load(job_id)
         if loaded is None:
             raise NotFound(f"no ingest job {job_id!r}; POST /papers/upload returns the job id")
@@ -310,7 +309,7 @@ class SharedJobQueue:
         self.blobs = Blobs(self.client, settings.collection_prefix, settings.queue_files_dir)
         self.queue = _queue(self.client, settings)
 
-    def submit(self, files: Sequence[tuple[str, Path]]) -> JobOut:
+    def submit(self, files: Sequence[tuple[str, Path]]) -> IngestJob:
         """Store the files where every worker reads them, record the job, queue one entry per
         file; returns at once."""
         job_id = uuid.uuid4().hex[:16]
@@ -339,13 +338,13 @@ class SharedJobQueue:
     def resume(self) -> None:
         """Nothing to do: the queue outlives every process."""
 
-    def get(self, job_id: str) -> JobOut:
+    def get(self, job_id: str) -> IngestJob:
         try:
             return self.store.view(job_id)
         except redis.RedisError as err:
             raise _unreachable(err) from err
 
-    def cancel(self, job_id: str) -> JobOut:
+    def cancel(self, job_id: str) -> IngestJob:
         """Files not yet started are skipped; a file being indexed finishes whole. Cancelling a
         finished job changes nothing."""
         try:

@@ -8,7 +8,8 @@ goes out as a body, as the SSE `final` event, or from the CLI.
 from __future__ import annotations
 
 from service.answering.results import Answer, Comparison, Matrix, Summary
-from service.schemas import AskOut, CompareOut, MatrixOut, SummaryOut
+from service.ingest.jobs import IngestJob
+from service.schemas import AskOut, CompareOut, JobOut, MatrixOut, SummaryOut
 
 
 def ask_out(answer: Answer) -> AskOut:
@@ -25,3 +26,7 @@ def compare_out(comparison: Comparison) -> CompareOut:
 
 def matrix_out(matrix: Matrix) -> MatrixOut:
     return MatrixOut.model_validate(matrix, from_attributes=True)
+
+
+def job_out(job: IngestJob) -> JobOut:
+    return JobOut.model_validate(job, from_attributes=True)

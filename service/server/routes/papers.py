@@ -21,6 +21,7 @@ from service.ingest.jobs import safe_name
 from service.ingest.source_files import FROM_BEFORE, FilePlan, plan_files
 from service.schemas import IngestOut, JobOut, PaperListOut, PaperOut, PapersIn, PaperSummaryOut
 from service.server.deps import ServicesDep, SettingsDep
+from service.server.responses import job_out
 
 router = APIRouter(prefix="/papers", tags=["papers"])
 SYNC_MAX_FILES = 8  # more files than this in one upload make a job, whatever their size
@@ -132,7 +133,9 @@ async def upload_papers(
                     f"{len(received)} files in one request; send at most {settings.max_papers_per_request}"
                 )
             job = await run_in_threadpool(services.jobs.submit, [(name, path) for name, path, _ in received])
-            return JSONResponse(job.model_dump(), status_code=202, headers={"Location": job.status_url})
+            return JSONResponse(
+                job_out(job).model_dump(), status_code=202, headers={"Location": job.status_url}
+            )
         papers, plans = [], dict[str, FilePlan]()
         for name, path, _ in received:
             parsed = await run_in_threadpool(services.parser.parse, name, path)
