@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.core.reasons import DropReason
+from service.core.usage import Usage
 from service.corpus.paper import Paper
 
 MAX_FILTER_IDS = 500  # paper ids one request may name (each id is at most 128 characters)
@@ -149,21 +150,8 @@ class CompareIn(BaseModel):
     )
 
 
-class UsageOut(BaseModel):
+class UsageOut(Usage):
     """LLM calls and tokens one response cost (zero for a cache hit)."""
-
-    llm_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-
-    @classmethod
-    def zero(cls) -> UsageOut:
-        return cls(llm_calls=0, prompt_tokens=0, completion_tokens=0)
-
-    def add(self, other: UsageOut) -> None:
-        self.llm_calls += other.llm_calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
 
 
 class CitationOut(Located):

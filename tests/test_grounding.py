@@ -6,6 +6,7 @@ from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.grounding.attribution import check_text
 from service.grounding.copying import longest_copied_run
 from service.grounding.evidence import Evidence, EvidenceSet
+from service.grounding.markers import shift_markers
 from service.grounding.numbers import numbers_in, unsupported_numbers
 
 EVIDENCE = [
@@ -119,3 +120,8 @@ def test_what_papers_share_needs_two_papers_behind_it(embedder: OnnxMiniLMEmbedd
     ).empty
     two = check_text("Both papers use diffusion models [1][2].", ev, embedder, 0.55)
     assert two.text == "Both papers use diffusion models [1][2].", two.dropped
+
+
+def test_a_part_joined_after_others_has_every_cited_number_raised() -> None:
+    assert shift_markers("A [1]. B [1][2]. C [1, 2]. D [2; 3].", 3) == "A [4]. B [4][5]. C [4, 5]. D [5; 6]."
+    assert shift_markers("10x faster at 3 steps [1].", 2) == "10x faster at 3 steps [3]."

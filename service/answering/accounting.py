@@ -1,5 +1,5 @@
-"""Per-request timing and usage, shared by the answering services (`server/responses.py`
-maps `Usage` to the response model `schemas.UsageOut`)."""
+"""Per-request timing and usage, shared by the answering services (`Usage` lives in
+`core/usage.py`: the response model `schemas.UsageOut` is the same type under the API's name)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
-
-
-class Usage(BaseModel):
-    """LLM calls and tokens one result cost (zero for a cache hit)."""
-
-    llm_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-
-    @classmethod
-    def zero(cls) -> Usage:
-        return cls(llm_calls=0, prompt_tokens=0, completion_tokens=0)
-
-    def add(self, other: Usage) -> None:
-        self.llm_calls += other.llm_calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
+from service.core.usage import Usage as Usage  # what the services count usage in
 
 
 @dataclass
@@ -43,6 +26,13 @@ class Timings:
 
     def add(self, name: str, seconds: float) -> None:
         self.ms[name] = round(self.ms.get(name, 0.0) + seconds * 1000, 2)
+
+    def absorb(self, ms: dict[str, float]) -> None:
+        """Another request part's stages (`as_dict` of its timings) added to these; its
+        total is not a stage."""
+        for name, spent in ms.items():
+            if name != "total":
+                self.add(name, spent / 1000)
 
     def as_dict(self) -> dict[str, float]:
         return {**self.ms, "total": round((time.perf_counter() - self._start) * 1000, 2)}

@@ -293,25 +293,28 @@ class AskService:
         found = self.retriever.search_by_vector(prep.query.text, prep.vector, n * 3)
         ids = list(dict.fromkeys([*prep.named, *(p.paper_id for p in found)]))[:n]
         titles = {p.paper_id: p.title for p in found}
-        short_names = self._catalogue()[2].short_names
         shown = []
         for pid in ids:
             title = titles.get(pid) or (paper.title if (paper := self.store.papers.get(pid)) else pid)
-            name = short_names.get(pid, "")
-            shown.append((pid, title if not name or title.startswith(name) else f"{name}: {title}"))
+            shown.append((pid, self._shown_title(pid, title)))
         return self.picker.pick(prep.query.text, shown, prep.timings, usage)
+
+    def _shown_title(self, paper_id: str, title: str) -> str:
+        """A paper as a list shows it: its title, led by the name the catalogue calls it when
+        the title does not start with that name ("CARP: Visuomotor Policy ...")."""
+        name = self._catalogue()[2].short_names.get(paper_id, "")
+        return title if not name or title.startswith(name) else f"{name}: {title}"
 
     def _per_paper(self, prep: Prepared, papers: list[str], on_delta: OnDelta | None, usage: Usage) -> Answer:
         """One checked, cited line per paper, each answered from that paper's own evidence
         (pooled evidence lets a small model answer for one paper and drop the rest)."""
-        short_names = self._catalogue()[2].short_names
+        _, names, followups = self._catalogue()
         lines: list[str] = []
         citations: list[Citation] = []
         dropped: list[DroppedSentence] = []
         scores: list[float] = []
         degraded = False
-        names = self.paper_names()
-        called = {pid: (short_names.get(pid) or pid, *names.of(pid)) for pid in papers}
+        called = {pid: (followups.short_names.get(pid) or pid, *names.of(pid)) for pid in papers}
         one = self._about_one(prep, usage)
         for pid in papers:
             name = called[pid][0]
@@ -320,8 +323,7 @@ class AskService:
             part = self._answer(sub, None)
             usage.add(part.usage)
             degraded |= part.degraded
-            for key, ms in part.timings_ms.items():
-                prep.timings.ms[key] = round(prep.timings.ms.get(key, 0.0) + ms, 2)
+            prep.timings.absorb(part.timings_ms)
             dropped += part.dropped
             if part.abstained:
                 lines.append(f"- {name}: its passages found do not say.")
@@ -332,7 +334,6 @@ class AskService:
             citations += [c.model_copy(update={"n": c.n + offset}) for c in part.citations]
             if part.confidence is not None:
                 scores.append(part.confidence)
-        prep.timings.ms.pop("total", None)
         text = "\n".join(lines) if citations else ABSTAIN_TEXT
         if on_delta is not None and citations:
             on_delta(text)
@@ -372,12 +373,9 @@ class AskService:
             reason = f"none of the {listed.judged} papers search found for it"
             dropped = Dropped(prep.query.text, DropReason.NO_MATCHING_PAPER, reason)
             return self._result(prep, CheckedText("", [], [dropped]), generated)
-        short_names = self._catalogue()[2].short_names  # what the catalogue calls each paper
-        lines = []
-        for n, m in enumerate(listed.matches, start=1):
-            name = short_names.get(m.paper_id, m.title)
-            shown = m.title if m.title.startswith(name) else f"{name}: {m.title}"
-            lines.append(f"{n}. {shown} [{n}]")
+        lines = [
+            f"{n}. {self._shown_title(m.paper_id, m.title)} [{n}]" for n, m in enumerate(listed.matches, 1)
+        ]
         count = len(listed.matches)
         head = f"{count} of the {listed.judged} papers closest to the question match it, best first:"
         text = "\n".join([head, *lines])

@@ -86,8 +86,8 @@ class CompareService:
         llm_cells = use_llm and self.settings.compare_cells == "llm"
         rows = []
         removed: list[str] = []  # every paper's instructions, kept from the model (found once)
+        bars = self.settings.grounding.injection
         for paper in papers:
-            bars = self.settings.grounding.injection
             removed += instruction_sentences(
                 paper.body, self.embedder.embed, bars.whole_text_flag_score, bars
             )

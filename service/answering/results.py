@@ -6,8 +6,8 @@ an HTTP body and the API can change its shape without touching them. The field n
 the response models' own, so the mapping is by attribute; the summary cache keeps a
 `Summary` as JSON and the matrix store a `MatrixCell`, which is why these are Pydantic
 models and not plain dataclasses.
-Usage is `accounting.Usage`, as the one LLM step (`generation.py`) counts it; the response
-models carry it as `schemas.UsageOut`.
+Usage is `core.usage.Usage`, as the one LLM step (`generation.py`) counts it; the response
+models carry it as `schemas.UsageOut`, the same type under the API's name.
 """
 
 from __future__ import annotations

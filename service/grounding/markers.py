@@ -13,9 +13,11 @@ def strip_markers(text: str) -> str:
     return MARKERS.sub("", text)
 
 
-_ONE = re.compile(r"\[(\d+)\]")
-
-
 def shift_markers(text: str, offset: int) -> str:
-    """`text` with every marker [n] renumbered [n + offset] (parts joined into one text)."""
-    return _ONE.sub(lambda m: f"[{int(m.group(1)) + offset}]", text)
+    """`text` with every cited number raised by `offset` ("[1]" -> "[4]", "[1, 2]" -> "[4, 5]"):
+    parts numbered on their own, joined into one text."""
+
+    def shifted(marker: re.Match[str]) -> str:
+        return re.sub(r"\d+", lambda n: str(int(n.group(0)) + offset), marker.group(0))
+
+    return MARKERS.sub(shifted, text)
