@@ -42,10 +42,10 @@ from evals.client import open_client
 from evals.metrics import median
 from evals.pubmedqa_eval import load_items as pubmedqa_items
 from evals.results_io import save_and_print
+from service.checks.acronyms import is_acronym, stands_for
 from service.components.sentences import split_sentences
 from service.core.sentinels import OPTIONS_MARK
-from service.grounding.acronyms import is_acronym, stands_for
-from service.grounding.similarity import containment
+from service.evidence.similarity import containment
 from service.schemas import AskIn, AskOut, SearchOut
 
 DATA = Path(__file__).parent / "data" / "fulltext"

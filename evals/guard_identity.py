@@ -21,12 +21,12 @@ from typing import Any
 
 from evals.client import ROOT, SAMPLE
 from service.answering import summary_service
-from service.answering.summary_evidence import summary_evidence
 from service.container import build_services
 from service.core.config import Settings
 from service.corpus.loader import parse_bytes
-from service.grounding import evidence
-from service.grounding.injection import DEFAULTS as INJECTION
+from service.evidence import select as evidence
+from service.evidence.injection import DEFAULTS as INJECTION
+from service.evidence.summary_evidence import summary_evidence
 from service.retrieval.request_check import QueryKind
 
 FULLTEXT = ROOT / "evals" / "data" / "fulltext"

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-import service.grounding.injection as inj
+import service.evidence.injection as inj
 from service.components.embedding.embedder import Vectors
 
 ROOT = Path(__file__).resolve().parents[1]

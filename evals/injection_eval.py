@@ -45,7 +45,7 @@ from typing import Any
 from evals.client import ROOT, open_client
 from evals.results_io import REPORTS, stamp
 from service.components.sentences import split_sentences
-from service.grounding.injection import data_only, data_title, flagged
+from service.evidence.injection import data_only, data_title, flagged
 
 DATA = ROOT / "evals" / "data" / "injection"
 
@@ -152,15 +152,10 @@ def free_port() -> int:
 
 def switch_off(guard: str) -> None:
     """Ablation: one of the two guards replaced by a no-op, in this process."""
-    from service.answering import (
-        compare_service,
-        generation,
-        library,
-        matrix_engine,
-        summary_service,
-    )
-    from service.grounding import evidence
-    from service.grounding.injection import InjectionGuard
+    from service.answering import compare_service, library, matrix_engine, summary_service
+    from service.evidence import select as evidence
+    from service.evidence.injection import InjectionGuard
+    from service.generation import generate as generation
     from service.server import openai_chat
 
     if guard == "input":
@@ -171,7 +166,7 @@ def switch_off(guard: str) -> None:
         for module in (evidence, summary_service, compare_service, openai_chat, library, matrix_engine):
             setattr(module, "data_title", lambda t: t)  # noqa: B010
     elif guard == "cues":  # the detector's cues score nothing: only what the probe learned is left out
-        from service.grounding import injection
+        from service.evidence import injection
 
         setattr(injection, "instruction_score", lambda *_: 0.0)  # noqa: B010
     elif guard == "probe":

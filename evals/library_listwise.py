@@ -20,10 +20,10 @@ from typing import Any
 from evals.client import ensure_sample_corpus, open_client
 from evals.results_io import REPORTS, stamp
 from evals.user_eval import DATA_DIR, library_score, load_items
-from service.answering.accounting import Timings
-from service.answering.paper_picker import Picked, response_format
-from service.answering.prompts import load_prompt
-from service.grounding.injection import data_title
+from service.evidence.injection import data_title
+from service.generation.accounting import Timings
+from service.generation.prompts import load_prompt
+from service.question.paper_picker import Picked, response_format
 
 FLOORS = (0.3, 0.6)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from evals.client import ensure_sample_corpus, open_client
 from evals.user_eval import DATA_DIR, load_items
-from service.answering.accounting import Timings
+from service.generation.accounting import Timings
 
 
 def run(split: str, data: str) -> list[dict[str, Any]]:

@@ -20,11 +20,11 @@ import time
 
 from evals.client import ROOT
 from evals.results_io import REPORTS, stamp
-from service.answering.probe import answered, new_code, probe_messages
-from service.answering.prompts import load_prompt
 from service.components.llm.llm_handle import open_llm
 from service.components.sentences import split_sentences
 from service.core.config import Settings
+from service.generation.probe import answered, new_code, probe_messages
+from service.generation.prompts import load_prompt
 
 
 def main() -> None:

@@ -40,9 +40,9 @@ from evals.client import SAMPLE, ensure_sample_corpus
 from evals.fulltext_eval import ingest
 from evals.replay import Replay
 from service.answering.ask_service import AskService
+from service.checks import attribution
 from service.container import Container, build_services
 from service.core.config import Settings
-from service.grounding import attribution
 from service.schemas import AskOut
 from service.server.app import create_app
 
@@ -78,7 +78,7 @@ FAMILIES: dict[str, tuple[str, Callable[[], contextlib.AbstractContextManager[An
     ),
     "question_fit": (
         "an answer must answer what was asked: re-cite, rebind a number, complete a comparison, "
-        "decline restatements (grounding/question_fit.py, AskService._fit)",
+        "decline restatements (checks/question_fit.py, AskService._fit)",
         lambda: mock.patch.object(AskService, "_fit", lambda self, prep, checked: checked),
         False,
     ),

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from evals.client import open_client
 from evals.metrics import median, percentile
 from evals.results_io import main_with_n
-from service.grounding.copying import longest_copied_run
-from service.grounding.numbers import unsupported_numbers
+from service.checks.copying import longest_copied_run
+from service.evidence.numbers import unsupported_numbers
 
 DATA = Path(__file__).parent / "data" / "scitldr-a-dev.jsonl"
 

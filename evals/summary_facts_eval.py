@@ -53,11 +53,11 @@ from evals.client import ROOT, ensure_sample_corpus, open_client, shared_llm
 from evals.fulltext_eval import ingest
 from evals.matrix_eval import normal
 from evals.results_io import save_and_print
-from service.answering.summary_checks import count_words, length_rule
+from service.checks.summary_checks import count_words, length_rule
 from service.components.llm.client import LLMClient
 from service.components.tokens import clip_tokens
 from service.core.config import Settings, SummarySettings
-from service.grounding.numbers import numbers_in, unsupported_numbers
+from service.evidence.numbers import numbers_in, unsupported_numbers
 from service.schemas import SummaryOut
 
 FACTS = Path(__file__).parent / "data" / "summary_facts.jsonl"

@@ -37,7 +37,7 @@ from evals.metrics import median, percentile
 from evals.qa_eval import has_fact
 from evals.results_io import save_and_print
 from service.core.sentinels import NOT_SAID_PREFIX
-from service.grounding.numbers import unsupported_numbers
+from service.evidence.numbers import unsupported_numbers
 from service.schemas import AskOut
 
 DATA_DIR = Path(__file__).parent / "data"

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from service.answering.answer_cache import ResultCache
 from service.answering.ask_service import AskService
 from service.answering.compare_service import CompareService
-from service.answering.generation import Generator
 from service.answering.matrix_engine import MatrixEngine
-from service.answering.matrix_sentences import SentencePicker
 from service.answering.matrix_service import MatrixService
 from service.answering.results import Answer
 from service.answering.summary_service import SummaryService
@@ -33,6 +31,8 @@ from service.core.config import Settings
 from service.core.errors import NotReady
 from service.core.redact import redact
 from service.corpus.parse_pool import ParsePool
+from service.evidence.matrix_sentences import SentencePicker
+from service.generation.generate import Generator
 from service.ingest.ingest_service import IngestService
 from service.ingest.jobs import JobQueue
 from service.ingest.shared_jobs import SharedJobQueue

@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.core.config import SummaryAudience as SummaryAudience
+from service.core.config import SummaryLength as SummaryLength
 from service.core.reasons import DropReason
 from service.core.usage import Usage
 from service.corpus.paper import Paper
@@ -216,10 +218,6 @@ class AskOut(GeneratedOut):
 
     def streamed_text(self) -> str:
         return "" if self.abstained else self.answer
-
-
-SummaryAudience = Literal["general", "expert"]
-SummaryLength = Literal["tldr", "paragraph"]
 
 
 class SummarySentenceOut(BaseModel):

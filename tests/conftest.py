@@ -30,7 +30,7 @@ from .fake_llm import FakeLLM
 @pytest.fixture(autouse=True)
 def _nothing_learned() -> Iterator[None]:
     """What the known-answer probe learned in one test is not another test's."""
-    from service.grounding.injection import forget
+    from service.evidence.injection import forget
 
     forget()
     yield

@@ -22,10 +22,10 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from service.answering.probe import PROBE_MARK
-from service.answering.prompts import load_prompt
 from service.core.config import Settings
 from service.core.sentinels import CANNOT_ANSWER, NOT_REPORTED
+from service.generation.probe import PROBE_MARK
+from service.generation.prompts import load_prompt
 
 PROMPTS = Settings.model_fields["prompts_dir"].default
 
@@ -183,7 +183,7 @@ class FakeLLM:
 
     async def _handle(self, request: Request) -> Any:
         body = await request.json()
-        # a known-answer probe (answering/probe.py) is answered as an honest model would, with
+        # a known-answer probe (generation/probe.py) is answered as an honest model would, with
         # its code, and kept apart: scripts and `requests` are about the calls that answer
         probing = PROBE_MARK in body["messages"][-1]["content"]
         (self.probes if probing else self.requests).append(body)

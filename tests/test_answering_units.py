@@ -7,22 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
-from service.answering.accounting import Timings, Usage
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
-from service.answering.extractive import extractive_answer, extractive_summary
-from service.answering.generation import Generator
-from service.answering.prompts import load_prompt
 from service.answering.results import Summary
+from service.checks.attribution import check_text
+from service.checks.question_fit import complete_comparison, rebind_number, unanswered
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.llm.llm_handle import LLMHandle, client_for
 from service.core.config import Settings
 from service.core.sentinels import CANNOT_ANSWER, NOT_REPORTED
 from service.corpus.paper import paper_body
-from service.grounding.attribution import check_text
-from service.grounding.cues import cue_hits
-from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
-from service.grounding.similarity import containment, support
+from service.evidence.cues import cue_hits
+from service.evidence.select import Evidence, EvidenceSet
+from service.evidence.similarity import containment, support
+from service.generation.accounting import Timings, Usage
+from service.generation.extractive import extractive_answer, extractive_summary
+from service.generation.generate import Generator
+from service.generation.prompts import load_prompt
 
 from .fake_llm import FakeLLM, reply, status
 

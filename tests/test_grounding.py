@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from service.checks.attribution import check_text
+from service.checks.copying import longest_copied_run
+from service.checks.markers import shift_markers
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
-from service.grounding.attribution import check_text
-from service.grounding.copying import longest_copied_run
-from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.markers import shift_markers
-from service.grounding.numbers import numbers_in, unsupported_numbers
+from service.evidence.numbers import numbers_in, unsupported_numbers
+from service.evidence.select import Evidence, EvidenceSet
 
 EVIDENCE = [
     "CARP delivers 10x faster inference compared to state-of-the-art policies.",

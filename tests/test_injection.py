@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from service.components.sentences import split_sentences
 from service.container import Services
 from service.corpus.loader import parse_bytes
-from service.grounding.injection import data_title, flagged, is_instruction
+from service.evidence.injection import data_title, flagged, is_instruction
 
 from .conftest import SAMPLE
 from .fake_llm import FakeLLM, iter_sse
@@ -114,7 +114,7 @@ def test_a_reply_that_obeys_anyway_is_withheld_with_its_reason_and_not_cached(
 ) -> None:
     """The output guard alone: the paper text reaches the model as stored (the detector and
     the probe switched off), the model obeys, and the reply is withheld."""
-    from service.grounding import evidence
+    from service.evidence import select as evidence
 
     monkeypatch.setattr(evidence, "instructions", lambda *_: set())
     monkeypatch.setattr(llm_services.generator, "probe_calls", 0)
@@ -140,7 +140,7 @@ def test_an_instruction_no_cue_finds_is_caught_by_the_probe_left_out_and_the_pap
     """The detector switched off (no sentence scores): the known-answer probe before the call
     sees the model steered, finds the sentence doing it by halving, and the question is
     answered again without it; the summary never shows it to the model either."""
-    from service.grounding import injection
+    from service.evidence import injection
 
     monkeypatch.setattr(injection, "instruction_score", lambda *_: 0.0)
     pid = "graspflow-probe"

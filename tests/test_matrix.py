@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.accounting import Usage
 from service.answering.matrix_export import csv_cell
-from service.answering.matrix_reply import CellClaim, check_claim, parse_reply
 from service.answering.matrix_store import MadeBy
 from service.answering.results import MatrixCell
+from service.checks.matrix_reply import CellClaim, check_claim, parse_reply
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container
 from service.corpus.paper import Paper
+from service.generation.accounting import Usage
 from service.server.app import create_app
 from service.server.auth import needed_scope
 from service.server.guards import is_llm_route

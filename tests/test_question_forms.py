@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.ask_rules import recite_to_added_words, split_verdict
+from service.checks.ask_rules import recite_to_added_words, split_verdict
+from service.checks.attribution import CheckedText, check_text
+from service.checks.question_fit import missing_names, which_words
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.core.sentinels import NOT_SAID_PREFIX
 from service.corpus.names import paper_names
-from service.grounding.attribution import CheckedText, check_text
-from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.question_fit import missing_names, which_words
+from service.evidence.select import Evidence, EvidenceSet
 from service.question.question_plan import Form, PaperNames, plan_question
 
 from .fake_llm import FakeLLM, prompt_of, reply

@@ -6,8 +6,8 @@ import json
 import threading
 import time
 
-from service.answering.generation import OnDelta
 from service.core.errors import NotFound
+from service.generation.generate import OnDelta
 from service.schemas import UsageOut
 from service.server.streaming import events
 

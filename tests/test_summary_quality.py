@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.answering.summary_checks import count_words
+from service.checks.summary_checks import count_words
 from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
 from service.container import Container

@@ -19,9 +19,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from cachetools import LRUCache
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import OnDelta
 from service.answering.results import Made
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import OnDelta
 
 T = TypeVar("T", bound=Made)
 

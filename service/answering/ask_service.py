@@ -16,38 +16,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from service.answering.accounting import Timings, Usage
 from service.answering.answer_cache import MemoryBackend, ResultCache, cache_key
-from service.answering.ask_rules import (
+from service.answering.library import LibraryReader, LibraryResult
+from service.answering.results import Answer, Citation, PaperMatch
+from service.checks.ask_rules import (
     NOT_SAID,
     recite_to_added_words,
     split_verdict,
     yes_no_answer,
 )
-from service.answering.extractive import extractive_answer
-from service.answering.generation import Generated, Generator, OnDelta
-from service.answering.library import LibraryReader, LibraryResult
-from service.answering.paper_picker import PaperPicker
-from service.answering.prompts import load_prompt
-from service.answering.results import Answer, Citation, DroppedSentence, PaperMatch
-from service.answering.verifier import Verdict, open_verifier
-from service.answering.voice import third_person
+from service.checks.attribution import CheckedText, Dropped, check_text
+from service.checks.markers import shift_markers
+from service.checks.question_fit import complete_comparison, rebind_number, unanswered
+from service.checks.verifier import Verdict, open_verifier
+from service.checks.voice import third_person
 from service.components.embedding.embedder import Vectors
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
-from service.core.reasons import DropReason
+from service.core.reasons import DroppedSentence, DropReason
 from service.core.sentinels import ABSTAIN_TEXT
 from service.corpus.names import title_head
-from service.grounding.attribution import CheckedText, Dropped, check_text
-from service.grounding.evidence import (
+from service.evidence.select import (
     EvidenceSet,
     merge_evidence,
     select_evidence,
 )
-from service.grounding.markers import shift_markers
-from service.grounding.question_fit import complete_comparison, rebind_number, unanswered
+from service.generation.accounting import Timings, Usage
+from service.generation.extractive import extractive_answer
+from service.generation.generate import Generated, Generator, OnDelta
+from service.generation.prompts import load_prompt
 from service.question.followup import FollowUps, Turn
+from service.question.paper_picker import PaperPicker
 from service.question.question_plan import Form, PaperNames, QuestionPlan, plan_question
 from service.retrieval.request_check import CheckedQuery, QueryKind, RequestCheck
 from service.retrieval.retriever import HybridRetriever, Passage

@@ -16,10 +16,7 @@ without an LLM, cells are extractive and the summary is put together from them.
 
 from __future__ import annotations
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generated, Generator
 from service.answering.matrix_engine import Cell, MatrixEngine
-from service.answering.prompts import load_prompt
 from service.answering.results import CompareCell, CompareRow, Comparison
 from service.answering.weighing import Weigher
 from service.components.embedding.embedder import Embedder
@@ -28,7 +25,10 @@ from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import BadInput
 from service.core.sentinels import NOT_STATED
-from service.grounding.injection import data_title, instruction_sentences
+from service.evidence.injection import data_title, instruction_sentences
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generated, Generator
+from service.generation.prompts import load_prompt
 from service.retrieval.request_check import RequestCheck
 from service.schemas import MAX_ASPECTS, CompareIn
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generator
-from service.answering.prompts import load_prompt
 from service.components.embedding.embedder import Vectors
 from service.core.config import Settings
-from service.grounding.evidence import Evidence, select_evidence
-from service.grounding.injection import data_title
+from service.evidence.injection import data_title
+from service.evidence.select import Evidence, select_evidence
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generator
+from service.generation.prompts import load_prompt
 from service.retrieval.retriever import HybridRetriever, Passage
 
 

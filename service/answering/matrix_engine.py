@@ -21,18 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generator
-from service.answering.matrix_reply import Verdict, check_claim, parse_reply, response_format
-from service.answering.matrix_sentences import PaperSentences, SentencePicker
-from service.answering.prompts import load_prompt
-from service.answering.voice import third_person
+from service.checks.matrix_reply import Verdict, check_claim, parse_reply, response_format
+from service.checks.voice import third_person
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.core.config import Settings
 from service.core.sentinels import NOT_REPORTED
-from service.grounding.evidence import Evidence
-from service.grounding.injection import data_title
+from service.evidence.injection import data_title
+from service.evidence.matrix_sentences import PaperSentences, SentencePicker
+from service.evidence.select import Evidence
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generator
+from service.generation.prompts import load_prompt
 
 Mode = Literal["llm", "extractive"]
 

@@ -17,7 +17,6 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from service.answering.accounting import Timings, Usage
 from service.answering.matrix_engine import Cell, MatrixEngine
 from service.answering.matrix_store import MadeBy, MatrixStore
 from service.answering.results import Matrix, MatrixCell
@@ -26,6 +25,7 @@ from service.components.serial_worker import SerialWorker
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
 from service.core.errors import BadInput, NotReady, PaperlensError
+from service.generation.accounting import Timings, Usage
 from service.retrieval.request_check import RequestCheck
 from service.retrieval.retriever import HybridRetriever
 from service.schemas import MAX_COLUMN_CHARS, MatrixColumnsIn, MatrixIn

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.answering.accounting import Usage
 from service.answering.results import Matrix, MatrixCell, MatrixRow
 from service.core.errors import NotFound
+from service.generation.accounting import Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS matrices (

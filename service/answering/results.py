@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from service.answering.accounting import Usage
-from service.core.reasons import DropReason
-from service.schemas import SummaryAudience, SummaryLength
+from service.core.config import SummaryAudience, SummaryLength
+from service.core.reasons import DroppedSentence
+from service.generation.accounting import Usage
 
 
 class Made(BaseModel):
@@ -44,14 +44,6 @@ class Citation(BaseModel):
     quote: str
     page: int | None = None
     section: str | None = None
-
-
-class DroppedSentence(BaseModel):
-    """A sentence left out of a generated text: a code for code, a reason for a reader."""
-
-    sentence: str
-    code: DropReason
-    reason: str
 
 
 class PaperMatch(BaseModel):

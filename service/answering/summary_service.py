@@ -12,7 +12,7 @@ and cached.
    dropping copies (or a retry asking for other words) cost the blind dev summaries a
    third of their facts (evals/reports/*-summary-facts-dev-without-copy_check.md).
 3. Every sentence is checked like an answer, by the same code
-   (`grounding.attribution.check_text`): it must rest on the numbered sentences, its
+   (`checks.attribution.check_text`): it must rest on the numbered sentences, its
    numbers in them; then length (`summary_checks.py`). What goes is reported in
    `dropped` with its reason; each kept sentence lists the sources it rests on (page and
    section for a PDF).
@@ -30,28 +30,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from service.answering.accounting import Timings
 from service.answering.answer_cache import ResultCache, cache_key
-from service.answering.extractive import extractive_summary
-from service.answering.generation import Generated, Generator, OnDelta
-from service.answering.matrix_sentences import SentencePicker
-from service.answering.prompts import load_prompt
-from service.answering.results import Citation, DroppedSentence, Summary, SummarySentence
-from service.answering.summary_checks import (
+from service.answering.results import Citation, Summary, SummarySentence
+from service.checks.attribution import check_text
+from service.checks.summary_checks import (
     Said,
     count_words,
     fit_length,
     said_sentences,
 )
-from service.answering.summary_evidence import EXTRACTIVE_ROLES, TLDR_ROLES, SummaryEvidence, summary_evidence
-from service.answering.voice import third_person
+from service.checks.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.llm.client import Messages
 from service.components.vector_store.paper_records import StoredPaper
 from service.components.vector_store.paper_store import PaperStore
 from service.core.config import Settings
-from service.grounding.attribution import check_text
-from service.grounding.injection import data_only, data_title, instruction_sentences
+from service.core.reasons import DroppedSentence
+from service.evidence.injection import data_only, data_title, instruction_sentences
+from service.evidence.matrix_sentences import SentencePicker
+from service.evidence.summary_evidence import EXTRACTIVE_ROLES, TLDR_ROLES, SummaryEvidence, summary_evidence
+from service.generation.accounting import Timings
+from service.generation.extractive import extractive_summary
+from service.generation.generate import Generated, Generator, OnDelta
+from service.generation.prompts import load_prompt
 from service.schemas import SummaryAudience, SummaryLength
 
 log = logging.getLogger(__name__)

@@ -17,19 +17,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generator
-from service.answering.prompts import Prompt
 from service.answering.results import CompareRow
-from service.answering.voice import third_person
+from service.checks.attribution import check_text
+from service.checks.markers import MARKERS, strip_markers
+from service.checks.voice import third_person
 from service.components.embedding.embedder import Embedder
 from service.components.sentences import split_sentences
 from service.core.config import CompareSettings, GroundingSettings
 from service.corpus.names import title_head
-from service.grounding.attribution import check_text
-from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.markers import MARKERS, strip_markers
-from service.grounding.numbers import numbers_in
+from service.evidence.numbers import numbers_in
+from service.evidence.select import Evidence, EvidenceSet
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generator
+from service.generation.prompts import Prompt
 
 WEIGHABLE = ("key result", "evidence", "approach")  # default aspects that compare best, best first
 

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class InjectionSettings(BaseModel):
-    """The instruction detector's bars (`grounding/injection.py`): how much a sentence must
+    """The instruction detector's bars (`evidence/injection.py`): how much a sentence must
     read as an instruction to a model before it is kept out of what the model sees, and
     when an output did what such a sentence asked (`PAPERLENS_GROUNDING__INJECTION__<NAME>`).
     Chosen on the injection suites' dev halves and clean papers (docs/injection.md)."""
@@ -168,6 +168,10 @@ class ExtractiveSettings(BaseModel):
         description="A sentence after the best is quoted only when its evidence score is within this of "
         "the best one's.",
     )
+
+
+SummaryAudience = Literal["general", "expert"]
+SummaryLength = Literal["tldr", "paragraph"]
 
 
 class SummarySettings(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import BaseModel
+
 
 class DropReason(StrEnum):
     NO_EVIDENCE = "no_evidence"
@@ -41,3 +43,11 @@ _MESSAGES = {
 
 def drop_message(code: DropReason, detail: str = "") -> str:
     return f"{code.message}: {detail}" if detail else code.message
+
+
+class DroppedSentence(BaseModel):
+    """A sentence left out of a generated text: a code for code, a reason for a reader."""
+
+    sentence: str
+    code: DropReason
+    reason: str

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Request
 
-from service.answering.generation import busy_fallback
 from service.container import Container, Services
 from service.core.config import Settings
+from service.generation.generate import busy_fallback
 
 
 def get_container(request: Request) -> Container:

@@ -15,9 +15,9 @@ import uuid
 from pydantic import ValidationError
 
 from service.answering.ask_service import AskService
-from service.answering.generation import OnDelta
 from service.core.errors import BadInput, NotFound
-from service.grounding.injection import data_title
+from service.evidence.injection import data_title
+from service.generation.generate import OnDelta
 from service.retrieval.request_check import CheckedQuery
 from service.schemas import (
     MAX_HISTORY_TURNS,

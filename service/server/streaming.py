@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from service.answering.generation import OnDelta
+from service.generation.generate import OnDelta
 from service.server.errors import error_body
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from service.answering.generation import OnDelta
 from service.answering.summary_service import SummaryOptions
+from service.generation.generate import OnDelta
 from service.schemas import AskIn, AskOut, CompareIn, CompareOut, SummaryAudience, SummaryLength, SummaryOut
 from service.server.deps import ServicesDep, on_busy
 from service.server.responses import ask_out, compare_out, summary_out

@@ -18,15 +18,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.answering.accounting import Timings, Usage
-from service.answering.probe import Probe, shown_lines
 from service.components.llm.client import LLMUnavailable, Messages, StreamState
 from service.components.llm.gate import LLMBusy, LLMGate
 from service.components.llm.llm_handle import LLMHandle
 from service.components.sentences import complete_sentences
 from service.core.config import InjectionSettings
 from service.core.errors import NotReady
-from service.grounding.injection import InjectionGuard, learn
+from service.evidence.injection import InjectionGuard, learn
+from service.generation.accounting import Timings, Usage
+from service.generation.probe import Probe, shown_lines
 
 busy_fallback: ContextVar[bool] = ContextVar("busy_fallback", default=False)
 """Set per request (header `X-On-Busy: degraded`): a full LLM queue gives the extractive
@@ -72,7 +72,7 @@ class LLMStats:
     failed: int = 0
     degraded: int = 0
     injections: int = 0  # replies withheld for doing what an instruction inside a paper asked
-    probes: int = 0  # known-answer probes sent (answering/probe.py)
+    probes: int = 0  # known-answer probes sent (generation/probe.py)
     steered: int = 0  # calls not made because the paper text shown steered the model
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -90,7 +90,7 @@ class Generator:
         """`judge_floor_s`: the least time a one-token judgement is given
         (`PAPERLENS_VERIFIER_FLOOR_S`; see `LLMClient.complete`). `probe_calls`: the
         known-answer probes a call showing paper text may cost (0: none;
-        `PAPERLENS_INJECTION_PROBE_CALLS`, see `answering/probe.py`). `injection`: the output
+        `PAPERLENS_INJECTION_PROBE_CALLS`, see `generation/probe.py`). `injection`: the output
         guard's bars (`GroundingSettings.injection`)."""
         self.llm = llm
         self.judge_floor_s = judge_floor_s

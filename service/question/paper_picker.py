@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generator
-from service.answering.prompts import load_prompt
 from service.core.config import Settings
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generator
+from service.generation.prompts import load_prompt
 
 
 class Picked(BaseModel):

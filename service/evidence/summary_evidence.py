@@ -30,14 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.answering.matrix_sentences import SentencePicker, probe
 from service.components.embedding.embedder import Embedder
 from service.components.tokens import count_tokens
 from service.components.vector_store.paper_records import StoredPaper
 from service.core.config import SummarySettings
-from service.grounding import evidence as evidence_module  # instructions() by attribute, as the picker
-from service.grounding.evidence import Evidence, EvidenceSet, candidate_sentences
-from service.grounding.similarity import cosine_matrix
+from service.evidence import select as evidence_module  # instructions() by attribute, as the picker
+from service.evidence.matrix_sentences import SentencePicker, probe
+from service.evidence.select import Evidence, EvidenceSet, candidate_sentences
+from service.evidence.similarity import cosine_matrix
 from service.retrieval.retriever import Passage
 
 RESULT = "main result and its number"

@@ -27,11 +27,11 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from service.answering.accounting import Timings, Usage
-from service.answering.generation import Generator
-from service.answering.prompts import load_prompt
+from service.checks.markers import strip_markers
 from service.core.config import Settings
-from service.grounding.markers import strip_markers
+from service.generation.accounting import Timings, Usage
+from service.generation.generate import Generator
+from service.generation.prompts import load_prompt
 
 
 class Verdict(BaseModel):

@@ -405,7 +405,7 @@ def _skeleton(text: str) -> str:
 
 
 def learn(units: Iterable[str]) -> None:
-    """Text the known-answer probe (`answering/probe.py`) found steering the model: from now
+    """Text the known-answer probe (`generation/probe.py`) found steering the model: from now
     on an instruction wherever it is shown, in every path and by the output guard."""
     for unit in units:
         key = _skeleton(unit)

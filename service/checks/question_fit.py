@@ -36,12 +36,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from service.checks.acronyms import is_acronym, stands_for
+from service.checks.markers import strip_markers
 from service.core.config import GroundingSettings
 from service.core.sentinels import OPTIONS_MARK
-from service.grounding.acronyms import is_acronym, stands_for
-from service.grounding.markers import strip_markers
-from service.grounding.numbers import numbers_in
-from service.grounding.similarity import content_words, stem_words
+from service.evidence.numbers import numbers_in
+from service.evidence.similarity import content_words, stem_words
 
 DEFAULTS = GroundingSettings()  # the thresholds here: `PAPERLENS_GROUNDING__<NAME>`, passed in by callers
 _QUANTITY = re.compile(

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from service.core.config import MatrixSettings
 from service.core.sentinels import NOT_REPORTED
-from service.grounding.numbers import unsupported_numbers
-from service.grounding.similarity import content_words, stem, stem_words
+from service.evidence.numbers import unsupported_numbers
+from service.evidence.similarity import content_words, stem, stem_words
 
 _NOTHING = re.compile(
     r"^\W*(not (reported|stated|mentioned|specified|given|available|applicable)|n/?a|none|unknown|"

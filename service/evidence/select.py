@@ -18,8 +18,8 @@ from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
 from service.core.config import GroundingSettings, InjectionSettings
 from service.corpus.names import title_head
-from service.grounding.injection import data_title, flagged
-from service.grounding.similarity import containment, cosine_matrix
+from service.evidence.injection import data_title, flagged
+from service.evidence.similarity import containment, cosine_matrix
 from service.retrieval.retriever import Passage
 
 DEFAULTS = GroundingSettings()  # the thresholds here: `PAPERLENS_GROUNDING__<NAME>`, passed in by callers

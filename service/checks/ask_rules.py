@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 
+from service.checks.attribution import CheckedText
+from service.checks.question_fit import added_words
 from service.core.sentinels import NOT_SAID_PREFIX
-from service.grounding.attribution import CheckedText
-from service.grounding.evidence import EvidenceSet
-from service.grounding.question_fit import added_words
-from service.grounding.similarity import containment, stem_words
+from service.evidence.select import EvidenceSet
+from service.evidence.similarity import containment, stem_words
 
 NOT_SAID = f"{NOT_SAID_PREFIX}."
 

@@ -17,14 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from service.answering.results import DroppedSentence
+from service.checks.attribution import CheckedText
+from service.checks.markers import MARKERS, strip_markers
 from service.components.sentences import split_sentences
-from service.core.config import SummarySettings
-from service.core.reasons import DropReason
-from service.grounding.attribution import CheckedText
-from service.grounding.evidence import Evidence
-from service.grounding.markers import MARKERS, strip_markers
-from service.schemas import SummaryLength
+from service.core.config import SummaryLength, SummarySettings
+from service.core.reasons import DroppedSentence, DropReason
+from service.evidence.select import Evidence
 
 _WORD = re.compile(r"\b[\w'\u2019.-]*\w")
 

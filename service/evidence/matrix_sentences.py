@@ -23,11 +23,13 @@ import numpy as np
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.tokens import count_tokens
 from service.core.config import Settings
-from service.grounding import evidence  # instructions() by attribute: the injection ablation swaps it
-from service.grounding.cues import cue_hits
-from service.grounding.evidence import Evidence, candidate_sentences
-from service.grounding.numbers import numbers_in
-from service.grounding.similarity import containment, cosine_matrix
+from service.evidence import (
+    select as evidence,  # instructions() by attribute: the injection ablation swaps it
+)
+from service.evidence.cues import cue_hits
+from service.evidence.numbers import numbers_in
+from service.evidence.select import Evidence, candidate_sentences
+from service.evidence.similarity import containment, cosine_matrix
 from service.retrieval.retriever import HybridRetriever, Passage
 
 # the comparison's default aspects: what each means, the parts of a paper where it lives

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from service.components.sentences import split_sentences
 from service.core.config import ExtractiveSettings
-from service.grounding.cues import cue_hits
-from service.grounding.evidence import EvidenceSet
+from service.evidence.cues import cue_hits
+from service.evidence.select import EvidenceSet
 
 
 def extractive_answer(evidence: EvidenceSet, tuning: ExtractiveSettings = ExtractiveSettings()) -> str:

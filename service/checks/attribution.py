@@ -27,17 +27,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from service.checks.markers import MARKERS, strip_markers
 from service.components.embedding.embedder import Embedder, Vectors
 from service.components.sentences import split_sentences
 from service.core.config import GroundingSettings
 from service.core.reasons import DropReason, drop_message
 from service.core.sentinels import CANNOT_ANSWER, OPTIONS_MARK
 from service.corpus.names import title_head
-from service.grounding.evidence import Evidence, EvidenceSet
-from service.grounding.markers import MARKERS, strip_markers
-from service.grounding.numbers import numbers_in, unsupported_numbers
-from service.grounding.similarity import containment, cosine_matrix
-from service.grounding.similarity import support as support_score
+from service.evidence.numbers import numbers_in, unsupported_numbers
+from service.evidence.select import Evidence, EvidenceSet
+from service.evidence.similarity import containment, cosine_matrix
+from service.evidence.similarity import support as support_score
 
 # The prompt's sentinel (CANNOT_ANSWER), and the ways a small model words the same refusal.
 _ABSTAIN = re.compile(

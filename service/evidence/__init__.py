@@ -1,0 +1,1 @@
+"""Evidence before the LLM step: the sentences a model is shown, and instructions kept out of them."""

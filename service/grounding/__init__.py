@@ -1,1 +1,0 @@
-"""Grounding: evidence selection and the checks that keep only what the papers support."""
