@@ -43,7 +43,11 @@ lint: install-dev
 unit: install-dev
 	$(BIN)/pytest -q
 
-test: lint unit
+# The full tier (CI runs it): lint, then every test; pytest prints the 20 slowest.
+test: install-dev
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s (lint and every test; exit $$rc)"; exit $$rc
 
 bench: install-dev
 	$(BIN)/python -m evals.bench_retrieval
