@@ -131,7 +131,7 @@ def test_sentinels_are_rendered_into_the_prompts_and_read_by_the_checker(
     evidence = EvidenceSet(
         [Evidence(1, "p", "T", "c", "The model is fast.", 1.0)], embedder.embed(["The model is fast."]), 1.0
     )
-    assert check_text(CANNOT_ANSWER, evidence, embedder, 0.55).model_abstained
+    assert check_text(CANNOT_ANSWER, evidence, embedder).model_abstained
 
 
 # --- grounding helpers ----------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_longest_copied_run() -> None:
 
 def test_supported_sentence_keeps_its_citation(embedder: OnnxMiniLMEmbedder) -> None:
     out = check_text(
-        "CARP runs inference 10x faster than prior policies [1].", evidence_set(embedder), embedder, 0.55
+        "CARP runs inference 10x faster than prior policies [1].", evidence_set(embedder), embedder
     )
     assert out.text == "CARP runs inference 10x faster than prior policies [1]."
     assert [e.paper_id for e in out.cited] == ["p0"]
@@ -53,7 +53,7 @@ def test_supported_sentence_keeps_its_citation(embedder: OnnxMiniLMEmbedder) -> 
 
 def test_wrong_or_dangling_markers_are_fixed(embedder: OnnxMiniLMEmbedder) -> None:
     ev = evidence_set(embedder)
-    out = check_text("ARNOLD has 8 language-conditioned tasks [1][7].", ev, embedder, 0.55)
+    out = check_text("ARNOLD has 8 language-conditioned tasks [1][7].", ev, embedder)
     assert out.text == "ARNOLD has 8 language-conditioned tasks [1]."  # re-cited, renumbered
     assert [e.paper_id for e in out.cited] == ["p1"]
 
@@ -64,7 +64,7 @@ def test_unsupported_sentence_and_invented_number_are_dropped(embedder: OnnxMini
         "TACO boosts performance by 40% [3]. TACO was trained with a learning rate of 0.001 [3]. "
         "The weather in Paris is mild in spring."
     )
-    out = check_text(text, ev, embedder, 0.55)
+    out = check_text(text, ev, embedder)
     assert out.text == "TACO boosts performance by 40% [1]."
     reasons = [d.reason for d in out.dropped]
     assert any("number" in r and "0.001" in r for r in reasons)
@@ -73,15 +73,15 @@ def test_unsupported_sentence_and_invented_number_are_dropped(embedder: OnnxMini
 
 def test_markers_are_renumbered_in_order_of_use(embedder: OnnxMiniLMEmbedder) -> None:
     text = "[3] TACO gives a 40% boost. CARP is 10x faster [1]."
-    out = check_text(text, evidence_set(embedder), embedder, 0.55)
+    out = check_text(text, evidence_set(embedder), embedder)
     assert out.text == "TACO gives a 40% boost [1]. CARP is 10x faster [2]."
     assert [e.paper_id for e in out.cited] == ["p2", "p0"]
 
 
 def test_model_abstention_and_empty_result(embedder: OnnxMiniLMEmbedder) -> None:
     ev = evidence_set(embedder)
-    assert check_text("NOT IN SOURCES", ev, embedder, 0.55).model_abstained
-    assert check_text("Bananas are yellow [2].", ev, embedder, 0.55).empty
+    assert check_text("NOT IN SOURCES", ev, embedder).model_abstained
+    assert check_text("Bananas are yellow [2].", ev, embedder).empty
 
 
 def test_a_claim_naming_a_paper_must_rest_on_that_paper(embedder: OnnxMiniLMEmbedder) -> None:
@@ -91,11 +91,11 @@ def test_a_claim_naming_a_paper_must_rest_on_that_paper(embedder: OnnxMiniLMEmbe
     ]
     items = [Evidence(i + 1, f"p{i}", f"Paper {i}", f"p{i}::h::0", t, 1.0) for i, t in enumerate(texts)]
     ev = EvidenceSet(items, embedder.embed(texts), 1.0)
-    swapped = check_text("DEIS needs 3 denoising steps [2].", ev, embedder, 0.55)
+    swapped = check_text("DEIS needs 3 denoising steps [2].", ev, embedder)
     assert swapped.empty  # 3 belongs to BESO, not to DEIS
-    both = check_text("DEIS needs 10 steps, while BESO needs 3 denoising steps [1][2].", ev, embedder, 0.55)
+    both = check_text("DEIS needs 10 steps, while BESO needs 3 denoising steps [1][2].", ev, embedder)
     assert both.text == "DEIS needs 10 steps, while BESO needs 3 denoising steps [1][2]."
-    mixed = check_text("DEIS needs 3 steps, while BESO needs 10 steps [1][2].", ev, embedder, 0.55)
+    mixed = check_text("DEIS needs 3 steps, while BESO needs 10 steps [1][2].", ev, embedder)
     assert mixed.empty and "clause" in mixed.dropped[0].reason
 
 
@@ -111,14 +111,13 @@ def test_what_papers_share_needs_two_papers_behind_it(embedder: OnnxMiniLMEmbedd
         "Both papers share the goal of projecting the backward gradient onto the normal plane [3].",
         ev,
         embedder,
-        0.55,
     )
     assert one.empty and "in common" in one.dropped[0].reason
     # the same claim as one paper's own statement stands
     assert not check_text(
-        "ODICE projects the backward gradient onto the normal plane [3].", ev, embedder, 0.55
+        "ODICE projects the backward gradient onto the normal plane [3].", ev, embedder
     ).empty
-    two = check_text("Both papers use diffusion models [1][2].", ev, embedder, 0.55)
+    two = check_text("Both papers use diffusion models [1][2].", ev, embedder)
     assert two.text == "Both papers use diffusion models [1][2].", two.dropped
 
 

@@ -263,7 +263,7 @@ def test_a_claim_naming_a_paper_only_by_an_acronym_it_owns_is_checked_not_rename
         "On MuJoCo, the sampler reduces sampling error by collecting data with an adaptive behavior policy"
     )
     claim += " [2]."
-    out = check_text(claim, ev, embedder, 0.55)  # "MuJoCo" is Alpha's by use, not by name: no renaming
+    out = check_text(claim, ev, embedder)  # "MuJoCo" is Alpha's by use, not by name: no renaming
     assert "Beta Sampling" not in out.text and "Alpha Locomotion" not in out.text
 
 

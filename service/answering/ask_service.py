@@ -249,7 +249,6 @@ class AskService:
                 text,
                 prep.evidence,
                 self.retriever.embedder,
-                self.settings.support_threshold,
                 prep.query.text,
                 self.settings.grounding,
             )

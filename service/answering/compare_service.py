@@ -62,7 +62,6 @@ class CompareService:
             self.summary_prompt,
             generator,
             embedder,
-            settings.support_threshold,
             settings.compare,
             settings.grounding,
         )

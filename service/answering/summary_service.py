@@ -182,7 +182,6 @@ class SummaryService:
                 draft.text,
                 picked.evidence,
                 self.embedder,
-                self.settings.support_threshold,
                 tuning=self.settings.grounding,
             )
             written = said_sentences(checked)

@@ -117,7 +117,6 @@ class Weigher:
         prompt: Prompt,
         generator: Generator,
         embedder: Embedder,
-        support_threshold: float,
         tuning: CompareSettings,
         grounding: GroundingSettings,
     ) -> None:
@@ -128,7 +127,6 @@ class Weigher:
         self.prompt = prompt
         self.generator = generator
         self.embedder = embedder
-        self.support_threshold = support_threshold
         self.tuning = tuning
         self.grounding = grounding
 
@@ -163,9 +161,7 @@ class Weigher:
             failed = not generated.from_llm
             if generated.from_llm and generated.text:
                 evidence = EvidenceSet(items, self.embedder.embed([i.text for i in items]), 1.0)
-                checked = check_text(
-                    generated.text, evidence, self.embedder, self.support_threshold, tuning=self.grounding
-                )
+                checked = check_text(generated.text, evidence, self.embedder, tuning=self.grounding)
                 if not checked.empty:
                     sentences = [
                         third_person(s) for s in _two_paper_sentences(checked.text, checked.cited, least)

@@ -269,10 +269,10 @@ def check_text(
     text: str,
     evidence: EvidenceSet,
     embedder: Embedder,
-    support_threshold: float,
     question: str | None = None,
     tuning: GroundingSettings = DEFAULTS,
 ) -> CheckedText:
+    support_threshold = tuning.support_threshold
     raw = text.strip().removeprefix("Answer:").strip()
     if _ABSTAIN.search(raw) and len(raw) < 120:
         return CheckedText("", [], model_abstained=True)
@@ -319,7 +319,7 @@ def check_text(
         clauses = _clauses(claim, names) if names.count_in(claim) > 1 else [claim]
         if len(clauses) > 1:
             # "A does X, while B does Y": each paper's clause must hold on its own.
-            parts = [check_text(c, evidence, embedder, support_threshold, question, tuning) for c in clauses]
+            parts = [check_text(c, evidence, embedder, question, tuning) for c in clauses]
             if all(not p.empty for p in parts):
                 kept.append((claim, sorted({items.index(e) for p in parts for e in p.cited})))
             else:

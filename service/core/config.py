@@ -59,6 +59,13 @@ class GroundingSettings(BaseModel):
     evaluations can sweep them (`PAPERLENS_GROUNDING__<NAME>`). The rule families that did not
     pay on held-out questions were deleted with their thresholds (docs/answering.md)."""
 
+    support_threshold: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Least embedding similarity between an answer sentence and its evidence "
+        "for the sentence to count as supported.",
+    )
     lexical_weight: float = Field(
         0.25,
         ge=0,
@@ -716,13 +723,6 @@ class Settings(BaseSettings):
         le=1,
         description="Least P(yes) for a paper to be listed in a 'which papers ...?' answer (chosen on "
         "the dev split: at 0.6 two of its six probed questions were answered right, at 0.5 one).",
-    )
-    support_threshold: float = Field(
-        0.55,
-        ge=0,
-        le=1,
-        description="Least embedding similarity between an answer sentence and its evidence "
-        "for the sentence to count as supported.",
     )
     relevance_threshold: float = Field(
         0.35,
