@@ -75,6 +75,11 @@ def load_items(split: str, kinds: Sequence[str] = KINDS, path: Path = FACTS) -> 
     return [i for i in items if i["kind"] in kinds and (split == "all" or i["split"] == split)]
 
 
+def name_of(data: Path) -> str:
+    """`summary-facts` for data/summary_facts.jsonl, `summary-facts2` for the second set."""
+    return data.stem.replace("_", "-")
+
+
 def _pattern(needle: str) -> re.Pattern[str]:
     said = normal(needle)
     left = r"(?<!\w)" if said[:1].isalnum() else ""
@@ -206,15 +211,17 @@ def run(
     client: Any = None,
     baseline: Summarise | None = None,
     partial_dir: Path = RESULTS,
+    data: Path = FACTS,
+    with_baseline: bool = True,
 ) -> dict[str, Any]:
     client = client or open_client(base_url)
     llm = shared_llm() if base_url is None else None
-    if baseline is None and llm is not None:
+    if baseline is None and llm is not None and with_baseline:
         baseline = naive_baseline(llm, Settings(_env_file=None).summary_max_tokens)
-    items = load_items(split, kinds)
+    items = load_items(split, kinds, data)
     ids = paper_ids(client, items)
     partial_dir.mkdir(parents=True, exist_ok=True)
-    partial = partial_dir / f"summary-facts-{split}.partial.jsonl"
+    partial = partial_dir / f"{name_of(data)}-{split}.partial.jsonl"
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for item in tqdm(items, desc="summaries", unit="paper"):
@@ -254,6 +261,7 @@ def run(
         with partial.open("a") as f:
             f.write(json.dumps(row) + "\n")
     result: dict[str, Any] = {
+        "data": name_of(data),
         "split": split,
         "kinds": list(kinds),
         "audience": audience,
@@ -302,12 +310,14 @@ def report(result: dict[str, Any], directory: Path = REPORTS) -> Path:
     """The run as Markdown under evals/reports/ (the JSON beside it)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{stamp}-summary-facts-{result['split']}.md"
+    data = result.get("data", name_of(FACTS))
+    path = directory / f"{stamp}-{data}-{result['split']}.md"
     lines = [
-        f"# Summary facts: {result['split']} split ({', '.join(result['kinds'])}), "
+        f"# Summary facts ({data}): {result['split']} split ({', '.join(result['kinds'])}), "
         f"audience {result['audience']}, length {result['length']}",
         "",
-        f"Run {stamp}, {result['seconds']:.0f} s. Data: evals/data/summary_facts.jsonl. Baseline: the same "
+        f"Run {stamp}, {result['seconds']:.0f} s. Data: evals/data/{data.replace('-', '_')}.jsonl. "
+        "Baseline: the same "
         f'model, "{BASELINE_PROMPT}" over the paper\'s first {PAPER_TEXT_TOKENS} tokens, unchecked.',
         "",
         "Targets (issue 31, test split): fact coverage >= 0.8, 0 invented numbers, a headline number in "
@@ -360,6 +370,8 @@ def main() -> None:
     parser.add_argument("--base-url", default=None, help="a running paperlens server (default: in-process)")
     parser.add_argument("--llm-base-url", default=None, help="the baseline's OpenAI-compatible server")
     parser.add_argument("--llm-model", default="default", help="the baseline's model name there")
+    parser.add_argument("--data", type=Path, default=FACTS, help="the facts file (default: %(default)s)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline (dev iterations)")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = sorted(set(kinds) - set(KINDS))
@@ -373,9 +385,16 @@ def main() -> None:
         llm = client_for(settings, args.llm_base_url, args.llm_model)
         baseline = naive_baseline(llm, settings.summary_max_tokens)
     result = run(
-        args.base_url, args.split, kinds, audience=args.audience, length=args.length, baseline=baseline
+        args.base_url,
+        args.split,
+        kinds,
+        audience=args.audience,
+        length=args.length,
+        baseline=baseline,
+        data=args.data,
+        with_baseline=not args.no_baseline,
     )
-    save_and_print(f"summary-facts-{args.split}", result, headline(result["summary"]))
+    save_and_print(f"{name_of(args.data)}-{args.split}", result, headline(result["summary"]))
     print(f"report: {report(result)}")
 
 
