@@ -86,11 +86,15 @@ def test_a_library_question_no_paper_matches_is_declined_with_the_reason(
     assert "none of the" in body["dropped"][0]["reason"]
 
 
-@pytest.fixture
+@pytest.fixture(params=["off"])
 def plain_client(
-    tmp_path: Path, embedder: OnnxMiniLMEmbedder, sample_papers: list[Paper], fake_llm: FakeLLM
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    embedder: OnnxMiniLMEmbedder,
+    sample_papers: list[Paper],
+    fake_llm: FakeLLM,
 ) -> Iterator[TestClient]:
-    services = fake_llm_services(tmp_path, embedder, sample_papers[:12], fake_llm, verifier="off")
+    services = fake_llm_services(tmp_path, embedder, sample_papers[:12], fake_llm, verifier=request.param)
     fake_llm.reset()
     with TestClient(create_app(services.settings, Container.of(services))) as c:
         yield c
@@ -100,6 +104,13 @@ def test_without_a_verifier_answers_carry_no_confidence(plain_client: TestClient
     body = plain_client.post("/ask", json={"question": CARP_Q}).json()
     assert not body["abstained"] and body["confidence"] is None
     assert len(fake_llm.requests) == 1 and body["usage"]["llm_calls"] == 2  # and the probe
+
+
+@pytest.mark.parametrize("plain_client", ["rules"], indirect=True)
+def test_the_rules_verifier_judges_without_a_model_call(plain_client: TestClient, fake_llm: FakeLLM) -> None:
+    body = plain_client.post("/ask", json={"question": CARP_Q}).json()
+    assert not body["abstained"] and body["confidence"] == 1.0  # it passed the checks it is judged by
+    assert [prompt_name(r) for r in fake_llm.requests] == ["other"]  # the answer; no verify call
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ class AskService:
         self.settings = settings
         self.prompt = load_prompt(settings.prompts_dir, "ask")
         self.each_prompt = load_prompt(settings.prompts_dir, "each_question")
-        self.verifier = open_verifier(generator, settings)
+        self.verifier = open_verifier(generator, settings, retriever.embedder)
         self.library = LibraryReader(retriever, generator, settings)
         self.picker = PaperPicker(generator, settings)
         self.memory = MemoryBackend(settings.ask_cache_size)

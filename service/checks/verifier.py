@@ -15,6 +15,12 @@ the indexes of those the checked answer rests on. Backends (`PAPERLENS_VERIFIER`
   reply; the score is the probability it gives the sentences the answer cites. It judges
   the citation, not the wording: an answer that cites a neighbouring value's sentence, or
   a question no sentence answers, scores low.
+- `rules`: no model; the checks that run after every LLM call, as a judgement: each
+  sentence must rest on the evidence it cites (`attribution.check_text`) and the answer must
+  answer what was asked (`question_fit.unanswered`); the score is 1 or 0 and the reason is
+  the first rule that failed. In `/ask` an answer has already passed them, so it scores 1;
+  the backend exists so one table of cases (tests/data/verdict_cases.jsonl) can hold every
+  backend to the same verdicts.
 - `off`: no judgement (answers carry no confidence and none is declined for it).
 
 An NLI or cross-encoder backend fits the same interface when one can be installed.
@@ -27,8 +33,12 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from service.checks.attribution import check_text
 from service.checks.markers import strip_markers
+from service.checks.question_fit import unanswered
+from service.components.embedding.embedder import Embedder
 from service.core.config import Settings
+from service.evidence.select import Evidence, EvidenceSet
 from service.generation.accounting import Timings, Usage
 from service.generation.generate import Generator
 from service.generation.prompts import load_prompt
@@ -118,11 +128,52 @@ class ChoiceVerifier:
         return Verdict(score=score, reason=reason, backend=self.name, usage=judged.usage)
 
 
-def open_verifier(generator: Generator, settings: Settings) -> Verifier:
+class RulesVerifier:
+    name = "rules"
+
+    def __init__(self, embedder: Embedder, settings: Settings) -> None:
+        self.embedder = embedder
+        self.tuning = settings.grounding
+
+    def judge(
+        self, question: str, answer: str, evidence: Sequence[str], cited: Sequence[int], timings: Timings
+    ) -> Verdict | None:
+        """`answer`'s marker [k] is `evidence[cited[k - 1]]`, as in a checked answer."""
+        shown = [evidence[i] for i in cited]
+        if not shown:
+            return None
+        with timings.measure("verify"):
+            items = [
+                Evidence(n, "paper", "", f"paper::{n}", text, 1.0) for n, text in enumerate(shown, start=1)
+            ]
+            checked = check_text(
+                answer,
+                EvidenceSet(items, self.embedder.embed(shown), 1.0),
+                self.embedder,
+                question,
+                self.tuning,
+            )
+            if checked.empty or checked.dropped:
+                why = checked.dropped[0].reason if checked.dropped else "the answer says nothing"
+                return Verdict(score=0.0, reason=why, backend=self.name)
+            quotes = [e.text for e in checked.cited]
+            why_not = unanswered(question, checked.text, quotes, shown, (), self.tuning)
+        if why_not is not None:
+            return Verdict(score=0.0, reason=why_not, backend=self.name)
+        return Verdict(
+            score=1.0,
+            reason="every sentence rests on its evidence and answers the question",
+            backend=self.name,
+        )
+
+
+def open_verifier(generator: Generator, settings: Settings, embedder: Embedder) -> Verifier:
     match settings.verifier:
         case "llm":
             return LLMVerifier(generator, settings)
         case "choice":
             return ChoiceVerifier(generator, settings)
+        case "rules":
+            return RulesVerifier(embedder, settings)
         case _:
             return NoVerifier()

@@ -672,12 +672,12 @@ class Settings(BaseSettings):
         "the model for every paper's cells in one JSON call per paper, each answer checked against its "
         "sentence (short answers; slower: about 15 s a paper on 2 vCPUs).",
     )
-    verifier: Literal["llm", "choice", "off"] = Field(
+    verifier: Literal["llm", "choice", "rules", "off"] = Field(
         "llm",
         description="The judgement after the LLM call that gives every answer its confidence: 'llm' asks "
         "the model whether the cited evidence states the answer (one token, yes or no); 'choice' asks "
         "which numbered evidence sentence states the answer (the score is what the cited ones get); "
-        "'off' gives none.",
+        "'rules' judges by the checks alone (no model call; 1 or 0); 'off' gives none.",
     )
     answer_min_confidence: float = Field(
         0.5,
