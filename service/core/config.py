@@ -263,6 +263,15 @@ class MatrixSettings(BaseModel):
     sentence_match_passages: int = Field(
         2, ge=0, le=20, description="Passages added per column for their best single sentence (BM25)."
     )
+    abstract_weight: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="For a whole paper, its abstract's passages are candidates for every column and "
+        "their sentences get this added to their score (the authors' own summary names the organism, "
+        "method and headline result; a body sentence must match a column better to win). 0: the "
+        "abstract competes only when search finds it.",
+    )
     extractive_min_score: float = Field(
         0.3,
         ge=-1,

@@ -95,6 +95,8 @@ class SentencePicker:
         tune = self.settings.matrix
         lexical = self.settings.grounding.lexical_weight
         total = cosine + lexical * containment(column, sentence.text) + sentence.prior
+        if part == "abstract":
+            total += tune.abstract_weight
         if asks_quantity(column) and numbers_in(sentence.text):
             total += tune.number_weight
         aspect = column.lower()
@@ -113,6 +115,12 @@ class SentencePicker:
             matches = self.settings.matrix.sentence_match_passages
             for p in self.retriever.sentence_matches(column, paper_id, matches, set(found)):
                 found.setdefault(p.chunk_id, p)
+        if self.settings.matrix.abstract_weight > 0:
+            whole = self.retriever.passages_of(paper_id)
+            if any(p.part not in ("abstract", "front", None) for p in whole):  # a paper with a body
+                for p in whole:
+                    if p.part == "abstract":
+                        found.setdefault(p.chunk_id, p)
         return list(found.values())
 
     def pick(
