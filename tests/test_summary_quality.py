@@ -118,22 +118,6 @@ def test_a_paragraph_rests_on_listed_sentences_of_the_paper(
     assert "everyday words" not in fake_llm.requests[0]["messages"][0]["content"]
 
 
-def test_the_prompt_points_at_the_sentence_with_the_headline_number(
-    llm_client: TestClient, fake_llm: FakeLLM
-) -> None:
-    summary(llm_client, paper_id(llm_client, "CARP"), refresh="true")
-    prompt = fake_llm.requests[0]["messages"][-1]["content"]
-    pointer = re.search(r"Sentence \[(\d+)\] states the main result", prompt)
-    assert pointer, prompt
-    pointed = next(line for line in prompt.splitlines() if line.startswith(f"[{pointer.group(1)}] "))
-    assert "10x" in pointed
-    # a paper whose abstract states no number (only "T2I"): no pointer
-    fake_llm.requests.clear()
-    summary(llm_client, paper_id(llm_client, "Learning Disentangled Identifiers"), refresh="true")
-    prompt = fake_llm.requests[0]["messages"][-1]["content"]
-    assert "From the abstract:" in prompt and "states the main result" not in prompt
-
-
 def test_a_sentence_with_an_invented_number_is_dropped_and_reported(
     llm_client: TestClient, fake_llm: FakeLLM
 ) -> None:

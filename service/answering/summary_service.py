@@ -73,8 +73,6 @@ AUDIENCES: dict[SummaryAudience, tuple[str, str]] = {
     ),
 }
 PROMPTS: dict[SummaryLength, str] = {"paragraph": "summary", "tldr": "summary_tldr"}
-# where the summary's headline number is: the ranker's best result sentence that holds one
-MAIN_RESULT = "\nSentence [{n}] states the main result: give it with its number.\n"
 
 
 @dataclass(frozen=True)
@@ -129,14 +127,8 @@ class SummaryService:
 
     def _messages(self, paper: StoredPaper, picked: SummaryEvidence, options: SummaryOptions) -> Messages:
         reader, rule = AUDIENCES[options.audience]
-        found = picked.main_result()
-        pointer = "" if found is None else MAIN_RESULT.format(n=found + 1)
         return self.prompts[options.length].render(
-            audience=reader,
-            audience_rule=rule,
-            title=data_title(paper.title),
-            sentences=picked.render(),
-            main_result=pointer,
+            audience=reader, audience_rule=rule, title=data_title(paper.title), sentences=picked.render()
         )
 
     def _generate(

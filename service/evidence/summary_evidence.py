@@ -36,7 +36,6 @@ from service.components.vector_store.paper_records import StoredPaper
 from service.core.config import SummarySettings
 from service.evidence import select as evidence_module  # instructions() by attribute, as the picker
 from service.evidence.matrix_sentences import SentencePicker, probe
-from service.evidence.numbers import numbers_in
 from service.evidence.select import Evidence, EvidenceSet, candidate_sentences
 from service.evidence.similarity import cosine_matrix
 from service.retrieval.retriever import Passage
@@ -85,12 +84,6 @@ class SummaryEvidence:
             for heading, mine in groups
             if mine
         )
-
-    def main_result(self, looked_at: int = 3) -> int | None:
-        """The item that states the main result with its number: the first of the result
-        role's `looked_at` best items that holds a number, or None (the paper gives none)."""
-        best = self.ranked.get(RESULT, [])[:looked_at]
-        return next((i for i in best if numbers_in(self.items[i].text)), None)
 
     def quoted(self, roles: tuple[str, ...], most: int) -> list[int]:
         """The best sentence of each of `roles` (each once, at most `most`), in reading order."""
