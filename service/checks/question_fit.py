@@ -167,10 +167,11 @@ def _inflected(name: str, words: set[str], letters: int) -> bool:
 _NAMED_WORD = re.compile(r"(?<![.!?:;]\s)(?<=\s)([A-Z][a-z]{2,}[\w-]*)")  # not where a sentence starts
 
 
-def _title_case(text: str) -> bool:
-    """Whether most of `text`'s longer words start with a capital ("Does Wound Culture Give ...")."""
+def _title_case(text: str, share: float) -> bool:
+    """Whether more than `share` of `text`'s longer words start with a capital ("Does Wound
+    Culture Give ...")."""
     words = re.findall(r"[A-Za-z]{4,}", text)
-    return bool(sum(w[0].isupper() for w in words) > 0.4 * len(words))
+    return bool(sum(w[0].isupper() for w in words) > share * len(words))
 
 
 def missing_names(question: str, evidence: Sequence[str], tuning: GroundingSettings = DEFAULTS) -> list[str]:
@@ -205,7 +206,7 @@ def missing_names(question: str, evidence: Sequence[str], tuning: GroundingSetti
     # a plain capitalised word inside the question ("with a Llama backbone", "on Atari") names
     # a thing too: an answer from a paper that never mentions it is about something else
     # (not in a question written in Title Case, where capitals mark nothing)
-    if not _title_case(question):
+    if not _title_case(question, tuning.title_case_share):
         names += [w for w in _NAMED_WORD.findall(question) if w not in names]
     return [n for n in names if not found(n)]
 

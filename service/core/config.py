@@ -130,6 +130,13 @@ class GroundingSettings(BaseModel):
         description="A title's head of at most this many words, each opening with a capital or a digit, "
         "names its paper in the prompt ('Octo-planner') instead of the whole title.",
     )
+    title_case_share: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="A question counts as written in Title Case when more than this share of its words "
+        "of four letters or more open with a capital; its capitals then mark no names.",
+    )
     inflection_letters: int = Field(
         2,
         ge=0,
