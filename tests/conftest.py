@@ -228,3 +228,29 @@ def llm_client(llm_services: Services, fake_llm: FakeLLM) -> Iterator[TestClient
     llm_services.ask.memory.clear()  # each test sees the chain, not an earlier test's answer
     with TestClient(create_app(llm_services.settings, Container.of(llm_services))) as c:
         yield c
+
+
+# one whole PDF (results, discussion, pages and sections) behind the fake LLM
+PDF = (
+    Path(__file__).resolve().parents[1]
+    / "evals"
+    / "data"
+    / "fulltext"
+    / "pdfs"
+    / "10.1128_msphere.00109-24.pdf"
+)
+
+
+@pytest.fixture(scope="module")
+def pdf_client(
+    tmp_path_factory: pytest.TempPathFactory, embedder: OnnxMiniLMEmbedder, fake_llm: FakeLLM
+) -> Iterator[TestClient]:
+    services = fake_llm_services(tmp_path_factory.mktemp("summary-pdf"), embedder, [], fake_llm)
+    with TestClient(create_app(services.settings, Container.of(services))) as client:
+        r = client.post(
+            "/papers/upload",
+            params={"wait": "true"},
+            files=[("files", (PDF.name, PDF.read_bytes(), "application/pdf"))],
+        )
+        assert r.status_code == 201, r.text
+        yield client

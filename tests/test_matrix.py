@@ -400,3 +400,18 @@ def test_a_matrix_left_running_by_a_restart_is_resumed_where_it_stopped(
     assert len(fake_llm.requests) == 2 and body["usage"]["llm_calls"] == 1 + 2 * 2  # 2 new, each probed
     store.prune(1)  # the newest finished matrices are kept, older ones go
     assert store.status_of("older") is None and store.status_of("left-over") == "done"
+
+
+def test_a_whole_papers_abstract_is_in_reach_of_every_column(
+    pdf_client: TestClient, fake_llm: FakeLLM
+) -> None:
+    """A whole paper's columns are filled from its abstract as well as its body: the authors'
+    own summary names what was studied, where search within the paper finds methods text."""
+    fake_llm.reset()
+    pid = pdf_client.get("/papers").json()["papers"][0]["id"]
+    abstract = split_sentences(pdf_client.get(f"/papers/{pid}").json()["abstract"])
+    queued = start(pdf_client, paper_ids=[pid], columns=["organism or cell type studied"])
+    assert finished(pdf_client, queued["matrix_id"])["status"] == "done"
+    prompt = matrix_requests(fake_llm)[0]["messages"][-1]["content"]
+    shown = [s for s in abstract if s in prompt]
+    assert len(shown) >= 2, prompt

@@ -8,31 +8,16 @@ with a note; without an LLM, the paper's own sentences quoted with their sources
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from service.checks.summary_checks import count_words
-from service.components.embedding.onnx_embedder import OnnxMiniLMEmbedder
 from service.components.sentences import split_sentences
-from service.container import Container
-from service.server.app import create_app
 
-from .conftest import fake_llm_services
 from .fake_llm import FakeLLM, prompt_of, reply
 
 FIRST_PERSON = re.compile(r"\b(we|our|us|this (paper|work|study))\b", re.IGNORECASE)
-PDF = (
-    Path(__file__).resolve().parents[1]
-    / "evals"
-    / "data"
-    / "fulltext"
-    / "pdfs"
-    / "10.1128_msphere.00109-24.pdf"
-)
 
 
 def paper_id(client: TestClient, title_start: str) -> str:
@@ -182,21 +167,6 @@ def test_without_an_llm_the_summary_quotes_the_paper_with_its_sources(sample_cli
     assert [s["quote"] for s in body["sources"]] == [s["text"] for s in body["sentences"]]
     tldr = summary(sample_client, pid, length="tldr", refresh="true")
     assert len(tldr["sentences"]) == 1 and tldr["sources"][0]["quote"] == tldr["summary"]
-
-
-@pytest.fixture(scope="module")
-def pdf_client(
-    tmp_path_factory: pytest.TempPathFactory, embedder: OnnxMiniLMEmbedder, fake_llm: FakeLLM
-) -> Iterator[TestClient]:
-    services = fake_llm_services(tmp_path_factory.mktemp("summary-pdf"), embedder, [], fake_llm)
-    with TestClient(create_app(services.settings, Container.of(services))) as client:
-        r = client.post(
-            "/papers/upload",
-            params={"wait": "true"},
-            files=[("files", (PDF.name, PDF.read_bytes(), "application/pdf"))],
-        )
-        assert r.status_code == 201, r.text
-        yield client
 
 
 def test_a_pdf_summary_shows_its_results_and_cites_pages_and_sections(
