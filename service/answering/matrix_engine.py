@@ -87,7 +87,7 @@ class MatrixEngine:
         s = self.settings
         with timings.measure("sentences"):
             picked = self.picker.pick(
-                paper.id, columns, s.matrix_sentences_per_column, s.matrix_prompt_tokens
+                paper.id, columns, s.matrix_sentences_per_column, s.matrix_prompt_tokens, with_abstract=True
             )
         if mode == "extractive" or not self.generator.available:
             return PaperCells(extractive_cells(picked, columns, s.matrix.extractive_min_score), "extractive")

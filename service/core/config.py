@@ -274,11 +274,11 @@ class MatrixSettings(BaseModel):
         0.2,
         ge=0,
         le=2,
-        description="For a whole paper, its abstract's passages are candidates for every column and "
-        "their sentences get this added to their score (the authors' own summary names the organism, "
-        "method and headline result; a body sentence must match a column better to win). 0: the "
-        "abstract competes only when search finds it. 0.2 chosen on the matrix dev split (whole "
-        "papers: 2 of 16 cells right at 0, 2 at 0.1, 4 at 0.2).",
+        description="In a whole paper's matrix row (and /compare cells), its abstract's passages are "
+        "candidates for every column and their sentences get this added to their score (the authors' "
+        "own summary names the organism, method and headline result; a body sentence must match a "
+        "column better to win). 0: the abstract competes only when search finds it. 0.2 chosen on "
+        "the matrix dev split (whole papers: 2 of 16 cells right at 0, 2 at 0.1, 4 at 0.2).",
     )
     extractive_min_score: float = Field(
         0.3,

@@ -90,13 +90,16 @@ class SentencePicker:
         self.settings = settings
         self.passages_per_column = settings.matrix_passages_per_column
 
-    def score(self, column: str, sentence: Evidence, part: str | None, cosine: float) -> float:
-        """How well `sentence` (from the part `part` of its paper) answers `column`."""
+    def score(
+        self, column: str, sentence: Evidence, part: str | None, cosine: float, abstract_bonus: float = 0.0
+    ) -> float:
+        """How well `sentence` (from the part `part` of its paper) answers `column`;
+        `abstract_bonus` is added when that part is the abstract."""
         tune = self.settings.matrix
         lexical = self.settings.grounding.lexical_weight
         total = cosine + lexical * containment(column, sentence.text) + sentence.prior
         if part == "abstract":
-            total += tune.abstract_weight
+            total += abstract_bonus
         if asks_quantity(column) and numbers_in(sentence.text):
             total += tune.number_weight
         aspect = column.lower()
@@ -105,7 +108,9 @@ class SentencePicker:
             total += tune.part_weight if part in ASPECT_PARTS[aspect] else 0.0
         return total
 
-    def _passages(self, paper_id: str, columns: Sequence[str], vectors: Vectors) -> list[Passage]:
+    def _passages(
+        self, paper_id: str, columns: Sequence[str], vectors: Vectors, abstract: bool
+    ) -> list[Passage]:
         found: dict[str, Passage] = {}
         for column, vector in zip(columns, vectors, strict=True):
             for p in self.retriever.search_by_vector(
@@ -115,7 +120,7 @@ class SentencePicker:
             matches = self.settings.matrix.sentence_match_passages
             for p in self.retriever.sentence_matches(column, paper_id, matches, set(found)):
                 found.setdefault(p.chunk_id, p)
-        if self.settings.matrix.abstract_weight > 0:
+        if abstract:
             whole = self.retriever.passages_of(paper_id)
             if any(p.part not in ("abstract", "front", None) for p in whole):  # a paper with a body
                 for p in whole:
@@ -124,12 +129,21 @@ class SentencePicker:
         return list(found.values())
 
     def pick(
-        self, paper_id: str, columns: Sequence[str], per_column: int, token_budget: int
+        self,
+        paper_id: str,
+        columns: Sequence[str],
+        per_column: int,
+        token_budget: int,
+        *,
+        with_abstract: bool = False,
     ) -> PaperSentences:
         """Each column's `per_column` best sentences of the paper, all of them within
-        `token_budget` tokens (a column's best sentence goes in before any column's second)."""
+        `token_budget` tokens (a column's best sentence goes in before any column's second).
+        `with_abstract` (a matrix row): a whole paper's abstract is a candidate for every
+        column, weighted by `MATRIX__ABSTRACT_WEIGHT`; a summary's body picks leave it out."""
+        bonus = self.settings.matrix.abstract_weight if with_abstract else 0.0
         probes = self.embedder.embed([probe(c) for c in columns])
-        passages = self._passages(paper_id, columns, probes)
+        passages = self._passages(paper_id, columns, probes, bonus > 0)
         candidates = candidate_sentences(passages, self.settings.grounding)
         if not candidates:
             return PaperSentences([], {c: [] for c in columns}, {c: [] for c in columns})
@@ -142,7 +156,7 @@ class SentencePicker:
         ranked: dict[str, list[tuple[float, int]]] = {}
         for row, column in enumerate(columns):
             scored = [
-                (self.score(column, s, part_of.get(s.chunk_id), float(cos[row, i])), i)
+                (self.score(column, s, part_of.get(s.chunk_id), float(cos[row, i]), bonus), i)
                 for i, s in enumerate(candidates)
             ]
             ranked[column] = sorted(scored, key=lambda t: -t[0])[:per_column]
