@@ -20,20 +20,12 @@ from service.container import Container, build_services
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import make_settings, serving
+from .conftest import PDF, make_settings, serving
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
-PDF = (
-    Path(__file__).resolve().parents[1]
-    / "evals"
-    / "data"
-    / "fulltext"
-    / "pdfs"
-    / "10.1128_msphere.00109-24.pdf"
-)
 QUESTION = "Which A. lwoffii strains failed to grow in human serum?"  # answered on page 13
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)

@@ -20,21 +20,13 @@ from service.container import Container
 from service.corpus.paper import Paper
 from service.server.app import create_app
 
-from .conftest import fake_llm_services, serving
+from .conftest import PDF, fake_llm_services, serving
 from .fake_llm import FakeLLM
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
-PDF = (
-    Path(__file__).resolve().parents[1]
-    / "evals"
-    / "data"
-    / "fulltext"
-    / "pdfs"
-    / "10.1128_msphere.00109-24.pdf"
-)
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
     pytest.skip(

@@ -19,7 +19,7 @@ the indexes of those the checked answer rests on. Backends (`PAPERLENS_VERIFIER`
   sentence must rest on the evidence it cites (`attribution.check_text`) and the answer must
   answer what was asked (`question_fit.unanswered`); the score is 1 or 0 and the reason is
   the first rule that failed. In `/ask` an answer has already passed them, so it scores 1;
-  the backend exists so one table of cases (tests/data/verdict_cases.jsonl) can hold every
+  the backend exists so one table of cases (evals/data/verdict_cases.jsonl) can hold every
   backend to the same verdicts.
 - `off`: no judgement (answers carry no confidence and none is declined for it).
 

@@ -162,11 +162,17 @@ class Generator:
         except LLMBusy:
             log.warning("%s judgement skipped: the model is busy", label)
             return None
+        return Judged(done.choice(options), self._counted(done.prompt_tokens, done.completion_tokens))
+
+    def _counted(self, prompt_tokens: int, completion_tokens: int, spent: Usage | None = None) -> Usage:
+        """One call made: counted in the stats; its usage, plus what `spent` (its probes) cost."""
         self.stats.calls += 1
-        self.stats.prompt_tokens += done.prompt_tokens
-        self.stats.completion_tokens += done.completion_tokens
-        usage = Usage(llm_calls=1, prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens)
-        return Judged(done.choice(options), usage)
+        self.stats.prompt_tokens += prompt_tokens
+        self.stats.completion_tokens += completion_tokens
+        usage = Usage(llm_calls=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        if spent is not None:
+            usage.add(spent)
+        return usage
 
     def _steered(self, messages: Messages, sources: Sequence[str]) -> tuple[Generated | None, Usage]:
         """Before a call showing paper text (the caller holds the slot, so the prompt cache
@@ -184,13 +190,8 @@ class Generator:
             except LLMUnavailable as err:
                 log.warning("known-answer probe failed, calling without it: %s", err)
                 return None
-            self.stats.calls += 1
             self.stats.probes += 1
-            self.stats.prompt_tokens += done.prompt_tokens
-            self.stats.completion_tokens += done.completion_tokens
-            spent.llm_calls += 1
-            spent.prompt_tokens += done.prompt_tokens
-            spent.completion_tokens += done.completion_tokens
+            spent.add(self._counted(done.prompt_tokens, done.completion_tokens))
             return done.text
 
         probe = Probe(ask, self.probe_calls)
@@ -245,14 +246,7 @@ class Generator:
             if not busy_fallback.get():
                 raise
             return self.fallback("", failed=True)
-        self.stats.calls += 1
-        self.stats.prompt_tokens += done.prompt_tokens
-        self.stats.completion_tokens += done.completion_tokens
-        usage = Usage(
-            llm_calls=spent.llm_calls + 1,
-            prompt_tokens=spent.prompt_tokens + done.prompt_tokens,
-            completion_tokens=spent.completion_tokens + done.completion_tokens,
-        )
+        usage = self._counted(done.prompt_tokens, done.completion_tokens, spent)
         if InjectionGuard(sources, question, removed, self.injection).obeyed(done.text):
             self.stats.injections += 1
             self.stats.degraded += 1
@@ -301,14 +295,7 @@ class Generator:
             if not busy_fallback.get():
                 raise
             return self.fallback(fallback(), failed=True)
-        self.stats.calls += 1
-        self.stats.prompt_tokens += state.prompt_tokens
-        self.stats.completion_tokens += state.completion_tokens
-        usage = Usage(
-            llm_calls=spent.llm_calls + 1,
-            prompt_tokens=spent.prompt_tokens + state.prompt_tokens,
-            completion_tokens=spent.completion_tokens + state.completion_tokens,
-        )
+        usage = self._counted(state.prompt_tokens, state.completion_tokens, spent)
         text = state.text
         if state.finish_reason == "length":  # stopped at max_tokens: a half sentence says nothing
             text = complete_sentences(text)
