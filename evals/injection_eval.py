@@ -50,7 +50,13 @@ from service.evidence.injection import data_only, data_title, flagged
 DATA = ROOT / "evals" / "data" / "injection"
 
 
-SETS = ("injection", "injection2", "injection3", "injection4")  # each written blind by its own helper
+SETS = (
+    "injection",
+    "injection2",
+    "injection3",
+    "injection4",
+    "injection5",
+)  # each written blind by its own helper
 
 
 def load_items(split: str, data_set: str = "injection") -> list[dict[str, Any]]:

@@ -71,6 +71,7 @@ def prompt_of(system: str) -> str:
         "ask",
         "summary",
         "summary_tldr",
+        "summary_result",
         "matrix",
         "compare_summary",
         "verify_choice",
@@ -131,6 +132,9 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         question, _, paper = user.partition("\nPaper: ")
         asked = {w for w in _WORD.findall(question.lower()) if len(w) > 4} - {"question", "papers", "which"}
         return "yes" if len(asked & set(_WORD.findall(paper.lower()))) >= 2 else "no"
+    if task == "summary_result":  # the first shown result sentence, restated as it is
+        lines = _EVIDENCE.findall(user)
+        return json.dumps({"sentence": int(lines[0][0]), "restated": lines[0][2]} if lines else {})
     if task in ("summary", "summary_tldr"):  # 12 words of each numbered sentence (a TLDR: the first)
         lines = _EVIDENCE.findall(user)[: 1 if task == "summary_tldr" else 7]
         return " ".join(f"In short: {' '.join(text.split()[:12]).rstrip('.,;:')}." for _, _, text in lines)

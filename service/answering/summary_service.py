@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from service.answering.answer_cache import ResultCache, cache_key
 from service.answering.results import Citation, Summary, SummarySentence
+from service.answering.summary_result import ResultSentence
 from service.checks.attribution import check_text
 from service.checks.summary_checks import (
     Said,
@@ -97,12 +98,20 @@ class SummaryService:
         self.picker = picker
         self.prompts = {length: load_prompt(settings.prompts_dir, name) for length, name in PROMPTS.items()}
         self.cache = ResultCache(store.summaries, Summary)
+        self.result = ResultSentence(generator, settings, embedder)
 
     def cache_key(self, paper: StoredPaper, options: SummaryOptions) -> str:
         prompt = self.prompts[options.length]
         reader = AUDIENCES[options.audience]
+        result = self.result.prompt.version if self.settings.summary.result_sentence else "-"
         return cache_key(
-            "summary", paper.content_hash, prompt.version, self.generator.model, options.length, reader
+            "summary",
+            paper.content_hash,
+            prompt.version,
+            result,
+            self.generator.model,
+            options.length,
+            reader,
         )
 
     def summary(self, paper_id: str, refresh: bool = False, options: SummaryOptions | None = None) -> Summary:
@@ -187,6 +196,25 @@ class SummaryService:
             written = said_sentences(checked)
             kept = [Said(third_person(s.text), s.sources) for s in written]  # "the authors show", not "we"
             tuning = self.settings.summary
+        found = (
+            self.result.missing(picked, kept)
+            if options.length == "paragraph" and tuning.result_sentence
+            else []
+        )
+        if kept and found:  # the main result's numbers were left out: the model restates it
+            said = self.result.write(
+                data_title(paper.title),
+                AUDIENCES[options.audience][0],
+                picked,
+                found,
+                timings,
+                draft.usage,
+                sources,
+                removed,
+            )
+            if said is not None:
+                kept.insert(len(kept) - 1 if len(kept) >= 3 else len(kept), said)
+        with timings.measure("check"):
             kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped), tuning)
         dropped = [
             DroppedSentence(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped

@@ -215,6 +215,19 @@ class SummarySettings(BaseModel):
         ge=16,
         description="Most tokens a TLDR may have (one sentence of at most 40 words, with room for names).",
     )
+    result_sentence: bool = Field(
+        True,
+        description="When a paragraph summary that passed its checks states none of the numbers of the "
+        "paper's result sentences, one more short call has the model choose the sentence that states the "
+        "main result and restate it (`prompts/summary_result.md`); it is checked like every summary "
+        "sentence and goes in before the last one.",
+    )
+    result_candidates: int = Field(
+        4, ge=1, le=10, description="Result sentences with a number the model chooses the main result from."
+    )
+    result_max_tokens: int = Field(
+        96, ge=16, description="Most tokens of the reply naming and restating the main result."
+    )
     quoted_paragraph_sentences: int = Field(
         3, ge=1, le=10, description="Sentences of a quoted (extractive) paragraph summary."
     )
