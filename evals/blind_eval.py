@@ -19,7 +19,8 @@ With `--naive` the naive RAG baseline answers the same questions in the same run
 p50 latency, the ratio of paperlens's to it, its precision and accuracy, and the machine's
 measured prompt tokens/s.
 
-    python -m evals.blind_eval [--split dev|test] [--base-url URL] [--dial] [--naive]
+    python -m evals.blind_eval [--data blind-ft|blind-ft2] [--split dev|test] [--base-url URL]
+        [--dial] [--naive]
 """
 
 from __future__ import annotations
@@ -123,12 +124,14 @@ def naive_latencies(client: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"summary": summarise(rows), "rows": rows, "prompt_tokens_per_s": prompt_tokens_per_s(base)}
 
 
-def run(base_url: str | None, split: str, dial: bool, naive: bool = False) -> dict[str, Any]:
+def run(
+    base_url: str | None, split: str, dial: bool, naive: bool = False, path: Path = BLIND
+) -> dict[str, Any]:
     client = open_client(base_url)
-    items = load_items(split)
+    items = load_items(split, path)
     ids, _ = ingest(client, sorted({i["pdf"] for i in items}))
     rows = []
-    for item in tqdm(items, desc=f"blind-ft ({split})", unit="q"):
+    for item in tqdm(items, desc=f"{path.stem} ({split})", unit="q"):
         body: dict[str, Any] = {"question": item["question"]}
         if dial:
             body["min_confidence"] = 0.0
@@ -153,7 +156,7 @@ def run(base_url: str | None, split: str, dial: bool, naive: bool = False) -> di
             }
         )
         PARTIAL_DIR.mkdir(exist_ok=True)
-        with (PARTIAL_DIR / f"blind-ft-{split}.partial.jsonl").open("a") as f:
+        with (PARTIAL_DIR / f"{path.stem}-{split}.partial.jsonl").open("a") as f:
             f.write(json.dumps(rows[-1]) + "\n")
     result: dict[str, Any] = {
         "summary": summarise(rows),
@@ -179,9 +182,12 @@ def main() -> None:
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--dial", action="store_true")
     parser.add_argument("--naive", action="store_true", help="naive RAG on the same questions, same run")
+    parser.add_argument(
+        "--data", default="blind-ft", help="evals/data/fulltext/<name>.jsonl (default: %(default)s)"
+    )
     args = parser.parse_args()
-    report = run(args.base_url, args.split, args.dial, args.naive)
-    save_and_print(f"blind-ft-{args.split}", report)
+    report = run(args.base_url, args.split, args.dial, args.naive, DATA / f"{args.data}.jsonl")
+    save_and_print(f"{args.data}-{args.split}", report)
     for row in report["rows"]:
         if row["grade"] == "wrong":
             print(f"  {row['id']} wrong: {row['answer'][:140]} | ideal {row['ideal']}")
