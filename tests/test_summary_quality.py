@@ -215,3 +215,15 @@ def test_a_paragraph_without_its_main_results_number_gets_it_restated_from_the_p
     fake_llm.reset(reply(" ".join(words)))
     body = summary(llm_client, pid, refresh="true")
     assert [s["text"] for s in body["sentences"]] == words and len(fake_llm.requests) == 1
+
+
+def test_trimmed_for_length_the_main_results_restatement_goes_last() -> None:
+    from service.checks.summary_checks import Said, fit_length
+    from service.core.config import SummarySettings
+
+    long = " ".join(["word"] * 55) + "."
+    sentences = [Said(f"Sentence {n}: {long}", []) for n in range(3)]
+    sentences.insert(2, Said("The method reaches 91.5% accuracy against 80.2% for the baseline.", [], True))
+    kept, cut, _ = fit_length(sentences, "paragraph", 4, SummarySettings())
+    assert [s.text[:10] for s in kept] == ["Sentence 0", "Sentence 1", "The method"]
+    assert [d.sentence[:10] for d in cut] == ["Sentence 2"]

@@ -8,17 +8,18 @@ result sentences that carry a number are numbered, the model chooses the one tha
 the main result and restates it in one sentence (`prompts/summary_result.md`, under a JSON
 schema). The restatement is checked like every summary sentence (`check_text`: it must rest
 on the paper's sentences, its numbers in them); a reply that cannot be read, fails its
-checks or states no number adds nothing.
+checks or states no number adds nothing. Trimmed for length, the restatement goes last.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from service.checks.attribution import check_text
+from service.checks.attribution import Dropped, check_text
 from service.checks.summary_checks import Said, said_sentences
 from service.checks.voice import third_person
 from service.components.embedding.embedder import Embedder
@@ -28,6 +29,15 @@ from service.evidence.summary_evidence import RESULT, SummaryEvidence
 from service.generation.accounting import Timings, Usage
 from service.generation.generate import Generator
 from service.generation.prompts import Prompt, load_prompt
+
+# a token that glues digits to letters names a thing (4T1 cells, CIFAR10, U2OS, H3K27), it
+# states no quantity; "10x" is a quantity
+_NAME_WITH_DIGITS = re.compile(r"\b\w*(?:[^\W\d_]\d|\d(?!x\b)[^\W\d_])\w*\b")
+
+
+def quantities(text: str) -> set[str]:
+    """The numbers of `text` that state a quantity (not those inside a name)."""
+    return numbers_in(_NAME_WITH_DIGITS.sub(" ", text))
 
 
 class ChosenResult(BaseModel):
@@ -58,14 +68,14 @@ class ResultSentence:
 
     def candidates(self, picked: SummaryEvidence) -> list[int]:
         """The best result sentences that carry a number (items of `picked`), best first."""
-        ranked = [i for i in picked.ranked.get(RESULT, []) if numbers_in(picked.items[i].text)]
+        ranked = [i for i in picked.ranked.get(RESULT, []) if quantities(picked.items[i].text)]
         return ranked[: self.settings.summary.result_candidates]
 
     def missing(self, picked: SummaryEvidence, kept: list[Said]) -> list[int]:
         """The candidates, when `kept` states none of their numbers; else none."""
         found = self.candidates(picked)
-        stated = numbers_in(" ".join(s.text for s in kept))
-        if not found or any(numbers_in(picked.items[i].text) & stated for i in found):
+        stated = quantities(" ".join(s.text for s in kept))
+        if not found or any(quantities(picked.items[i].text) & stated for i in found):
             return []
         return found
 
@@ -79,8 +89,10 @@ class ResultSentence:
         usage: Usage,
         sources: list[str],
         removed: list[str],
+        dropped: list[Dropped],
     ) -> Said | None:
-        """The main result restated from one of `found`, checked; None when nothing passes."""
+        """The main result restated from one of `found`, checked; None when nothing passes
+        (a restatement the checks drop is added to `dropped`, with its reason)."""
         shown = "\n".join(f"[{n}] {picked.items[i].text}" for n, i in enumerate(found, start=1))
         generated = self.generator.structured(
             self.prompt.render(audience=audience, title=title, sentences=shown),
@@ -95,13 +107,14 @@ class ResultSentence:
             chosen = ChosenResult.model_validate(json.loads(generated.text or "{}"))
         except (ValueError, ValidationError):
             return None
-        if not 1 <= chosen.sentence <= len(found) or not numbers_in(chosen.restated):
+        if not 1 <= chosen.sentence <= len(found) or not quantities(chosen.restated):
             return None
         with timings.measure("check"):
             checked = check_text(
                 chosen.restated, picked.evidence, self.embedder, tuning=self.settings.grounding
             )
+        dropped += checked.dropped
         said = said_sentences(checked)
-        if len(said) != 1 or not numbers_in(said[0].text) or not said[0].sources:
+        if len(said) != 1 or not quantities(said[0].text) or not said[0].sources:
             return None
-        return Said(third_person(said[0].text), said[0].sources)
+        return Said(third_person(said[0].text), said[0].sources, kept_whole=True)

@@ -196,6 +196,7 @@ class SummaryService:
             written = said_sentences(checked)
             kept = [Said(third_person(s.text), s.sources) for s in written]  # "the authors show", not "we"
             tuning = self.settings.summary
+        wrote = len(written) + len(checked.dropped)  # sentences the model wrote, for the length note
         found = (
             self.result.missing(picked, kept)
             if options.length == "paragraph" and tuning.result_sentence
@@ -211,11 +212,13 @@ class SummaryService:
                 draft.usage,
                 sources,
                 removed,
+                checked.dropped,
             )
+            wrote += 1
             if said is not None:
                 kept.insert(len(kept) - 1 if len(kept) >= 3 else len(kept), said)
         with timings.measure("check"):
-            kept, cut, note = fit_length(kept, options.length, len(written) + len(checked.dropped), tuning)
+            kept, cut, note = fit_length(kept, options.length, wrote, tuning)
         dropped = [
             DroppedSentence(sentence=d.sentence, code=d.code, reason=d.reason) for d in checked.dropped
         ] + cut

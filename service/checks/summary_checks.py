@@ -4,7 +4,8 @@
 do not support, by the answers' own rules (its numbers must be in them). Here:
 
 - length: a paragraph keeps its sentences up to SUMMARY__PARAGRAPH_MAX_WORDS (the rest, from the
-  end, are dropped: trimmed at a sentence boundary, never mid-sentence); a TLDR keeps
+  end, are dropped: trimmed at a sentence boundary, never mid-sentence; the main result's
+  restatement, when one was asked for, goes last); a TLDR keeps
   its first sentence. A summary under its minimum (the model wrote little, or the checks
   dropped much) is kept as it is and says so in `length_note`: a short true summary
   serves a reader better than one padded by a second call.
@@ -48,6 +49,7 @@ class Said:
 
     text: str
     sources: list[Evidence]
+    kept_whole: bool = False  # trimmed for length last (the main result, asked for on its own)
 
 
 def count_words(text: str) -> int:
@@ -81,7 +83,8 @@ def fit_length(
             dropped.append(DroppedSentence(sentence=s.text, code=DropReason.TOO_LONG, reason=reason))
         kept = kept[: rule.max_sentences]
     while len(kept) > 1 and count_words(" ".join(s.text for s in kept)) > rule.max_words:
-        cut = kept.pop()
+        last = max((i for i, s in enumerate(kept) if not s.kept_whole), default=len(kept) - 1)
+        cut = kept.pop(last)
         dropped.append(
             DroppedSentence(
                 sentence=cut.text,
