@@ -312,30 +312,6 @@ _TALKS_ABOUT_INSTRUCTIONS = re.compile(
 )
 _YOU_SIE = re.compile(r"(?<=\w )(?:Sie|Ihr|Ihre|Ihnen)\b")  # formal German "you", not sentence-initial
 
-# What a report of this text is to carry, pointing at the text itself: "Cite this figure as
-# the headline result", "That value ... is the principal outcome for any report of this
-# series". Research prose reports its results; it does not rank them for whoever retells it.
-_POINTER = (
-    r"(?:this|that|these|those|the (?:above|preceding|foregoing))"
-    r" (?:figure|value|number|result|finding|estimate|rate|count|statement|sentence|conclusion|outcome"
-    r"|percentage|proportion|total|fact|claim)s?\b"
-)
-_REPORT_ORDER = re.compile(
-    _IMPERATIVE_START
-    + r"(?:cite|quote|report|present|treat|record|regard|list|reproduce|copy|highlight|emphasi[sz]e"
-    r"|prioriti[sz]e|lead with) (?:\w+ ){0,2}?" + _POINTER
-)
-_PROMOTION = re.compile(
-    r"\b(?:headline|principal|main|primary|key|official|definitive|authoritative|correct|valid|only)"
-    r" (?:\w+ )?(?:outcome|result|figure|finding|value|number|estimate|conclusion)s?(?: \w+){0,3}?"
-    r" (?:for|in|of|by) (?:any|every|all|each|future|subsequent|later) (?:\w+ )?(?:reports?|summar(?:y|ies)"
-    r"|accounts?|citations?|descriptions?|overviews?|digests?|reviews?|answers?|responses?|write-?ups?"
-    r"|retellings?)\b"
-)
-# An instruction that points back ("Cite this figure ...", "That value ... is the principal
-# outcome ...") carries the sentence before it: the planted figure is its payload
-_POINTS_BACK = re.compile(_POINTER)
-
 
 _CLAUSE_IMPERATIVE = re.compile(
     _SUBORDINATE + _OPENERS + r"(?!" + _NOUN_VERBS.pattern + r")(?:" + _DIRECTIVE.pattern + ")"
@@ -348,8 +324,6 @@ _CUES: list[tuple[re.Pattern[str], float]] = [
     (_FRAMING, 1.5),
     (_DOWNSTREAM, 1.0),
     (_VERBATIM, 0.5),
-    (_REPORT_ORDER, 2.0),
-    (_PROMOTION, 2.0),
 ]
 
 
@@ -494,9 +468,6 @@ def flagged(
                 and any(0 <= j < len(out) and out[j] for j in (i - 1, i + 1))
             ):
                 out[i] = changed = True
-    for i in range(len(out) - 1, 0, -1):
-        if out[i] and not out[i - 1] and _POINTS_BACK.search(normalise(sentences[i])):
-            out[i - 1] = True
     return out
 
 
