@@ -17,9 +17,9 @@ import argparse
 import json
 from typing import Any
 
-from evals.client import ensure_sample_corpus, open_client
+from evals.library_probe import judged
 from evals.results_io import REPORTS, stamp
-from evals.user_eval import DATA_DIR, library_score, load_items
+from evals.user_eval import library_score
 from service.evidence.injection import data_title
 from service.generation.accounting import Timings
 from service.generation.prompts import load_prompt
@@ -29,21 +29,12 @@ FLOORS = (0.3, 0.6)
 
 
 def run(split: str, data: str) -> dict[str, Any]:
-    client = open_client(None)
-    ids = ensure_sample_corpus(client)
-    services = client.app.state.container.services
-    bar = services.settings.library_min_confidence
-    services.settings.library_min_confidence = 0.0
-    reader, generator = services.ask.library, services.ask.generator
+    services, bar, questions = judged(split, data)
+    generator = services.ask.generator
     prompt = load_prompt(services.settings.prompts_dir, "library_choose")
     rows = []
-    for item in load_items(split, None, DATA_DIR / f"{data}.jsonl"):
-        if item["type"] != "library":
-            continue
-        gold = {ids[t] for t in item["papers"]}
-        vector = services.embedder.embed([item["question"]])[0]
-        with generator.admission():
-            result = reader.read(item["question"], vector, None, Timings())
+    for j in questions:
+        item, gold, result = j.item, j.gold, j.result
         row: dict[str, Any] = {
             "id": item["id"],
             "scores": [[round(m.confidence, 3), m.paper_id in gold] for m in result.matches],
