@@ -14,7 +14,6 @@ checks or states no number adds nothing. Trimmed for length, the restatement goe
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -29,15 +28,6 @@ from service.evidence.summary_evidence import RESULT, SummaryEvidence
 from service.generation.accounting import Timings, Usage
 from service.generation.generate import Generator
 from service.generation.prompts import Prompt, load_prompt
-
-# a token that glues digits to letters names a thing (4T1 cells, CIFAR10, U2OS, H3K27), it
-# states no quantity; "10x" is a quantity
-_NAME_WITH_DIGITS = re.compile(r"\b\w*(?:[^\W\d_]\d|\d(?!x\b)[^\W\d_])\w*\b")
-
-
-def quantities(text: str) -> set[str]:
-    """The numbers of `text` that state a quantity (not those inside a name)."""
-    return numbers_in(_NAME_WITH_DIGITS.sub(" ", text))
 
 
 class ChosenResult(BaseModel):
@@ -68,14 +58,14 @@ class ResultSentence:
 
     def candidates(self, picked: SummaryEvidence) -> list[int]:
         """The best result sentences that carry a number (items of `picked`), best first."""
-        ranked = [i for i in picked.ranked.get(RESULT, []) if quantities(picked.items[i].text)]
+        ranked = [i for i in picked.ranked.get(RESULT, []) if numbers_in(picked.items[i].text)]
         return ranked[: self.settings.summary.result_candidates]
 
     def missing(self, picked: SummaryEvidence, kept: list[Said]) -> list[int]:
         """The candidates, when `kept` states none of their numbers; else none."""
         found = self.candidates(picked)
-        stated = quantities(" ".join(s.text for s in kept))
-        if not found or any(quantities(picked.items[i].text) & stated for i in found):
+        stated = numbers_in(" ".join(s.text for s in kept))
+        if not found or any(numbers_in(picked.items[i].text) & stated for i in found):
             return []
         return found
 
@@ -107,7 +97,7 @@ class ResultSentence:
             chosen = ChosenResult.model_validate(json.loads(generated.text or "{}"))
         except (ValueError, ValidationError):
             return None
-        if not 1 <= chosen.sentence <= len(found) or not quantities(chosen.restated):
+        if not 1 <= chosen.sentence <= len(found):
             return None
         with timings.measure("check"):
             checked = check_text(
@@ -115,6 +105,6 @@ class ResultSentence:
             )
         dropped += checked.dropped
         said = said_sentences(checked)
-        if len(said) != 1 or not quantities(said[0].text) or not said[0].sources:
+        if len(said) != 1 or not numbers_in(said[0].text) or not said[0].sources:
             return None
         return Said(third_person(said[0].text), said[0].sources, kept_whole=True)
